@@ -1,0 +1,230 @@
+"""The contracts between the harness and its plugins.
+
+Three things plug into bench: a :class:`Method` (a model family and how it trains), a
+:class:`DatasetAdapter` (a dataset as it ships on disk) and a protocol (YAML data, see
+:mod:`bench.protocols`). The harness never imports a method by name and a method never
+parses YAML, opens the test split or writes records: the runner (:mod:`bench.run`) does.
+
+Batches given to a method's LightningModule are dicts: one float32 tensor per modality
+(shapes announced in ``shapes`` at build time), ``"label"`` (absent while labels are hidden
+in a pretraining stage) and ``"index"`` (the sample's position in its split).
+``predict_step`` must return one row per sample: class logits (classification), label
+logits (multilabel, a logit > 0 means present) or values (regression, one column per axis).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+TaskKind = Literal["classification", "multilabel", "regression"]
+TASK_KINDS: tuple[str, ...] = ("classification", "multilabel", "regression")
+MODALITIES: tuple[str, ...] = ("video", "audio", "text", "landmarks")
+REGIMES: tuple[str, ...] = ("supervised", "pretrain", "linear_eval", "finetune")
+
+Label = int | tuple[float, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """What is predicted: the kind, the label names in their source order, and weights.
+
+    ``label_names`` are the class names (classification), the label names (multilabel)
+    or the axis names (regression, e.g. ``("valence", "arousal")``), in the index order of
+    the dataset's labels. ``class_weights`` are per-class loss weights (CE ``weight`` or
+    BCE ``pos_weight``) when a protocol or paper fixes them.
+    """
+
+    kind: TaskKind
+    label_names: tuple[str, ...]
+    class_weights: tuple[float, ...] | None = None
+    default_metrics: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in TASK_KINDS:
+            raise ValueError(f"task kind {self.kind!r} is not one of {TASK_KINDS}")
+        if not self.label_names:
+            raise ValueError("a task needs at least one label name")
+        if self.class_weights is not None and len(self.class_weights) != len(self.label_names):
+            raise ValueError("class_weights must have one entry per label name")
+
+    @property
+    def num_outputs(self) -> int:
+        """Width of a model's output row."""
+        return len(self.label_names)
+
+    @property
+    def label_shape(self) -> tuple[int, ...]:
+        """Shape of one sample's label: ``()`` for a class index, ``(L,)`` otherwise."""
+        return () if self.kind == "classification" else (len(self.label_names),)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One labelled (or unlabelled) item of a dataset.
+
+    ``sources`` maps a modality to a :class:`~pathlib.Path` of the file it is read from,
+    or to a ``str`` holding the content itself (an utterance for ``text``).
+    ``group`` names the unit that must never straddle a split (a recording whose
+    audio-only and audio-visual copies are two samples, the video of frame-level samples);
+    it defaults to the sample id. ``subject`` is the person, where known.
+    """
+
+    id: str
+    label: Label | None
+    sources: Mapping[str, Path | str]
+    subject: str | None = None
+    group: str | None = None
+    meta: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def group_key(self) -> str:
+        """The group this sample belongs to (its own id when no group is set)."""
+        return self.group if self.group is not None else self.id
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """One fold of a protocol: sample ids on each side, in a stable order."""
+
+    name: str
+    train: tuple[str, ...]
+    test: tuple[str, ...]
+    val: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckReport:
+    """What ``bench prepare DATASET --check`` found: counts and every problem, by file."""
+
+    dataset: str
+    root: Path
+    counts: Mapping[str, int]
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class DatasetAdapter(abc.ABC):
+    """A dataset in the layout it ships in.
+
+    Subclasses set the class attributes and implement :meth:`samples`; they override
+    :meth:`official_folds` / :meth:`official_split` where the dataset defines them.
+    """
+
+    name: ClassVar[str]
+    task: ClassVar[TaskKind]
+    label_names: ClassVar[tuple[str, ...]]
+    label_names_source: ClassVar[str]
+    modalities: ClassVar[tuple[str, ...]]
+    layout: ClassVar[str]
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @abc.abstractmethod
+    def samples(self) -> list[Sample]:
+        """Every sample of the dataset, in a stable order."""
+
+    def official_folds(self) -> list[Split]:
+        """The dataset's own k folds (train/test), where it defines them."""
+        from bench.errors import ProtocolError
+
+        raise ProtocolError(f"dataset {self.name!r} defines no official folds")
+
+    def official_split(self) -> Split:
+        """The dataset's own train/val/test partition, where it defines one."""
+        from bench.errors import ProtocolError
+
+        raise ProtocolError(f"dataset {self.name!r} defines no official train/val/test split")
+
+    def task_spec(self) -> TaskSpec:
+        """The task this dataset's labels define."""
+        return TaskSpec(kind=self.task, label_names=self.label_names)
+
+    def check(self) -> CheckReport:
+        """Verify that every listed source file exists and is non-empty."""
+        problems = []
+        samples = self.samples()
+        for sample in samples:
+            for modality, source in sample.sources.items():
+                if isinstance(source, Path) and (not source.is_file() or source.stat().st_size == 0):
+                    problems.append(f"{source}: missing or empty {modality} file of sample {sample.id}")
+        return CheckReport(self.name, self.root, {"samples": len(samples)}, tuple(problems))
+
+    @classmethod
+    def default_root(cls) -> Path | None:
+        """A root to use when the user gives none (only the built-in synthetic data has one)."""
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformSpec:
+    """A preprocessing variant a method asks for: a registered transform name and its parameters."""
+
+    name: str
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One ``Trainer.fit`` of a regime: its name, length, batch size and whether labels are seen."""
+
+    name: str
+    epochs: int
+    batch_size: int
+    labels: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class ResourceHints:
+    """What one cell of this method needs on a cluster (merged into SLURM profiles)."""
+
+    gpus: int = 0
+    cpus: int = 2
+    mem_gb: int = 8
+    time_min: int = 60
+
+
+class Method(abc.ABC):
+    """A method family: what it consumes, its configuration and how to build its model.
+
+    ``Config`` is a frozen dataclass whose defaults are the paper's values; ``presets`` maps
+    a preset name to overrides of those defaults (``paper`` is always the empty override).
+    Paper-vs-official-code differences are Config fields, documented on both sides.
+    """
+
+    name: ClassVar[str]
+    paper: ClassVar[str]
+    modalities: ClassVar[tuple[str, ...]]
+    min_modalities: ClassVar[int] = 1
+    tasks: ClassVar[tuple[str, ...]]
+    regimes: ClassVar[tuple[str, ...]]
+    Config: ClassVar[type]
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"paper": {}}
+    resources: ClassVar[ResourceHints] = ResourceHints()
+
+    @abc.abstractmethod
+    def inputs(self, cfg: Any, modalities: Sequence[str]) -> dict[str, TransformSpec]:
+        """The preprocessing each used modality needs under ``cfg``."""
+
+    def stages(self, cfg: Any, regime: str, pretrain: bool) -> list[Stage]:
+        """The fits a regime consists of, in order; the default is one labelled fit.
+
+        Methods with a ``pretrain`` regime override this to return the unlabelled pretraining
+        stage first (``labels=False``) and then the ``linear_eval`` or ``finetune`` stage.
+        """
+        return [Stage(regime, int(cfg.epochs), int(cfg.batch_size), labels=True)]
+
+    @abc.abstractmethod
+    def build(self, task: TaskSpec, cfg: Any, shapes: Mapping[str, tuple[int, ...]]) -> Any:
+        """Return a ``lightning.LightningModule`` for ``task`` on inputs of ``shapes``.
+
+        A module that trains in several stages defines ``start_stage(name: str)``; the runner
+        calls it before each stage's fit.
+        """

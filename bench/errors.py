@@ -1,0 +1,56 @@
+"""One exception family for everything a user can get wrong.
+
+The CLI prints ``str(error)`` without a traceback and exits with ``error.exit_code``:
+2 for usage, configuration, protocol, plugin, data and leakage errors (the input is wrong),
+1 for work that failed while running (:class:`RunError`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class BenchError(Exception):
+    """Base of every error bench raises on purpose."""
+
+    exit_code = 2
+
+
+class ConfigError(BenchError):
+    """A method configuration key or value is invalid."""
+
+
+class ProtocolError(BenchError):
+    """A protocol YAML file is missing, malformed or inconsistent."""
+
+
+class PluginError(BenchError):
+    """A method, dataset, protocol or metric name is unknown or its plugin failed to load."""
+
+
+class DataError(BenchError):
+    """A data root, split file or media file is missing, malformed or unreadable."""
+
+
+class LeakageError(BenchError):
+    """A split puts the same sample, group or subject on two sides, or val equals test."""
+
+
+class RunError(BenchError):
+    """A run failed while training or predicting."""
+
+    exit_code = 1
+
+
+def did_you_mean(name: str, options: Iterable[str]) -> str:
+    """Return `` (did you mean 'x'?)`` for the closest option, or an empty string."""
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown(kind: str, name: str, options: Iterable[str]) -> str:
+    """Format the message for an unknown name: the suggestion, then every valid option."""
+    opts = sorted(options)
+    listed = ", ".join(opts) if opts else "(none registered)"
+    return f"unknown {kind} {name!r}{did_you_mean(name, opts)}; valid: {listed}"
