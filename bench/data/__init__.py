@@ -1,0 +1,1 @@
+"""Dataset adapters, media decoding, preprocessing, caches and the synthetic benchmark."""
