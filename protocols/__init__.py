@@ -1,0 +1,1 @@
+"""Protocol YAML files shipped with bench (one per protocol; see bench.protocols)."""

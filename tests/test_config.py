@@ -1,0 +1,68 @@
+"""Config resolution: defaults, presets, --set overrides, strict keys and types, hashing."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import pytest
+
+from bench import config
+from bench.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Toy:
+    lr: float = 1e-3
+    epochs: int = 25
+    fusion: Literal["bottleneck", "add", "none"] = "bottleneck"
+    frequencies: tuple[int, ...] = (0, 6)
+    pretrained: str | None = None
+    flag: bool = False
+
+
+PRESETS = {"paper": {}, "tiny": {"epochs": 2}}
+
+
+def test_defaults_preset_then_overrides() -> None:
+    cfg = config.resolve(Toy, PRESETS, "tiny", {"lr": 1, "frequencies": [2, 4]}, "toy")
+    assert cfg == Toy(lr=1.0, epochs=2, frequencies=(2, 4))
+    assert isinstance(cfg.lr, float)
+
+
+def test_parse_overrides_reads_yaml_scalars() -> None:
+    parsed = config.parse_overrides(["lr=1e-4", "flag=true", "frequencies=[2, 4]", "pretrained=null", "fusion=add"])
+    assert parsed == {"lr": 1e-4, "flag": True, "frequencies": [2, 4], "pretrained": None, "fusion": "add"}
+    with pytest.raises(ConfigError, match="expected key=value"):
+        config.parse_overrides(["lr"])
+
+
+def test_unknown_key_names_the_valid_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown config key 'epoch' \(did you mean 'epochs'\?\); valid keys: "
+                                          r"epochs, flag, frequencies, fusion, lr, pretrained"):
+        config.resolve(Toy, PRESETS, "paper", {"epoch": 3}, "toy")
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("lr", "fast", "expected a number"),
+    ("epochs", 2.5, "expected an integer"),
+    ("flag", "yes", "expected true or false"),
+    ("fusion", "concat", "'concat' is not one of 'bottleneck', 'add', 'none'"),
+    ("frequencies", 3, "expected a list"),
+    ("pretrained", 5, "is not one of"),
+])
+def test_bad_values_are_rejected(key: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config.resolve(Toy, PRESETS, "paper", {key: value}, "toy")
+
+
+def test_unknown_preset() -> None:
+    with pytest.raises(ConfigError, match=r"unknown preset 'tinny' \(did you mean 'tiny'\?\)"):
+        config.resolve(Toy, PRESETS, "tinny", {}, "toy")
+
+
+def test_hash_is_stable_and_sensitive() -> None:
+    a = config.config_hash(Toy())
+    assert a == config.config_hash(Toy()) and len(a) == 12
+    assert a != config.config_hash(Toy(lr=2e-3))
+    assert config.stable_hash({"b": 1, "a": 2}) == config.stable_hash({"a": 2, "b": 1})
