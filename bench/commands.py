@@ -1,0 +1,127 @@
+"""What each ``bench`` subcommand does, as functions that return or print text."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tabulate import tabulate
+
+from bench import protocols, registry, roots
+from bench.api import DatasetAdapter
+from bench.errors import BenchError, PluginError
+
+
+def run_command(args: argparse.Namespace) -> None:
+    """``bench run``: resolve the request, run or skip each cell, print a per-fold table."""
+    from bench import config, run, summary
+
+    folds = None if not args.fold or args.fold == ["all"] else args.fold
+    request = run.RunRequest(
+        method=args.method, protocol=args.protocol, folds=folds, seeds=args.seed, preset=args.preset,
+        overrides=config.parse_overrides(args.set), modalities=args.modalities, data_root=args.data_root,
+        out=args.out, progress=not args.no_progress, cache_root=args.cache_dir,
+    )
+    plan = run.make_plan(request)
+    print(f"{plan.method.name} × {plan.protocol.name} ({plan.protocol.dataset}, {', '.join(plan.modalities)}): "
+          f"{len(plan.folds)} fold(s) × {len(plan.seeds)} seed(s), preset {request.preset}, "
+          f"config {plan.config_hash}, selection {plan.protocol.selection.rule}")
+    print(f"data: {plan.adapter.root}")
+
+    def report(cell: run.CellResult) -> None:
+        rec = cell.record
+        shown = ", ".join(f"{m} {rec['metrics'][m] * summary.scale(plan.task.kind):.2f}" for m in plan.protocol.metrics)
+        status = "skipped (already finished)" if cell.skipped else f"fit {rec['timings']['fit_s']:.1f} s"
+        print(f"{rec['fold']} seed {rec['seed']}: {shown} [{status}] -> {cell.path}")
+
+    results = run.execute(plan, on_cell=report)
+    print()
+    print(summary.cell_table([r.record for r in results], plan.protocol.metrics, plan.task.kind))
+
+
+def list_command(what: str) -> str:
+    """``bench list methods|datasets|protocols|metrics``."""
+    if what == "metrics":
+        from bench import metrics
+
+        rows = [[m.name, ", ".join(m.kinds), (m.doc.strip().splitlines() or [""])[0]]
+                for m in (metrics.get(n) for n in metrics.names())]
+        return tabulate(rows, headers=["metric", "tasks", "definition"])
+    if what == "protocols":
+        rows = []
+        for name, path in protocols.available().items():
+            try:
+                p = protocols.load(str(path))
+                have = "yes" if p.dataset in registry.datasets.names() else "no (adapter not installed)"
+                rows.append([name, p.dataset, p.task, ", ".join(p.modalities), p.split["scheme"],
+                             p.selection.rule, ", ".join(p.serves) or "-", have])
+            except BenchError as exc:
+                rows.append([name, "INVALID", str(exc), "", "", "", "", ""])
+        return tabulate(rows, headers=["protocol", "dataset", "task", "modalities", "split", "selection", "serves",
+                                       "adapter"])
+    reg = registry.methods if what == "methods" else registry.datasets
+    rows = []
+    for name in reg.names():
+        try:
+            cls = reg.get(name)
+        except PluginError as exc:
+            rows.append([name, "FAILED TO LOAD", str(exc).splitlines()[0], ""])
+            continue
+        if what == "methods":
+            rows.append([name, ", ".join(cls.tasks), ", ".join(cls.modalities), ", ".join(cls.regimes)])
+        else:
+            rows.append([name, cls.task, ", ".join(cls.modalities), len(cls.label_names)])
+    headers = ["method", "tasks", "modalities", "regimes"] if what == "methods" else \
+        ["dataset", "task", "modalities", "labels"]
+    return tabulate(rows, headers=headers)
+
+
+def doctor_command() -> str:
+    """``bench doctor``: environment, plugin failures, protocol validity, data roots."""
+    from bench import provenance
+
+    env = provenance.environment()
+    code = provenance.code_version()
+    lines = [f"python {env['python']} on {env['platform']}", f"device: {env['device']}",
+             "packages: " + ", ".join(f"{k} {v or 'MISSING'}" for k, v in env["packages"].items()),
+             f"bench {code['version']} (commit {code['commit'] or 'unknown'}{', dirty' if code['dirty'] else ''})", ""]
+    for kind, reg in (("methods", registry.methods), ("datasets", registry.datasets)):
+        failures = reg.load_all()
+        ok = [n for n in reg.names() if n not in failures]
+        lines.append(f"{kind}: {len(ok)} loaded ({', '.join(ok) or 'none'})")
+        lines += [f"  FAILED {name}: {why}" for name, why in failures.items()]
+    bad = []
+    names = protocols.available()
+    for name, path in names.items():
+        try:
+            protocols.load(str(path))
+        except BenchError as exc:
+            bad.append(f"  INVALID {name}: {exc}")
+    lines.append(f"protocols: {len(names) - len(bad)} valid of {len(names)}")
+    lines += bad
+    lines.append("data roots:")
+    for name in registry.datasets.names():
+        try:
+            cls = registry.datasets.get(name)
+        except PluginError:
+            continue
+        found = roots.env_root(name)
+        if found is not None:
+            state = f"{found} ({'found' if Path(found).is_dir() else 'MISSING'})"
+        elif cls.default_root.__func__ is not DatasetAdapter.default_root.__func__:
+            state = "built in (made on first use)"
+        else:
+            state = f"not configured (set BENCH_DATA_{name.upper()} or pass --data-root)"
+        lines.append(f"  {cls.name}: {state}")
+    return "\n".join(lines)
+
+
+def cache_command(action: str, cache_dir: Path | None) -> str:
+    """``bench cache info|clean``."""
+    from bench.data.cache import Cache, default_cache
+
+    cache = Cache(cache_dir) if cache_dir else default_cache()
+    if action == "clean":
+        return f"removed {cache.clean()} entries from {cache.root}"
+    info = cache.info()
+    return f"{cache.root}: {info['entries']} entries, {info['bytes'] / 2**20:.1f} MiB"

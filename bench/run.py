@@ -1,0 +1,446 @@
+"""One method × one protocol: every selected (fold, seed) cell, end to end, into the store.
+
+    protocol ─▶ adapter.samples() ─▶ split scheme ─▶ folds (leakage asserted)
+    method.Config ◀─ preset ◀─ --set      preprocessing (cached, versioned)
+    method.build ─▶ Trainer.fit per stage ─▶ selection rule ─▶ predict test once
+    ─▶ metrics ─▶ predictions.npz + record.json (atomic) ─▶ store
+
+A finished cell (its record exists under the same protocol hash) is skipped; a cell that is
+interrupted or crashes leaves no record and runs again next time.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import logging
+import resource
+import shlex
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+from bench import config as config_mod
+from bench import metrics, protocols, provenance, registry, roots, splits, store
+from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
+from bench.data.cache import Cache, default_cache
+from bench.data.prepare import ArrayDataset, Prepared, labels_array, prepare
+from bench.errors import ConfigError, DataError, ProtocolError, RunError
+from bench.protocols import Protocol
+
+log = logging.getLogger("bench.run")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRequest:
+    """Everything ``bench run`` was asked for."""
+
+    method: str
+    protocol: str
+    folds: Sequence[str] | None = None
+    seeds: Sequence[int] | None = None
+    preset: str = "paper"
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    modalities: Sequence[str] | None = None
+    data_root: Path | None = None
+    out: Path = Path("results")
+    progress: bool = True
+    cache_root: Path | None = None
+
+
+@dataclasses.dataclass
+class Plan:
+    """A resolved request: the objects every cell of it shares."""
+
+    request: RunRequest
+    protocol: Protocol
+    method: Method
+    cfg: Any
+    config_hash: str
+    modalities: tuple[str, ...]
+    adapter: DatasetAdapter
+    task: TaskSpec
+    samples: list[Sample]
+    folds: list[Split]
+    seeds: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class CellResult:
+    """One cell's outcome: its record and whether it was skipped as already finished."""
+
+    path: Path
+    record: dict[str, Any]
+    skipped: bool
+
+
+def make_plan(request: RunRequest) -> Plan:
+    """Resolve method, configuration, protocol, dataset and folds; fail early on any mismatch."""
+    protocol = protocols.load(request.protocol)
+    method_cls = registry.methods.get(request.method)
+    method = method_cls()
+    cfg = config_mod.resolve(method_cls.Config, method_cls.presets, request.preset, request.overrides, method_cls.name)
+    modalities = _modalities(protocol, method_cls, request.modalities)
+    _check_compatible(protocol, method_cls)
+    adapter_cls = registry.datasets.get(protocol.dataset)
+    root = roots.resolve(protocol.dataset, adapter_cls, request.data_root)
+    if root is None:
+        raise DataError(
+            f"protocol {protocol.name!r} needs the {protocol.dataset} dataset: pass --data-root DIR "
+            f"(or set BENCH_DATA_{protocol.dataset.upper()}) pointing at a copy laid out as:\n{adapter_cls.layout}"
+        )
+    if not Path(root).is_dir():
+        raise DataError(f"data root {root} does not exist; {protocol.dataset} expects:\n{adapter_cls.layout}")
+    adapter = adapter_cls(Path(root))
+    missing = [m for m in modalities if m not in adapter_cls.modalities]
+    if missing:
+        raise ProtocolError(f"{protocol.path}: dataset {protocol.dataset!r} has no {', '.join(missing)} modality")
+    task = adapter.task_spec()
+    if task.kind != protocol.task:
+        raise ProtocolError(f"{protocol.path}: task {protocol.task!r} but dataset {protocol.dataset!r} is {task.kind!r}")
+    samples = adapter.samples()
+    folds = _select_folds(splits.make_splits(protocol.split, samples, adapter), request.folds)
+    seeds = tuple(request.seeds) if request.seeds else protocol.seeds
+    cell_hash = config_mod.stable_hash({"config": config_mod.to_dict(cfg), "modalities": list(modalities)})[:12]
+    return Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds)
+
+
+def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> list[CellResult]:
+    """Run (or skip) every cell of the plan; preprocessing is shared by all of them."""
+    results: list[CellResult] = []
+    prepared: Prepared | None = None
+    prepare_s = 0.0
+    for split in plan.folds:
+        for seed in plan.seeds:
+            path = store.record_path(plan.request.out, plan.protocol.name, plan.method.name, plan.config_hash,
+                                     split.name, seed)
+            done = store.finished(path, plan.protocol.hash)
+            if done is not None:
+                result = CellResult(path, done, skipped=True)
+            else:
+                if prepared is None:
+                    prepared = _prepare(plan)
+                    prepare_s = prepared.seconds
+                record, arrays = run_cell(plan, split, seed, prepared, prepare_s)
+                store.write(path, record, arrays)
+                result = CellResult(path, store.read(path), skipped=False)
+            results.append(result)
+            if on_cell is not None:
+                on_cell(result)
+    return results
+
+
+def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s: float
+             ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train and evaluate one (fold, seed) cell; returns its record and prediction arrays."""
+    started = _now()
+    log.info("%s seed %d: training on %d samples (%d validation), testing on %d", split.name, seed,
+             len(split.train), len(split.val), len(split.test))
+    position = {sid: i for i, sid in enumerate(prepared.ids)}
+    index = {side: [position[i] for i in getattr(split, side)] for side in ("train", "val", "test")}
+    by_id = {s.id: s for s in plan.samples}
+    labels = labels_array([by_id[i] for i in prepared.ids], plan.task)
+    L.seed_everything(seed, workers=True, verbose=False)
+    module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
+    stages = plan.method.stages(plan.cfg, plan.protocol.regime.kind, plan.protocol.regime.pretrain)
+    test = _TestSplit(prepared, labels, index["test"], split.name)
+    selector = _Selector(plan, prepared, labels, index, test)
+    history: list[dict[str, Any]] = []
+    fit_s, seen = 0.0, 0
+    for number, stage in enumerate(stages):
+        last = number == len(stages) - 1
+        if hasattr(module, "start_stage"):
+            module.start_stage(stage.name)
+        loader = ArrayDataset(prepared, labels if stage.labels else None, index["train"]).loader(
+            stage.batch_size, shuffle=True, seed=seed + number)
+        callbacks = [_History(stage.name, history)] + ([selector] if last else [])
+        tic = time.perf_counter()
+        with _quiet_lightning():
+            trainer = L.Trainer(
+                max_epochs=stage.epochs, accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
+                enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
+                enable_progress_bar=plan.request.progress, callbacks=callbacks,
+            )
+            trainer.fit(module, train_dataloaders=loader)
+        fit_s += time.perf_counter() - tic
+        if trainer.interrupted:
+            raise RunError(f"training of {plan.method.name} on {split.name} seed {seed} was interrupted")
+        seen += len(index["train"]) * stage.epochs
+    chosen_epoch = selector.restore(module)
+    tic = time.perf_counter()
+    outputs, targets = test.predict(module)
+    predict_s = time.perf_counter() - tic
+    scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets)
+    record = _record(plan, split, seed, prepared, started, scores, outputs, targets, chosen_epoch, history,
+                     module, timings={
+                         "prepare_s": round(prepare_s, 3), "fit_s": round(fit_s, 3), "predict_s": round(predict_s, 3),
+                         "train_clips_per_s": round(seen / fit_s, 1) if fit_s > 0 else None,
+                         "peak_memory_mb": _peak_memory_mb(),
+                     })
+    arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets}
+    return record, arrays
+
+
+def _prepare(plan: Plan) -> Prepared:
+    used = {i for split in plan.folds for side in (split.train, split.val, split.test) for i in side}
+    samples = [s for s in plan.samples if s.id in used]
+    specs = plan.method.inputs(plan.cfg, plan.modalities)
+    unknown_modalities = sorted(set(specs) - set(plan.modalities))
+    if unknown_modalities:
+        raise ConfigError(f"method {plan.method.name!r} asked for unused modalities {unknown_modalities}")
+    cache = Cache(plan.request.cache_root) if plan.request.cache_root else default_cache()
+    return prepare(samples, specs, cache, progress=plan.request.progress)
+
+
+class _TestSplit:
+    """The only door to the test split: opened once per cell, and the opening is logged."""
+
+    def __init__(self, prepared: Prepared, labels: np.ndarray, indices: list[int], fold: str) -> None:
+        self._dataset = ArrayDataset(prepared, labels, indices)
+        self._labels = labels[indices]
+        self._fold = fold
+        self.opened = False
+
+    def predict(self, module: Any) -> tuple[np.ndarray, np.ndarray]:
+        if self.opened:
+            raise RunError(f"the test split of {self._fold} was already evaluated for this cell")
+        self.opened = True
+        log.info("evaluating the test split of %s (%d samples)", self._fold, len(self._dataset))
+        return predict(module, self._dataset), self._labels
+
+    def peek_for_selection(self, module: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Test predictions during training: only for protocols that allow best_test selection."""
+        return predict(module, self._dataset), self._labels
+
+
+def predict(module: Any, dataset: ArrayDataset, batch_size: int = 64) -> np.ndarray:
+    """Run ``module.predict_step`` over a dataset in order, in eval mode, without gradients."""
+    was_training = module.training
+    module.eval()
+    rows = []
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    with torch.no_grad():
+        for i, batch in enumerate(dataset.loader(batch_size, shuffle=False, seed=0)):
+            batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
+            rows.append(module.predict_step(batch, i).detach().float().cpu().numpy())
+    module.train(was_training)
+    return np.concatenate(rows, axis=0)
+
+
+
+class _History(L.Callback):
+    """The mean training loss of each epoch, from what ``training_step`` returned.
+
+    Read from the step outputs rather than from ``self.log``, so methods need not log and
+    no per-step logging cost is paid (it exceeds a small model's step on a CPU).
+    """
+
+    def __init__(self, stage: str, history: list[dict[str, Any]]) -> None:
+        self.stage, self.history = stage, history
+        self._losses: list[torch.Tensor] = []
+
+    def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
+        self._losses = []
+
+    def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
+        if isinstance(loss, torch.Tensor):
+            self._losses.append(loss.detach())
+
+    def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
+        mean = float(torch.stack(self._losses).float().mean()) if self._losses else None
+        self.history.append({"stage": self.stage, "epoch": trainer.current_epoch,
+                             "train_loss": None if mean is None else round(mean, 6)})
+
+
+class _Selector(L.Callback):
+    """Applies the protocol's selection rule over the epochs of the last stage."""
+
+    def __init__(self, plan: Plan, prepared: Prepared, labels: np.ndarray, index: Mapping[str, list[int]],
+                 test: _TestSplit) -> None:
+        self.rule = plan.protocol.selection.rule
+        self.metric = plan.protocol.selection.metric
+        self.task = plan.task
+        self.higher = metrics.get(self.metric).higher_is_better
+        self.test = test
+        if self.rule == "best_val":
+            if not index["val"]:
+                raise ProtocolError(f"{plan.protocol.path}: selection best_val but fold has no validation side")
+            self.val = ArrayDataset(prepared, labels, index["val"])
+            self.val_labels = labels[index["val"]]
+        self.best: tuple[float, int, dict[str, Any]] | None = None
+        self.last_epoch = -1
+
+    def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
+        self.last_epoch = trainer.current_epoch
+        if self.rule == "last_epoch":
+            return
+        if self.rule == "best_val":
+            outputs, targets = predict(module, self.val), self.val_labels
+        else:
+            outputs, targets = self.test.peek_for_selection(module)
+        value = metrics.compute([self.metric], self.task, outputs, targets)[self.metric]
+        better = self.best is None or (value > self.best[0] if self.higher else value < self.best[0])
+        if better:
+            self.best = (value, trainer.current_epoch, copy.deepcopy(module.state_dict()))
+
+    def restore(self, module: Any) -> int:
+        """Load the selected weights into ``module``; return the chosen (0-based) epoch."""
+        if self.best is None:
+            return self.last_epoch
+        module.load_state_dict(self.best[2])
+        return self.best[1]
+
+
+def _record(plan: Plan, split: Split, seed: int, prepared: Prepared, started: str, scores: dict[str, float],
+            outputs: np.ndarray, targets: np.ndarray, chosen_epoch: int, history: list[dict[str, Any]],
+            module: Any, timings: dict[str, Any]) -> dict[str, Any]:
+    protocol = plan.protocol
+    sources = [src for s in plan.samples for src in s.sources.values() if isinstance(src, Path)]
+    return {
+        "schema_version": store.SCHEMA_VERSION,
+        "method": plan.method.name,
+        "protocol": {"name": protocol.name, "version": protocol.version, "hash": protocol.hash,
+                     "serves": list(protocol.serves), "leaky": protocol.leaky},
+        "fold": split.name,
+        "seed": seed,
+        "preset": plan.request.preset,
+        "overrides": {k: v for k, v in plan.request.overrides.items()},
+        "config": config_mod.to_dict(plan.cfg),
+        "config_hash": plan.config_hash,
+        "modalities": list(plan.modalities),
+        "regime": dataclasses.asdict(protocol.regime),
+        "data": {
+            "dataset": protocol.dataset, "root": str(plan.adapter.root),
+            "root_fingerprint": provenance.files_fingerprint(sources, plan.adapter.root),
+            "split": {"scheme": protocol.split["scheme"], **splits.split_fingerprint(split),
+                      "sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)}},
+            "preprocessing": prepared.variants,
+            "fallbacks": {},
+        },
+        "weights": getattr(module, "weights_provenance", {"all": "random-init"}),
+        "selection": {"rule": protocol.selection.rule, "metric": protocol.selection.metric,
+                      "epoch": chosen_epoch, "on_test": protocol.selection.on_test},
+        "metrics": scores,
+        "primary": protocol.primary,
+        "per_class": metrics.per_class(plan.task, outputs, targets),
+        "confusion": metrics.confusion(plan.task, outputs, targets),
+        "label_names": list(plan.task.label_names),
+        "history": history,
+        "timings": timings,
+        "environment": provenance.environment(),
+        "code": provenance.code_version(),
+        "command": reproduce_command(plan, split, seed),
+        "started": started,
+        "finished": _now(),
+    }
+
+
+def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
+    """The exact ``bench run`` command line that recomputes one cell."""
+    req = plan.request
+    parts = ["bench", "run", "--method", plan.method.name, "--protocol", plan.protocol.name,
+             "--fold", split.name, "--seed", str(seed), "--preset", req.preset]
+    for key, value in req.overrides.items():
+        parts += ["--set", f"{key}={_yaml_scalar(value)}"]
+    if req.modalities:
+        parts += ["--modalities", *plan.modalities]
+    if req.data_root:
+        parts += ["--data-root", str(req.data_root)]
+    parts += ["--out", str(req.out)]
+    return shlex.join(parts)
+
+
+def _yaml_scalar(value: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()
+
+
+def _modalities(protocol: Protocol, method_cls: type[Method], requested: Sequence[str] | None) -> tuple[str, ...]:
+    chosen = tuple(requested) if requested else protocol.modalities
+    extra = [m for m in chosen if m not in protocol.modalities]
+    if extra:
+        raise ConfigError(f"--modalities {' '.join(extra)}: protocol {protocol.name!r} uses only "
+                          f"{', '.join(protocol.modalities)}")
+    unsupported = [m for m in chosen if m not in method_cls.modalities]
+    if unsupported:
+        raise ConfigError(f"method {method_cls.name!r} cannot use {', '.join(unsupported)}; "
+                          f"it supports {', '.join(method_cls.modalities)}")
+    if len(chosen) < method_cls.min_modalities:
+        fitting = [name for name, path in protocols.available().items() if _fits(path, method_cls)]
+        raise ConfigError(f"method {method_cls.name!r} needs at least {method_cls.min_modalities} modalities, "
+                          f"got {', '.join(chosen)}; protocols that fit: {', '.join(fitting) or 'none'}")
+    return chosen
+
+
+def _fits(path: Path, method_cls: type[Method]) -> bool:
+    try:
+        protocol = protocols.load(str(path))
+    except ProtocolError:
+        return False
+    usable = [m for m in protocol.modalities if m in method_cls.modalities]
+    return len(usable) >= method_cls.min_modalities and protocol.task in method_cls.tasks
+
+
+def _check_compatible(protocol: Protocol, method_cls: type[Method]) -> None:
+    if protocol.task not in method_cls.tasks:
+        raise ConfigError(f"method {method_cls.name!r} handles {', '.join(method_cls.tasks)} tasks, "
+                          f"protocol {protocol.name!r} is {protocol.task}")
+    needed = [protocol.regime.kind] + (["pretrain"] if protocol.regime.pretrain else [])
+    missing = [r for r in needed if r not in method_cls.regimes]
+    if missing:
+        raise ConfigError(f"method {method_cls.name!r} has no {', '.join(missing)} regime "
+                          f"(it has {', '.join(method_cls.regimes)}); protocol {protocol.name!r} needs it")
+
+
+def _select_folds(folds: list[Split], wanted: Sequence[str] | None) -> list[Split]:
+    if not wanted:
+        return folds
+    by_name = {f.name: f for f in folds}
+    chosen = []
+    for item in wanted:
+        name = f"fold{item}" if str(item).isdigit() else str(item)
+        if name not in by_name:
+            raise ConfigError(f"--fold {item}: this protocol has folds {', '.join(by_name)}")
+        chosen.append(by_name[name])
+    return chosen
+
+
+def _peak_memory_mb() -> float:
+    if torch.cuda.is_available():
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kib / 1024, 1)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class _quiet_lightning:
+    """Silence Lightning's start-up banners and advice that would bury the progress bar."""
+
+    _loggers = ("lightning.pytorch", "lightning.fabric", "pytorch_lightning")
+
+    def __enter__(self) -> None:
+        self._levels = {name: logging.getLogger(name).level for name in self._loggers}
+        for name in self._loggers:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+
+    def __exit__(self, *exc: object) -> None:
+        self._warnings.__exit__(*exc)
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)
