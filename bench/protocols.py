@@ -59,11 +59,16 @@ class Regime:
 
 @dataclasses.dataclass(frozen=True)
 class Selection:
-    """Which checkpoint is evaluated on test; ``on_test`` marks selection that looked at test labels."""
+    """Which checkpoint is evaluated on test; ``on_test`` marks selection that looked at test labels.
+
+    ``patience`` (best_val / best_test only) stops the last stage after that many epochs
+    without a strict improvement of the selection metric (MPUC: patience 100 on validation).
+    """
 
     rule: str
     metric: str
     on_test: bool
+    patience: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,7 +245,7 @@ def _regime(cfg: dict[str, Any], where: str) -> Regime:
 
 def _selection(cfg: dict[str, Any], primary: str, metric_names: tuple[str, ...], split_cfg: Mapping[str, Any],
                where: str) -> Selection:
-    allowed = ("rule", "metric", "allow_on_test")
+    allowed = ("rule", "metric", "allow_on_test", "patience")
     for key in cfg:
         if key not in allowed:
             raise ProtocolError(f"{where}: selection.{key}: unknown key{did_you_mean(key, allowed)}; valid: {', '.join(allowed)}")
@@ -261,7 +266,14 @@ def _selection(cfg: dict[str, Any], primary: str, metric_names: tuple[str, ...],
             f"{where}: selection.rule: best_val needs a validation side: add split.val "
             "(e.g. {fraction: 0.1, by: subject}) or use a scheme with an official validation split"
         )
-    return Selection(rule=rule, metric=metric, on_test=rule == "best_test")
+    patience = cfg.get("patience")
+    if patience is not None:
+        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
+            raise ProtocolError(f"{where}: selection.patience: expected a positive integer, got {patience!r}")
+        if rule == "last_epoch":
+            raise ProtocolError(f"{where}: selection.patience: early stopping needs a monitored split; "
+                                "use rule best_val")
+    return Selection(rule=rule, metric=metric, on_test=rule == "best_test", patience=patience)
 
 
 def _typed(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:

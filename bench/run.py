@@ -151,8 +151,8 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
     stages = plan.method.stages(plan.cfg, plan.protocol.regime.kind, plan.protocol.regime.pretrain)
     test = _TestSplit(prepared, labels, index["test"], split.name)
-    selector = _Selector(plan, prepared, labels, index, test)
     history: list[dict[str, Any]] = []
+    selector = _Selector(plan, prepared, labels, index, test, history)
     fit_s, seen = 0.0, 0
     for number, stage in enumerate(stages):
         last = number == len(stages) - 1
@@ -264,9 +264,11 @@ class _Selector(L.Callback):
     """Applies the protocol's selection rule over the epochs of the last stage."""
 
     def __init__(self, plan: Plan, prepared: Prepared, labels: np.ndarray, index: Mapping[str, list[int]],
-                 test: _TestSplit) -> None:
+                 test: _TestSplit, history: list[dict[str, Any]]) -> None:
+        self.history = history
         self.rule = plan.protocol.selection.rule
         self.metric = plan.protocol.selection.metric
+        self.patience = plan.protocol.selection.patience
         self.task = plan.task
         self.higher = metrics.get(self.metric).higher_is_better
         self.test = test
@@ -287,9 +289,14 @@ class _Selector(L.Callback):
         else:
             outputs, targets = self.test.peek_for_selection(module)
         value = metrics.compute([self.metric], self.task, outputs, targets)[self.metric]
+        side = "val" if self.rule == "best_val" else "test"
+        if self.history:
+            self.history[-1][f"{side}_{self.metric}"] = round(value, 6)
         better = self.best is None or (value > self.best[0] if self.higher else value < self.best[0])
         if better:
             self.best = (value, trainer.current_epoch, copy.deepcopy(module.state_dict()))
+        elif self.patience is not None and trainer.current_epoch - self.best[1] >= self.patience:
+            trainer.should_stop = True
 
     def restore(self, module: Any) -> int:
         """Load the selected weights into ``module``; return the chosen (0-based) epoch."""
@@ -327,7 +334,10 @@ def _record(plan: Plan, split: Split, seed: int, prepared: Prepared, started: st
         },
         "weights": getattr(module, "weights_provenance", {"all": "random-init"}),
         "selection": {"rule": protocol.selection.rule, "metric": protocol.selection.metric,
-                      "epoch": chosen_epoch, "on_test": protocol.selection.on_test},
+                      "epoch": chosen_epoch, "on_test": protocol.selection.on_test,
+                      "patience": protocol.selection.patience,
+                      "epochs_trained": {st: sum(h["stage"] == st for h in history)
+                                         for st in dict.fromkeys(h["stage"] for h in history)}},
         "metrics": scores,
         "primary": protocol.primary,
         "per_class": metrics.per_class(plan.task, outputs, targets),

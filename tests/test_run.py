@@ -57,7 +57,8 @@ def test_record_has_every_field(data_root: Path, cache_dir: Path, tmp_path: Path
     assert rec["config"]["epochs"] == 3 and rec["preset"] == "tiny"
     assert rec["data"]["split"]["sizes"] == {"train": 32, "val": 0, "test": 8}
     assert set(rec["data"]["preprocessing"]) == {"video", "audio", "text", "landmarks"}
-    assert rec["selection"] == {"rule": "last_epoch", "metric": "uar", "epoch": 2, "on_test": False}
+    assert rec["selection"] == {"rule": "last_epoch", "metric": "uar", "epoch": 2, "on_test": False,
+                                "patience": None, "epochs_trained": {"supervised": 3}}
     assert np.asarray(rec["confusion"]).sum() == 8
     assert rec["command"].startswith("bench run --method late_fusion --protocol synthetic_5fold --fold fold1 --seed 0")
     assert "--set epochs=3" in rec["command"]
@@ -200,3 +201,23 @@ def test_cli_prints_the_fold_table_and_exit_codes(data_root: Path, cache_dir: Pa
     assert bad_key.returncode == 2 and "lr: expected a number" in bad_key.stderr
     records = [json.loads(p.read_text()) for p in tmp_path.rglob("*.json")]
     assert len(records) == 2
+
+
+def test_patience_stops_where_the_validation_series_says(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
+    text = (Path(run.protocols.load("synthetic_holdout").path).read_text()
+            .replace("name: synthetic_holdout", "name: synthetic_patience")
+            .replace("{rule: best_val}", "{rule: best_val, patience: 2}"))
+    path = tmp_path / "synthetic_patience.yaml"
+    path.write_text(text)
+    rec = run.execute(run.make_plan(request(data_root, cache_dir, tmp_path, protocol=str(path), folds=None,
+                                            overrides={"epochs": 40, "lr": 0.01})))[0].record
+    series = [h["val_uar"] for h in rec["history"]]
+    best, expected_stop = 0, len(series)
+    for epoch, value in enumerate(series):  # the rule, recomputed from the recorded validation values
+        if value > series[best]:
+            best = epoch
+        elif epoch - best >= 2:
+            expected_stop = epoch + 1
+            break
+    assert rec["selection"]["epochs_trained"]["supervised"] == expected_stop == len(series)
+    assert expected_stop < 40 and rec["selection"]["epoch"] == best
