@@ -228,10 +228,7 @@ def _build(path: Path, data: dict[str, Any]) -> Protocol:
 
 
 def _regime(cfg: dict[str, Any], where: str) -> Regime:
-    allowed = ("kind", "pretrain")
-    for key in cfg:
-        if key not in allowed:
-            raise ProtocolError(f"{where}: regime.{key}: unknown key{did_you_mean(key, allowed)}; valid: {', '.join(allowed)}")
+    _known_keys(cfg, ("kind", "pretrain"), "regime", where)
     kind = cfg.get("kind")
     if kind not in REGIME_KINDS:
         raise ProtocolError(f"{where}: regime.kind: " + unknown("regime", str(kind), REGIME_KINDS))
@@ -245,10 +242,7 @@ def _regime(cfg: dict[str, Any], where: str) -> Regime:
 
 def _selection(cfg: dict[str, Any], primary: str, metric_names: tuple[str, ...], split_cfg: Mapping[str, Any],
                where: str) -> Selection:
-    allowed = ("rule", "metric", "allow_on_test", "patience")
-    for key in cfg:
-        if key not in allowed:
-            raise ProtocolError(f"{where}: selection.{key}: unknown key{did_you_mean(key, allowed)}; valid: {', '.join(allowed)}")
+    _known_keys(cfg, ("rule", "metric", "allow_on_test", "patience"), "selection", where)
     rule = cfg.get("rule")
     if rule not in SELECTION_RULES:
         raise ProtocolError(f"{where}: selection.rule: " + unknown("selection rule", str(rule), SELECTION_RULES))
@@ -274,6 +268,13 @@ def _selection(cfg: dict[str, Any], primary: str, metric_names: tuple[str, ...],
             raise ProtocolError(f"{where}: selection.patience: early stopping needs a monitored split; "
                                 "use rule best_val")
     return Selection(rule=rule, metric=metric, on_test=rule == "best_test", patience=patience)
+
+
+def _known_keys(cfg: Mapping[str, Any], allowed: tuple[str, ...], section: str, where: str) -> None:
+    for key in cfg:
+        if key not in allowed:
+            raise ProtocolError(f"{where}: {section}.{key}: unknown key{did_you_mean(key, allowed)}; "
+                                f"valid: {', '.join(allowed)}")
 
 
 def _typed(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
