@@ -1,0 +1,1 @@
+"""One adapter per dataset of the four papers, each in the layout the dataset ships in."""
