@@ -1,14 +1,32 @@
-"""The ``bench`` command line: argument parsing and error printing only."""
+"""The ``bench`` command line: argument parsing and error printing only.
+
+Each subcommand is handled by a function ``handler(args) -> int | None`` in the module that
+owns that work (named in ``_HANDLERS``), imported only when the subcommand runs, so that
+``bench list`` does not pay for importing torch.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench.errors import BenchError
+
+_HANDLERS = {
+    "run": "bench.commands:run_command",
+    "list": "bench.commands:list_command",
+    "doctor": "bench.commands:doctor_command",
+    "cache": "bench.commands:cache_command",
+    "prepare": "bench.preparing:prepare_command",
+    "grid": "bench.launch:grid_command",
+    "status": "bench.launch:status_command",
+    "table": "bench.tables:table_command",
+    "check": "bench.check:check_command",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +55,37 @@ def _parser() -> argparse.ArgumentParser:
     cache = sub.add_parser("cache", help="inspect or empty the preprocessing cache")
     cache.add_argument("action", choices=["info", "clean"])
     cache.add_argument("--cache-dir", type=Path)
+
+    prepare = sub.add_parser("prepare", help="verify a dataset copy (--check) or precompute a method's inputs")
+    prepare.add_argument("dataset")
+    prepare.add_argument("--data-root", type=Path)
+    prepare.add_argument("--check", action="store_true", help="verify counts, files and split lists; exit 1 on problems")
+    prepare.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                         help="a dataset adapter option (e.g. label_order=readme)")
+    prepare.add_argument("--method", help="precompute the inputs this method needs")
+    prepare.add_argument("--preset", default="paper")
+    prepare.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    prepare.add_argument("--cache-dir", type=Path)
+
+    grid = sub.add_parser("grid", help="run a grid of cells (methods × protocols × folds × seeds × overrides)")
+    grid.add_argument("grid_file", type=Path)
+    grid.add_argument("--launcher", choices=["local", "debug", "slurm"], default="local")
+    grid.add_argument("--profile", help="a SLURM profile name from slurm/ (default: the grid's or 'default')")
+    grid.add_argument("--dry-run", action="store_true", help="print jobs, array layout and estimated GPU-hours")
+    grid.add_argument("--out", type=Path, default=Path("results"))
+
+    status = sub.add_parser("status", help="summarise a grid: done, running, failed, missing")
+    status.add_argument("grid_file", type=Path)
+    status.add_argument("--out", type=Path, default=Path("results"))
+
+    table = sub.add_parser("table", help="render a paper table: reported | reproduced | Δ")
+    table.add_argument("table_id", metavar="PAPER:TABLE")
+    table.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
+    table.add_argument("--out", type=Path, default=Path("results"))
+
+    check = sub.add_parser("check", help="compare stored results with reported and expected numbers")
+    check.add_argument("--out", type=Path, default=Path("results"))
+    check.add_argument("--expected", type=Path, help="folder of expected numbers (default: results/expected)")
     return parser
 
 
@@ -44,23 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bench`` console script; returns the process exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    module_name, function = _HANDLERS[args.command].split(":")
     try:
-        if args.command == "run":
-            from bench.commands import run_command
-
-            run_command(args)
-        elif args.command == "list":
-            from bench.commands import list_command
-
-            print(list_command(args.what))
-        elif args.command == "doctor":
-            from bench.commands import doctor_command
-
-            print(doctor_command())
-        elif args.command == "cache":
-            from bench.commands import cache_command
-
-            print(cache_command(args.action, args.cache_dir))
+        code = getattr(importlib.import_module(module_name), function)(args)
     except BenchError as exc:
         if args.debug:
             raise
@@ -69,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished cells are kept; the unfinished one left no record", file=sys.stderr)
         return 130
-    return 0
+    return int(code or 0)
 
 
 if __name__ == "__main__":

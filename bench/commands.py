@@ -39,8 +39,13 @@ def run_command(args: argparse.Namespace) -> None:
     print(summary.cell_table([r.record for r in results], plan.protocol.metrics, plan.task.kind))
 
 
-def list_command(what: str) -> str:
+def list_command(args: argparse.Namespace) -> None:
     """``bench list methods|datasets|protocols|metrics``."""
+    print(listing(args.what))
+
+
+def listing(what: str) -> str:
+    """The table ``bench list WHAT`` prints."""
     if what == "metrics":
         from bench import metrics
 
@@ -76,8 +81,13 @@ def list_command(what: str) -> str:
     return tabulate(rows, headers=headers)
 
 
-def doctor_command() -> str:
+def doctor_command(args: argparse.Namespace) -> None:
     """``bench doctor``: environment, plugin failures, protocol validity, data roots."""
+    print(doctor_report())
+
+
+def doctor_report() -> str:
+    """The text ``bench doctor`` prints."""
     from bench import provenance
 
     env = provenance.environment()
@@ -116,12 +126,13 @@ def doctor_command() -> str:
     return "\n".join(lines)
 
 
-def cache_command(action: str, cache_dir: Path | None) -> str:
+def cache_command(args: argparse.Namespace) -> None:
     """``bench cache info|clean``."""
     from bench.data.cache import Cache, default_cache
 
-    cache = Cache(cache_dir) if cache_dir else default_cache()
-    if action == "clean":
-        return f"removed {cache.clean()} entries from {cache.root}"
+    cache = Cache(args.cache_dir) if args.cache_dir else default_cache()
+    if args.action == "clean":
+        print(f"removed {cache.clean()} entries from {cache.root}")
+        return
     info = cache.info()
-    return f"{cache.root}: {info['entries']} entries, {info['bytes'] / 2**20:.1f} MiB"
+    print(f"{cache.root}: {info['entries']} entries, {info['bytes'] / 2**20:.1f} MiB")

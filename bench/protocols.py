@@ -19,6 +19,9 @@ file and the key. Example::
     metrics: [uar, war, weighted_f1]
     primary: uar
 
+``dataset_options`` are keyword options of the dataset adapter (e.g. MAFW's label order,
+MELD's dropped clips), part of the protocol hash.
+
 Selection rules: ``last_epoch``; ``best_val`` (needs a validation side, from the dataset or
 carved from train by ``split.val``); ``best_test`` only with ``allow_on_test: true`` — such
 results carry ``on_test: true`` in their record and are marked in every table.
@@ -44,7 +47,8 @@ from bench.errors import ProtocolError, did_you_mean, unknown
 REGIME_KINDS = ("supervised", "linear_eval", "finetune")
 SELECTION_RULES = ("last_epoch", "best_val", "best_test")
 _REQUIRED = ("name", "dataset", "task", "modalities", "split", "regime", "selection", "metrics", "primary")
-_OPTIONAL = ("version", "description", "serves", "seeds", "leaky", "notes", "assumptions", "include")
+_OPTIONAL = ("version", "description", "serves", "seeds", "leaky", "notes", "assumptions", "include",
+             "dataset_options")
 _DOC_ONLY = ("description", "notes")
 _SERVES = re.compile(r"^[a-z][a-z0-9_]*:[0-9A-Za-z]+$")
 
@@ -79,6 +83,7 @@ class Protocol:
     version: int
     path: Path
     dataset: str
+    dataset_options: Mapping[str, Any]
     task: str
     modalities: tuple[str, ...]
     split: Mapping[str, Any]
@@ -218,7 +223,9 @@ def _build(path: Path, data: dict[str, Any]) -> Protocol:
         raise ProtocolError(f"{where}: leaky: expected true or false, got {leaky!r}")
     hashed = {k: v for k, v in data.items() if k not in _DOC_ONLY}
     return Protocol(
-        name=name, version=version, path=path, dataset=_typed(data, "dataset", str, where), task=task,
+        name=name, version=version, path=path, dataset=_typed(data, "dataset", str, where),
+        dataset_options=_typed({"dataset_options": data.get("dataset_options", {})}, "dataset_options", dict, where),
+        task=task,
         modalities=modalities, split=split_cfg, regime=regime, selection=selection, metrics=metric_names,
         primary=primary, serves=serves, seeds=tuple(seeds), leaky=leaky,
         description=str(data.get("description", "")).strip(),

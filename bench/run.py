@@ -6,7 +6,11 @@
     ─▶ metrics ─▶ predictions.npz + record.json (atomic) ─▶ store
 
 A finished cell (its record exists under the same protocol hash) is skipped; a cell that is
-interrupted or crashes leaves no record and runs again next time.
+interrupted or crashes leaves no record and runs again next time, resuming from the Lightning
+checkpoint of its last finished epoch (``fold<k>-seed<s>.ckpt`` beside the record, deleted once
+the record is written). Every epoch is a function of (seed, stage, epoch) — data order,
+train-time sampling, global RNGs — and the history and selection callbacks checkpoint their
+state, so a resumed cell ends with exactly the metrics of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -19,20 +23,23 @@ import resource
 import shlex
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.plugins.environments import SLURMEnvironment
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from bench import config as config_mod
+from bench import io as atomic_io
 from bench import metrics, protocols, provenance, registry, roots, splits, store
 from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
 from bench.data.cache import Cache, default_cache
 from bench.data.prepare import ArrayDataset, Prepared, labels_array, prepare
-from bench.errors import ConfigError, DataError, ProtocolError, RunError
+from bench.errors import ConfigError, ProtocolError, RunError
 from bench.protocols import Protocol
 
 log = logging.getLogger("bench.run")
@@ -89,16 +96,9 @@ def make_plan(request: RunRequest) -> Plan:
     cfg = config_mod.resolve(method_cls.Config, method_cls.presets, request.preset, request.overrides, method_cls.name)
     modalities = _modalities(protocol, method_cls, request.modalities)
     _check_compatible(protocol, method_cls)
-    adapter_cls = registry.datasets.get(protocol.dataset)
-    root = roots.resolve(protocol.dataset, adapter_cls, request.data_root)
-    if root is None:
-        raise DataError(
-            f"protocol {protocol.name!r} needs the {protocol.dataset} dataset: pass --data-root DIR "
-            f"(or set BENCH_DATA_{protocol.dataset.upper()}) pointing at a copy laid out as:\n{adapter_cls.layout}"
-        )
-    if not Path(root).is_dir():
-        raise DataError(f"data root {root} does not exist; {protocol.dataset} expects:\n{adapter_cls.layout}")
-    adapter = adapter_cls(Path(root))
+    adapter = roots.open_adapter(protocol.dataset, request.data_root, protocol.dataset_options,
+                                 needed_by=f"protocol {protocol.name!r}")
+    adapter_cls = type(adapter)
     missing = [m for m in modalities if m not in adapter_cls.modalities]
     if missing:
         raise ProtocolError(f"{protocol.path}: dataset {protocol.dataset!r} has no {', '.join(missing)} modality")
@@ -128,8 +128,9 @@ def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> 
                 if prepared is None:
                     prepared = _prepare(plan)
                     prepare_s = prepared.seconds
-                record, arrays = run_cell(plan, split, seed, prepared, prepare_s)
+                record, arrays = run_cell(plan, split, seed, prepared, prepare_s, checkpoint_path(path))
                 store.write(path, record, arrays)
+                checkpoint_path(path).unlink(missing_ok=True)
                 result = CellResult(path, store.read(path), skipped=False)
             results.append(result)
             if on_cell is not None:
@@ -137,9 +138,18 @@ def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> 
     return results
 
 
-def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s: float
-             ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Train and evaluate one (fold, seed) cell; returns its record and prediction arrays."""
+def checkpoint_path(record: Path) -> Path:
+    """Where the training state of an unfinished cell is kept: beside its record."""
+    return record.with_suffix(".ckpt")
+
+
+def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s: float,
+             checkpoint: Path | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train and evaluate one (fold, seed) cell; returns its record and prediction arrays.
+
+    With ``checkpoint``, the training state is saved there (atomically) at the end of every
+    epoch, and a valid checkpoint of this cell found there is resumed from.
+    """
     started = _now()
     log.info("%s seed %d: training on %d samples (%d validation), testing on %d", split.name, seed,
              len(split.train), len(split.val), len(split.test))
@@ -153,22 +163,29 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     test = _TestSplit(prepared, labels, index["test"], split.name)
     history: list[dict[str, Any]] = []
     selector = _Selector(plan, prepared, labels, index, test, history)
-    fit_s, seen = 0.0, 0
+    identity = {"protocol_hash": plan.protocol.hash, "config_hash": plan.config_hash, "fold": split.name,
+                "seed": seed}
+    resume = _resume_point(checkpoint, identity, stages)
+    fit_s, seen = (resume.fit_s if resume else 0.0), 0
     for number, stage in enumerate(stages):
         last = number == len(stages) - 1
         if hasattr(module, "start_stage"):
             module.start_stage(stage.name)
-        loader = ArrayDataset(prepared, labels if stage.labels else None, index["train"]).loader(
-            stage.batch_size, shuffle=True, seed=seed + number)
-        callbacks = [_History(stage.name, history)] + ([selector] if last else [])
+        if resume is not None and number < resume.stage:  # done before the interruption: in the checkpoint
+            seen += len(index["train"]) * stage.epochs
+            continue
+        dataset = ArrayDataset(prepared, labels if stage.labels else None, index["train"], train=True)
+        epochs = _EpochState(seed, number, stage.name, identity, checkpoint, fit_s, resume.resumes if resume else 0)
+        callbacks = [_History(stage.name, history)] + ([selector] if last else []) + [epochs]
         tic = time.perf_counter()
         with _quiet_lightning():
             trainer = L.Trainer(
                 max_epochs=stage.epochs, accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
                 enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
-                enable_progress_bar=plan.request.progress, callbacks=callbacks,
+                enable_progress_bar=plan.request.progress, callbacks=callbacks, plugins=_trainer_plugins(),
             )
-            trainer.fit(module, train_dataloaders=loader)
+            trainer.fit(module, train_dataloaders=_train_loader(dataset, stage.batch_size, seed, number),
+                        ckpt_path=resume.path if resume is not None and number == resume.stage else None)
         fit_s += time.perf_counter() - tic
         if trainer.interrupted:
             raise RunError(f"training of {plan.method.name} on {split.name} seed {seed} was interrupted")
@@ -182,7 +199,7 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
                      module, timings={
                          "prepare_s": round(prepare_s, 3), "fit_s": round(fit_s, 3), "predict_s": round(predict_s, 3),
                          "train_clips_per_s": round(seen / fit_s, 1) if fit_s > 0 else None,
-                         "peak_memory_mb": _peak_memory_mb(),
+                         "peak_memory_mb": _peak_memory_mb(), "resumed": resume.resumes if resume else 0,
                      })
     arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets}
     return record, arrays
@@ -234,6 +251,115 @@ def predict(module: Any, dataset: ArrayDataset, batch_size: int = 64) -> np.ndar
     return np.concatenate(rows, axis=0)
 
 
+def _derived_seed(seed: int, stage: int, epoch: int, purpose: str) -> int:
+    """A 32-bit seed that depends only on (cell seed, stage number, epoch, purpose)."""
+    return int(config_mod.stable_hash([seed, stage, epoch, purpose])[:8], 16)
+
+
+class _EpochSampler(torch.utils.data.Sampler[int]):
+    """Shuffles with an order that is a function of (seed, stage, epoch), not of consumed state.
+
+    Lightning calls :meth:`set_epoch` before every epoch (a resumed fit too); it also sets the
+    dataset's pass index, from which :class:`ArrayDataset` draws its train-time samplings.
+    """
+
+    def __init__(self, dataset: ArrayDataset, seed: int, stage: int) -> None:
+        self.dataset, self.seed, self.stage, self.epoch = dataset, seed, stage, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.dataset.pass_index = epoch
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(_derived_seed(self.seed, self.stage, self.epoch, "order"))
+        return iter(torch.randperm(len(self.dataset), generator=generator).tolist())
+
+
+def _train_loader(dataset: ArrayDataset, batch_size: int, seed: int, stage: int) -> torch.utils.data.DataLoader:
+    """The training loader of one stage: per-epoch order and sampling (see :class:`_EpochSampler`)."""
+    dataset.seed = seed + stage
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=_EpochSampler(dataset, seed, stage),
+                                       num_workers=0, collate_fn=dataset.collate)
+
+
+class _AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoints written through :func:`bench.io.atomic_open`: whole, or not at all."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        with atomic_io.atomic_open(Path(path)) as handle:
+            torch.save(checkpoint, handle)
+
+
+def _trainer_plugins() -> list[Any]:
+    """Atomic checkpoints; under SLURM, Lightning's own requeue handler off (submitit requeues)."""
+    plugins: list[Any] = [_AtomicCheckpointIO()]
+    if SLURMEnvironment.detect():
+        plugins.append(SLURMEnvironment(auto_requeue=False))
+    return plugins
+
+
+@dataclasses.dataclass(frozen=True)
+class _Resume:
+    """Where an interrupted cell picks up: its checkpoint, the stage it was in, the fit time spent."""
+
+    path: Path
+    stage: int
+    fit_s: float
+    resumes: int
+
+
+class _EpochState(L.Callback):
+    """Makes each epoch a function of (seed, stage, epoch) and checkpoints the fit after it.
+
+    At the start of an epoch the global RNGs (dropout, augmentation inside the module) are
+    reseeded from (seed, stage, epoch). At its end, after the history and selection callbacks
+    (listed before this one), the whole training state — weights, optimizer, loops and every
+    callback's ``state_dict`` — is saved to ``path``. Its own state names the cell and the
+    stage; :func:`_resume_point` reads it before the fit (it is not loaded back by Lightning).
+    """
+
+    def __init__(self, seed: int, stage: int, stage_name: str, identity: Mapping[str, Any], path: Path | None,
+                 fit_s_before: float, resumes: int) -> None:
+        self.seed, self.stage, self.stage_name, self.identity, self.path = seed, stage, stage_name, identity, path
+        self.fit_s_before, self.resumes = fit_s_before, resumes
+        self.epoch = -1
+        self._tic = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
+        L.seed_everything(_derived_seed(self.seed, self.stage, trainer.current_epoch, "global"), verbose=False)
+
+    def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
+        self.epoch = trainer.current_epoch
+        if self.path is not None:
+            trainer.save_checkpoint(self.path)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"cell": dict(self.identity), "stage": self.stage, "stage_name": self.stage_name, "epoch": self.epoch,
+                "fit_s": self.fit_s_before + time.perf_counter() - self._tic, "resumes": self.resumes}
+
+
+def _resume_point(checkpoint: Path | None, identity: Mapping[str, Any], stages: Sequence[Any]) -> _Resume | None:
+    """The checkpoint to resume from, or None (none there, unreadable, or another cell's)."""
+    if checkpoint is None or not checkpoint.is_file():
+        return None
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)["callbacks"][_EpochState.__qualname__]
+    except Exception as exc:  # whatever is wrong with the file, the cell starts afresh and overwrites it
+        log.warning("ignoring checkpoint %s: unreadable (%s: %s)", checkpoint, type(exc).__name__, exc)
+        return None
+    stage = state.get("stage")
+    if state.get("cell") != dict(identity) or not isinstance(stage, int) or not 0 <= stage < len(stages) \
+            or stages[stage].name != state.get("stage_name"):
+        log.warning("ignoring checkpoint %s: it belongs to another cell, protocol version or stage list", checkpoint)
+        return None
+    log.info("%s seed %s: resuming stage %s after epoch %d from %s", identity["fold"], identity["seed"],
+             state["stage_name"], state["epoch"], checkpoint)
+    return _Resume(checkpoint, stage, float(state["fit_s"]), int(state["resumes"]) + 1)
+
+
 
 class _History(L.Callback):
     """The mean training loss of each epoch, from what ``training_step`` returned.
@@ -258,6 +384,12 @@ class _History(L.Callback):
         mean = float(torch.stack(self._losses).float().mean()) if self._losses else None
         self.history.append({"stage": self.stage, "epoch": trainer.current_epoch,
                              "train_loss": None if mean is None else round(mean, 6)})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": [dict(entry) for entry in self.history]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history[:] = [dict(entry) for entry in state_dict["history"]]
 
 
 class _Selector(L.Callback):
@@ -298,6 +430,20 @@ class _Selector(L.Callback):
         elif self.patience is not None and trainer.current_epoch - self.best[1] >= self.patience:
             trainer.should_stop = True
 
+    def on_train_start(self, trainer: Any, module: Any) -> None:
+        # a fit resumed after the epoch that exhausted the patience stops where the uninterrupted one did
+        if self.patience is not None and self.best is not None and self.last_epoch - self.best[1] >= self.patience:
+            trainer.should_stop = True
+
+    def state_dict(self) -> dict[str, Any]:
+        best = None if self.best is None else {"value": self.best[0], "epoch": self.best[1], "weights": self.best[2]}
+        return {"best": best, "last_epoch": self.last_epoch}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        best = state_dict["best"]
+        self.best = None if best is None else (best["value"], best["epoch"], best["weights"])
+        self.last_epoch = state_dict["last_epoch"]
+
     def restore(self, module: Any) -> int:
         """Load the selected weights into ``module``; return the chosen (0-based) epoch."""
         if self.best is None:
@@ -330,7 +476,7 @@ def _record(plan: Plan, split: Split, seed: int, prepared: Prepared, started: st
             "split": {"scheme": protocol.split["scheme"], **splits.split_fingerprint(split),
                       "sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)}},
             "preprocessing": prepared.variants,
-            "fallbacks": {},
+            "fallbacks": prepared.fallbacks,
         },
         "weights": getattr(module, "weights_provenance", {"all": "random-init"}),
         "selection": {"rule": protocol.selection.rule, "metric": protocol.selection.metric,

@@ -221,3 +221,12 @@ def test_patience_stops_where_the_validation_series_says(data_root: Path, cache_
             break
     assert rec["selection"]["epochs_trained"]["supervised"] == expected_stop == len(series)
     assert expected_stop < 40 and rec["selection"]["epoch"] == best
+
+
+def test_dataset_options_are_checked_by_name(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
+    text = (Path(run.protocols.load("synthetic_5fold").path).read_text()
+            .replace("name: synthetic_5fold", "name: synthetic_opts") + "dataset_options: {label_oder: readme}\n")
+    path = tmp_path / "synthetic_opts.yaml"
+    path.write_text(text)
+    with pytest.raises(run.ProtocolError, match="dataset 'synthetic' has no option 'label_oder'; its options: none"):
+        run.make_plan(request(data_root, cache_dir, tmp_path, protocol=str(path)))
