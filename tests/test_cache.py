@@ -172,3 +172,38 @@ def test_info_and_clean(tmp_path: Path) -> None:
 def test_default_cache_lives_under_cache_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path))
     assert default_cache().root == tmp_path / "preprocessed"
+
+
+def test_entry_meta_and_mapped_read(tmp_path: Path) -> None:
+    import pickle
+
+    cache = Cache(tmp_path)
+    clip = np.arange(5 * 4 * 3, dtype=np.uint8).reshape(5, 4, 3)
+    built, hit = cache.entry({"k": 1}, lambda: (clip, {"fallbacks": ["no_face"]}), mapped=True)
+    assert hit is False and built.meta == {"fallbacks": ["no_face"]}
+    assert isinstance(built.array, np.memmap) and not built.array.flags.writeable
+    np.testing.assert_array_equal(built.array, clip)
+    again, hit = Cache(tmp_path).entry({"k": 1}, lambda: (clip * 0, {}), mapped=True)
+    assert hit is True and again.meta == {"fallbacks": ["no_face"]}
+    np.testing.assert_array_equal(again.array, clip)
+    # The location pickles without the data and reopens the same bytes (for DataLoader workers).
+    where = pickle.loads(pickle.dumps(again.mapped))
+    assert where.path == str(cache.path(Cache.key({"k": 1})))
+    np.testing.assert_array_equal(where.open(), clip)
+    # An entry written by get_or_build has empty meta; read unmapped it is a plain array.
+    cache.get_or_build({"k": 2}, lambda: clip)
+    plain, hit = cache.entry({"k": 2}, lambda: (clip, {}))
+    assert hit and plain.meta == {} and plain.mapped is None and not isinstance(plain.array, np.memmap)
+
+
+def test_corrupt_mapped_entry_is_rebuilt(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    clip = np.full((6, 8), 7, dtype=np.int16)
+    cache.entry({"k": 1}, lambda: (clip, {}), mapped=True)
+    path = cache.path(Cache.key({"k": 1}))
+    data = bytearray(path.read_bytes())
+    data[bytes(data).index(clip.tobytes()) + 3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    rebuilt, hit = cache.entry({"k": 1}, lambda: (clip, {"fallbacks": []}), mapped=True)
+    assert hit is False and cache.rebuilt == 1
+    np.testing.assert_array_equal(rebuilt.array, clip)

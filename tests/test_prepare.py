@@ -11,8 +11,8 @@ import torch
 
 from bench.api import Sample, TaskSpec, TransformSpec
 from bench.data.cache import Cache
-from bench.data.media import write_video
-from bench.data.prepare import ArrayDataset, Prepared, labels_array, prepare
+from bench.data.media import write_video, write_wav
+from bench.data.prepare import ArrayDataset, LazyArrays, Prepared, labels_array, prepare
 from bench.data.transforms import get_transform
 from bench.errors import ConfigError, DataError
 
@@ -47,7 +47,8 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> list[Sample]:
 def test_arrays_stacked_in_sample_order(samples: list[Sample], tmp_path: Path) -> None:
     prepared = prepare(samples, SPECS, Cache(tmp_path))
     assert prepared.ids == ("s0", "s1", "s2", "s3")
-    assert prepared.arrays["video"].shape == (4, 4, 8, 8, 3)
+    assert len(prepared.arrays["video"]) == 4  # variable length: one memory-mapped clip per sample
+    assert all(clip.shape == (6, 8, 8, 3) for clip in prepared.arrays["video"])
     assert prepared.arrays["audio"].shape == (4, 20, 16)
     assert prepared.arrays["text"].shape == (4, 5) and prepared.arrays["text"].dtype == np.int64
     assert prepared.arrays["landmarks"].shape == (4, 4, 4)
@@ -159,10 +160,9 @@ def test_array_dataset_items_match_shapes(samples: list[Sample], tmp_path: Path)
         assert tuple(item[modality].shape) == shape
     assert item["video"].dtype == torch.float32
     assert 0.0 <= float(item["video"].min()) and float(item["video"].max()) <= 1.0
-    # [T, 3, H, W] is the same pixels as the stored [T, H, W, 3], scaled.
-    np.testing.assert_allclose(
-        item["video"].permute(0, 2, 3, 1).numpy(), prepared.arrays["video"][3] / 255.0, atol=1e-6
-    )
+    # [T, 3, H, W] is the same pixels as the stored [T, H, W, 3] at the TSN centres, scaled.
+    centre = prepared.arrays["video"][3][[0, 2, 3, 5]]  # int(1.5 * (k + 1/2)), k < 4
+    np.testing.assert_allclose(item["video"].permute(0, 2, 3, 1).numpy(), centre / 255.0, atol=1e-6)
     assert item["audio"].dtype == torch.float32 and item["landmarks"].dtype == torch.float32
     assert item["text"].dtype == torch.int64
     assert item["label"].dtype == torch.int64 and int(item["label"]) == 0  # s3's label is 3 % 3
@@ -197,3 +197,62 @@ def test_batched_fetch_equals_stacked_items(samples: list[Sample], tmp_path: Pat
     for key in ("video", "audio", "text", "landmarks", "label"):
         assert torch.equal(batch[key], torch.stack([torch.as_tensor(dataset[p][key]) for p in (2, 0)])), key
     assert batch["index"].tolist() == [2, 0]
+
+
+LAZY_SPECS = {
+    "video": TransformSpec("video_frames", {"num_frames": 4, "size": 8, "test_clips": 2}),
+    "landmarks": TransformSpec("landmarks_csv", {"num_frames": 4, "num_points": 2}),
+}
+
+
+def test_lazy_loading_equals_eager_loading(samples: list[Sample], tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    lazy = prepare(samples, LAZY_SPECS, cache)
+    eager = prepare(samples, LAZY_SPECS, cache, in_memory=True)
+    assert isinstance(lazy.arrays["video"], LazyArrays) and isinstance(eager.arrays["video"], list)
+    assert isinstance(lazy.arrays["video"][0], np.memmap)  # read from disk page by page
+    assert isinstance(lazy.arrays["landmarks"], np.ndarray)  # fixed-size inputs stay stacked
+    assert (lazy.shapes, lazy.eval_shapes) == (eager.shapes, eager.eval_shapes)
+    assert eager.eval_shapes["video"] == (2, 4, 3, 8, 8)
+    for train in (True, False):
+        batches = [
+            list(ArrayDataset(p, None, [3, 0, 2, 1], train=train).loader(batch_size=2, shuffle=True, seed=4))
+            for p in (lazy, eager)
+        ]
+        for a, b in zip(*batches):
+            assert a.keys() == b.keys()
+            for key in a:
+                assert torch.equal(a[key], b[key]), key
+
+
+def test_corrupt_video_names_the_file_and_caches_nothing(samples: list[Sample], tmp_path: Path) -> None:
+    good = samples[0].sources["video"]
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    cache = Cache(tmp_path / "cache")
+    for path, pattern in ((truncated, "truncated.mp4: cannot decode video"), (empty, "empty.mp4: file is empty")):
+        with pytest.raises(DataError, match=pattern):
+            prepare([samples[1], Sample("bad", 0, {"video": path})], {"video": LAZY_SPECS["video"]}, cache)
+    assert (cache.misses, cache.hits, cache.info()["entries"]) == (1, 1, 1)  # the good clip only
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.name.startswith(".")]
+
+
+def test_prepared_reports_no_fallbacks_when_none_taken(samples: list[Sample], tmp_path: Path) -> None:
+    prepared = prepare(samples, SPECS, Cache(tmp_path))
+    assert prepared.fallbacks == {m: {} for m in SPECS}
+
+
+def test_whole_clip_items_of_different_lengths_batch_one_at_a_time(tmp_path: Path) -> None:
+    t = np.arange(SR) / SR
+    samples = []
+    for k, seconds in enumerate((0.5, 1.0)):
+        path = tmp_path / f"a{k}.wav"
+        write_wav(path, 0.3 * np.sin(2 * np.pi * 440 * t[: int(SR * seconds)]), SR)
+        samples.append(Sample(f"a{k}", 0, {"audio": path}))
+    prepared = prepare(samples, {"audio": TransformSpec("audio_mel_conclugen")}, Cache(tmp_path / "c"))
+    dataset = ArrayDataset(prepared, None, [0, 1])
+    assert [tuple(b["audio"].shape) for b in dataset.loader(1, shuffle=False, seed=0)] == [(1, 128, 51), (1, 128, 101)]
+    with pytest.raises(DataError, match=r"'audio' \(audio_mel_conclugen\) gives items of different shapes"):
+        next(iter(dataset.loader(2, shuffle=False, seed=0)))

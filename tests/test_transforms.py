@@ -61,15 +61,16 @@ def test_tsn_short_clip_repeats_last_frame() -> None:
 
 
 def test_tsn_random_stays_in_its_segment_and_is_seeded() -> None:
+    # MMA-DFER's _get_train_indices: avg = 37 // 8 = 4, frame k*4 + randint(4); 32..36 never drawn.
     n, t = 37, 8
-    bounds = [(k * n // t, (k + 1) * n // t) for k in range(t)]
+    bounds = [(4 * k, 4 * k + 4) for k in range(t)]
     seen = np.zeros(n, dtype=bool)
     rng = np.random.default_rng(123)
     for _ in range(200):
         picks = tsn_indices(n, t, "random", rng)
         assert all(lo <= p < hi for p, (lo, hi) in zip(picks.tolist(), bounds))
         seen[picks] = True
-    assert seen.all()  # every frame of every segment gets picked eventually
+    assert seen[:32].all() and not seen[32:].any()
     again = [tsn_indices(n, t, "random", np.random.default_rng(5)).tolist() for _ in range(2)]
     assert again[0] == again[1]
 
@@ -147,12 +148,13 @@ def test_video_frames_shape_and_order(tmp_path: Path) -> None:
     frames = np.stack([np.full((48, 64, 3), 4 + 7 * k, dtype=np.uint8) for k in range(32)])
     path = tmp_path / "ramp.mp4"
     write_video(path, frames, fps=25.0)
-    out = _transform("video_frames", num_frames=8, size=16).apply(path)
-    assert out.shape == (8, 16, 16, 3) and out.dtype == np.uint8
-    means = out.reshape(8, -1).mean(axis=1)
-    assert np.all(np.diff(means) > 0)
-    expected = 4 + 7 * np.array([2, 6, 10, 14, 18, 22, 26, 30])
-    np.testing.assert_allclose(means, expected, atol=3)
+    transform = _transform("video_frames", num_frames=8, size=16)
+    stored = transform.apply(path)  # the whole clip, resized: sampling happens per batch
+    assert stored.shape == (32, 16, 16, 3) and stored.dtype == np.uint8
+    np.testing.assert_allclose(stored.reshape(32, -1).mean(axis=1), 4 + 7 * np.arange(32), atol=3)
+    out = transform.sample(stored, train=False, rng=None)
+    assert out.shape == (8, 16, 16, 3)
+    np.testing.assert_array_equal(out, stored[[2, 6, 10, 14, 18, 22, 26, 30]])
 
 
 def test_video_frames_resizes_content_bilinearly(tmp_path: Path) -> None:
@@ -162,7 +164,7 @@ def test_video_frames_resizes_content_bilinearly(tmp_path: Path) -> None:
     path = tmp_path / "halves.mp4"
     write_video(path, np.stack([image] * 4), fps=10.0)
     out = _transform("video_frames", num_frames=2, size=8).apply(path)
-    assert out.shape == (2, 8, 8, 3)
+    assert out.shape == (4, 8, 8, 3)
     assert out[:, :, :3].mean() < 20 and out[:, :, 5:].mean() > 180
 
 
@@ -350,3 +352,21 @@ def test_landmarks_csv_ragged_and_empty(tmp_path: Path) -> None:
         _transform("landmarks_csv", num_points=1).apply(empty)
     with pytest.raises(DataError, match="absent.csv"):
         _transform("landmarks_csv", num_points=1).apply(tmp_path / "absent.csv")
+
+
+def test_choice_and_optional_params_and_storage_declarations() -> None:
+    with pytest.raises(ConfigError, match="'channel' must be one of 'mean', 'first', got 'left'"):
+        _transform("audio_fbank_audiomae", channel="left")
+    assert _transform("audio_fbank_audiomae", sample_rate=None).params.sample_rate is None
+    assert _transform("audio_fbank_audiomae", sample_rate=16000).params.sample_rate == 16000
+    with pytest.raises(ConfigError, match="'sample_rate' must be int"):
+        _transform("audio_fbank_audiomae", sample_rate="16k")
+    with pytest.raises(ConfigError, match="'size' must be > 0"):
+        _transform("face_frames", size=0)
+    frames = _transform("video_frames", num_frames=16, test_clips=2)
+    assert frames.variable_length and frames.describe()["version"] == 2
+    assert frames.describe()["params"] == {"num_frames": 16, "size": 32, "ordering": "numeric", "test_clips": 2}
+    # Sampling parameters are recorded but do not key the cache: the decoded clip is the same.
+    assert frames.cache_identity()["params"] == {"size": 32, "ordering": "numeric"}
+    assert not _transform("audio_logmel").variable_length
+    assert "device" not in _transform("face_frames", device="cuda").describe()["params"]

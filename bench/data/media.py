@@ -9,7 +9,11 @@ the file and what was expected, never as a raw PyAV or libsndfile traceback.
 * :func:`read_audio` reads ``.wav``/``.flac``/``.ogg``/``.opus`` with soundfile and the
   audio track of any other container (``.mp4``, ``.mkv``, ``.m4a``, ``.avi``, ...) with
   PyAV. Multichannel audio is averaged to mono (the plain mean of the channels, no
-  downmix matrix), at the file's own sample rate (no resampling).
+  downmix matrix) or reduced to its first channel (``mix="first"``, what ``torchaudio.load``
+  followed by ``[0]`` gives), at the file's own sample rate (no resampling). A container
+  without an audio track raises :class:`NoAudioTrackError` (a DataError), so that callers
+  can offer a fallback for that case only.
+* :func:`media_duration_s` is a container's declared duration, without decoding.
 * :func:`write_video` (H.264 in yuv420p, optional mono AAC track) and :func:`write_wav`
   (PCM_16) write atomically: the bytes go to a temporary file in the destination folder
   that is renamed over the destination only once complete.
@@ -24,6 +28,7 @@ import tempfile
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import av
 import numpy as np
@@ -36,6 +41,12 @@ SOUNDFILE_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".opus")
 """Audio files read with soundfile; every other suffix is read as a container with PyAV."""
 
 _AAC_FRAME = 1024
+
+Mix = Literal["mean", "first"]
+
+
+class NoAudioTrackError(DataError):
+    """A container that decodes but has no audio stream."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,25 +109,30 @@ def read_video(path: Path) -> VideoClip:
     return VideoClip(np.stack(frames), float(rate))
 
 
-def _read_audio_soundfile(path: Path) -> AudioClip:
+def _mix(channels: np.ndarray, mix: Mix) -> np.ndarray:
+    """``[channels, samples]`` to mono: their mean, or the first channel."""
+    return channels[0] if mix == "first" else channels.mean(axis=0)
+
+
+def _read_audio_soundfile(path: Path, mix: Mix) -> AudioClip:
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, OSError) as error:
         raise DataError(f"{path}: cannot decode audio ({_reason(error)}; corrupt or truncated file?)") from None
-    return AudioClip(np.ascontiguousarray(data.mean(axis=1), dtype=np.float32), int(rate))
+    return AudioClip(np.ascontiguousarray(_mix(data.T, mix), dtype=np.float32), int(rate))
 
 
-def _read_audio_container(path: Path) -> AudioClip:
+def _read_audio_container(path: Path, mix: Mix) -> AudioClip:
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
-                raise DataError(f"{path}: has no audio track (expected a file with audio)")
+                raise NoAudioTrackError(f"{path}: has no audio track (expected a file with audio)")
             stream = container.streams.audio[0]
             rate = int(stream.codec_context.sample_rate)
             # Convert to planar float so that to_ndarray() is [channels, samples] whatever the codec.
             resampler = av.AudioResampler(format="fltp")
             chunks = [
-                converted.to_ndarray().mean(axis=0)
+                _mix(converted.to_ndarray(), mix)
                 for frame in container.decode(stream)
                 for converted in resampler.resample(frame)
             ]
@@ -130,17 +146,33 @@ def _read_audio_container(path: Path) -> AudioClip:
     return AudioClip(samples, rate)
 
 
-def read_audio(path: Path) -> AudioClip:
-    """Read ``path``'s audio as mono float32 (channels averaged) at its own sample rate."""
+def read_audio(path: Path, mix: Mix = "mean") -> AudioClip:
+    """Read ``path``'s audio as mono float32 (channels averaged, or the first) at its own sample rate."""
     path = Path(path)
     _require_file(path, "an audio file or a container with an audio track")
     if path.suffix.lower() in SOUNDFILE_SUFFIXES:
-        clip = _read_audio_soundfile(path)
+        clip = _read_audio_soundfile(path, mix)
     else:
-        clip = _read_audio_container(path)
+        clip = _read_audio_container(path, mix)
     if len(clip.samples) == 0:
         raise DataError(f"{path}: no audio samples decoded (expected a non-empty audio track)")
     return clip
+
+
+def media_duration_s(path: Path) -> float:
+    """The duration a container declares (its own, else its first video stream's), in seconds."""
+    path = Path(path)
+    _require_file(path, "a media file")
+    try:
+        with av.open(str(path)) as container:
+            if container.duration:
+                return float(container.duration / av.time_base)
+            for stream in container.streams.video:
+                if stream.duration and stream.time_base:
+                    return float(stream.duration * stream.time_base)
+    except (av.FFmpegError, OSError, ValueError) as error:
+        raise DataError(f"{path}: cannot open media ({_reason(error)}; corrupt or truncated file?)") from None
+    raise DataError(f"{path}: the container declares no duration")
 
 
 @contextlib.contextmanager

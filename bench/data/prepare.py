@@ -1,46 +1,82 @@
-"""From samples to stacked arrays, through the cache, and from arrays to a torch Dataset.
+"""From samples to arrays, through the cache, and from arrays to a torch Dataset.
 
 :func:`prepare` runs every (sample, modality) pair through the transform its
 :class:`~bench.api.TransformSpec` names, reading from and writing to a
 :class:`~bench.data.cache.Cache`, so a second identical call does no transform work.
-:class:`ArrayDataset` turns the stacked arrays into the batch items methods receive (see
-:mod:`bench.api`); :attr:`Prepared.shapes` reports exactly the shapes those items have.
+
+Two storage paths, chosen by the transform (``Transform.variable_length``):
+
+* fixed-size outputs are stacked in memory, ``[N, ...]`` (small: log-mels, token ids);
+* variable-length outputs (a clip's every decoded frame) stay in the cache and are
+  memory-mapped per sample (:class:`LazyArrays`), so a dataset larger than memory (DFEW) is
+  fed from disk; ``in_memory=True`` loads them into RAM instead (same items).
+
+:class:`ArrayDataset` turns them into the batch items methods receive (see :mod:`bench.api`).
+For variable-length modalities it calls the transform's ``sample`` at batch time: in train
+mode a random sampling (TSN frame per segment, MPUC crop) drawn from a generator seeded by
+``(loader seed, pass over the data, sample row)`` — the same for every modality of a sample
+and independent of batching or workers, so runs are reproducible and equally long sequences
+are sampled alike; in eval mode the deterministic rule. :attr:`Prepared.shapes` (train) and
+:attr:`Prepared.eval_shapes` report exactly the shapes those items have (they differ only
+for multi-clip evaluation, ``[K, ...]``).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
-import functools
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from bench.api import Sample, TaskSpec, TransformSpec
-from bench.data.cache import Cache, source_identity
-from bench.data.transforms import get_transform
+from bench.data.cache import Cache, MappedArray, source_identity
+from bench.data.transforms import Output, Transform, get_transform
 from bench.errors import ConfigError, DataError
+
+
+class LazyArrays(Sequence[np.ndarray]):
+    """Per-sample arrays of any lengths, each memory-mapped from its cache entry when indexed."""
+
+    def __init__(self, entries: Sequence[MappedArray]) -> None:
+        self.entries = list(entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, row: int) -> np.ndarray:  # type: ignore[override]
+        return self.entries[row].open()
 
 
 @dataclasses.dataclass(frozen=True)
 class Prepared:
     """A split's (or dataset's) preprocessed inputs.
 
-    ``arrays`` maps a modality to the stacked transform outputs ``[N, ...]`` in ``ids``
-    order; ``shapes`` is one item's shape per modality as :class:`ArrayDataset` yields it
-    (video ``(T, 3, H, W)``); ``variants`` is each modality's ``transform.describe()``.
+    ``arrays`` maps a modality to its transform outputs in ``ids`` order: a stacked array
+    ``[N, ...]`` (fixed-size transforms) or a sequence of per-sample arrays (variable-length
+    ones: :class:`LazyArrays`, or a list with ``in_memory``), whose batch items ``samplers``
+    (modality → transform) draw. ``shapes`` and ``eval_shapes`` are one item's shape per
+    modality as :class:`ArrayDataset` yields it in train and eval mode (video
+    ``(T, 3, H, W)``); ``variants`` is each modality's ``transform.describe()``;
+    ``fallbacks`` counts, per modality, the clips that took each fallback (the reason names
+    are the transforms', e.g. ``no_face_centre_square``).
     """
 
     ids: tuple[str, ...]
-    arrays: dict[str, np.ndarray]
+    arrays: dict[str, np.ndarray | Sequence[np.ndarray]]
     shapes: dict[str, tuple[int, ...]]
     variants: dict[str, dict[str, Any]]
     cache_hits: int
     cache_misses: int
     seconds: float
+    eval_shapes: dict[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+    fallbacks: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    samplers: dict[str, Transform] = dataclasses.field(default_factory=dict)
 
 
 def to_model_input(modality: str, array: np.ndarray) -> torch.Tensor:
@@ -49,7 +85,8 @@ def to_model_input(modality: str, array: np.ndarray) -> torch.Tensor:
     Video uint8 ``[..., T, H, W, 3]`` becomes float32 ``[..., T, 3, H, W]`` in [0, 1]; integer arrays
     (text token ids) stay int64; everything else is float32 as is.
     """
-    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    # Read-only arrays (memory-mapped cache entries) are copied: torch tensors must be writable.
+    tensor = torch.from_numpy(np.require(array, requirements=["C", "W"]))
     if modality == "video":
         return tensor.movedim(-1, -3).float().div(255.0)
     if not torch.is_floating_point(tensor):
@@ -57,17 +94,34 @@ def to_model_input(modality: str, array: np.ndarray) -> torch.Tensor:
     return tensor.float()
 
 
+def _build(transform: Transform, source: Path | str) -> Callable[[], tuple[np.ndarray, dict[str, Any]]]:
+    """The cache builder of one source: the array and the fallbacks it took, as entry meta."""
+
+    def build() -> tuple[np.ndarray, dict[str, Any]]:
+        out: Output = transform.run(source)
+        return out.array, {"fallbacks": list(out.fallbacks)}
+
+    return build
+
+
+def item_rng(seed: int, pass_index: int, row: int) -> np.random.Generator:
+    """The generator of one train-mode item: the same for every modality of the sample."""
+    return np.random.default_rng([seed, pass_index, row])
+
+
 def prepare(
     samples: Sequence[Sample],
     specs: Mapping[str, TransformSpec],
     cache: Cache,
     progress: bool = False,
+    in_memory: bool = False,
 ) -> Prepared:
     """Run each sample's source of each modality in ``specs`` through its transform, cached.
 
     A sample without a source for a requested modality is a DataError naming both, raised
     before any work; a spec whose transform serves another modality is a ConfigError. With
-    ``progress``, a counter per modality is written to stderr.
+    ``progress``, a counter per modality is written to stderr. ``in_memory`` loads the
+    outputs of variable-length transforms into RAM instead of memory-mapping them.
     """
     if not samples:
         raise DataError("nothing to prepare: the sample list is empty")
@@ -87,36 +141,59 @@ def prepare(
                 raise DataError(f"sample {sample.id!r} has no {modality} source")
 
     hits = misses = 0
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, np.ndarray | Sequence[np.ndarray]] = {}
+    fallbacks: dict[str, dict[str, int]] = {}
     for modality, transform in transforms.items():
-        variant = transform.describe()
-        outputs = []
+        identity = transform.cache_identity()
+        mapped = transform.variable_length and not in_memory
+        outputs: list[Any] = []
+        counts: collections.Counter[str] = collections.Counter()
         for done, sample in enumerate(samples, 1):
             source = sample.sources[modality]
-            parts = {"transform": variant, "source": source_identity(source)}
-            array, hit = cache.get_or_build(parts, functools.partial(transform.apply, source))
+            parts = {"transform": identity, "source": source_identity(source)}
+            entry, hit = cache.entry(parts, _build(transform, source), mapped=mapped)
             hits += hit
             misses += not hit
-            if outputs and (array.shape != outputs[0].shape or array.dtype != outputs[0].dtype):
+            counts.update(entry.meta.get("fallbacks", []))
+            array = entry.array
+            if not transform.variable_length and outputs and (
+                    array.shape != outputs[0].shape or array.dtype != outputs[0].dtype):
                 raise DataError(
                     f"sample {sample.id!r}: {modality} array is {array.dtype}{list(array.shape)}, "
                     f"the first sample's is {outputs[0].dtype}{list(outputs[0].shape)}"
                 )
-            outputs.append(array)
+            outputs.append(entry.mapped if mapped else array)
             if progress:
                 print(f"\rprepare {modality}: {done}/{len(samples)}", end="", file=sys.stderr, flush=True)
         if progress:
             print(file=sys.stderr)
-        arrays[modality] = np.stack(outputs)
+        if mapped:
+            arrays[modality] = LazyArrays(outputs)
+        elif transform.variable_length:
+            arrays[modality] = outputs
+        else:
+            arrays[modality] = np.stack(outputs)
+        fallbacks[modality] = dict(sorted(counts.items()))
+
+    samplers = {m: t for m, t in transforms.items() if t.variable_length}
+
+    def first_item(modality: str, train: bool) -> tuple[int, ...]:
+        first = arrays[modality][0]
+        if modality in samplers:
+            first = samplers[modality].sample(first, train, item_rng(0, 0, 0))
+        return tuple(to_model_input(modality, first).shape)
 
     return Prepared(
         ids=tuple(s.id for s in samples),
         arrays=arrays,
-        shapes={m: tuple(to_model_input(m, a[0]).shape) for m, a in arrays.items()},
+        shapes={m: first_item(m, True) for m in arrays},
         variants={m: t.describe() for m, t in transforms.items()},
         cache_hits=hits,
         cache_misses=misses,
         seconds=time.perf_counter() - start,
+        eval_shapes={m: first_item(m, False) for m in arrays},
+        fallbacks=fallbacks,
+        samplers=samplers,
     )
 
 
@@ -157,15 +234,18 @@ def labels_array(samples: Sequence[Sample], task: TaskSpec) -> np.ndarray:
 
 
 class ArrayDataset(torch.utils.data.Dataset):
-    """The samples at ``indices`` of ``prepared`` as batch items.
+    """The samples at ``indices`` of ``prepared`` as batch items, in train or eval mode.
 
     An item is ``{modality: tensor (see to_model_input), "label": tensor, "index": int}``;
     ``"label"`` is left out when ``labels`` is None (a label-free pretraining stage) and
     ``"index"`` is the item's position in this dataset, i.e. in ``indices`` (the split).
-    ``labels`` is aligned with ``prepared.ids``.
+    ``labels`` is aligned with ``prepared.ids``. ``train`` selects the random sampling of
+    variable-length modalities; its generator is seeded from :meth:`loader`'s ``seed`` and
+    the number of passes that loader has started (see :func:`item_rng`).
     """
 
-    def __init__(self, prepared: Prepared, labels: np.ndarray | None, indices: Sequence[int]) -> None:
+    def __init__(self, prepared: Prepared, labels: np.ndarray | None, indices: Sequence[int],
+                 train: bool = False) -> None:
         count = len(prepared.ids)
         if labels is not None and len(labels) != count:
             raise ValueError(f"labels has {len(labels)} rows for {count} prepared samples")
@@ -175,14 +255,36 @@ class ArrayDataset(torch.utils.data.Dataset):
         self.prepared = prepared
         self.labels = labels
         self.indices = [int(i) for i in indices]
+        self.train = train
+        self.seed = 0
+        self.pass_index = 0
 
     def __len__(self) -> int:
         return len(self.indices)
 
+    def _sampled(self, modality: str, row: int) -> np.ndarray:
+        """One variable-length modality's item for ``row`` under this dataset's mode."""
+        rng = item_rng(self.seed, self.pass_index, row) if self.train else None
+        return self.prepared.samplers[modality].sample(self.prepared.arrays[modality][row], self.train, rng)
+
+    def _gather(self, modality: str, rows: np.ndarray) -> np.ndarray:
+        """The items of ``rows`` of one modality, stacked."""
+        if modality not in self.prepared.samplers:
+            return self.prepared.arrays[modality][rows]
+        items = [self._sampled(modality, int(r)) for r in rows]
+        shapes = {item.shape for item in items}
+        if len(shapes) > 1:
+            raise DataError(
+                f"modality {modality!r} ({self.prepared.variants[modality]['name']}) gives items of different "
+                f"shapes {sorted(shapes)} in one batch: use batch size 1 for whole-clip inputs"
+            )
+        return np.stack(items)
+
     def __getitem__(self, position: int) -> dict[str, Any]:
         row = self.indices[position]
         item: dict[str, Any] = {
-            m: to_model_input(m, a[row]) for m, a in self.prepared.arrays.items()
+            m: to_model_input(m, self._sampled(m, row) if m in self.prepared.samplers else a[row])
+            for m, a in self.prepared.arrays.items()
         }
         if self.labels is not None:
             item["label"] = torch.as_tensor(self.labels[row])
@@ -193,7 +295,7 @@ class ArrayDataset(torch.utils.data.Dataset):
         """A whole batch at once, as a DataLoader asks for it: one gather and one conversion per
         modality instead of one per item followed by collation (use :meth:`collate` with it)."""
         rows = np.asarray([self.indices[p] for p in positions], dtype=np.int64)
-        batch: dict[str, Any] = {m: to_model_input(m, a[rows]) for m, a in self.prepared.arrays.items()}
+        batch: dict[str, Any] = {m: to_model_input(m, self._gather(m, rows)) for m in self.prepared.arrays}
         if self.labels is not None:
             batch["label"] = torch.as_tensor(self.labels[rows])
         batch["index"] = torch.as_tensor(list(positions), dtype=torch.int64)
@@ -205,6 +307,25 @@ class ArrayDataset(torch.utils.data.Dataset):
         return batch
 
     def loader(self, batch_size: int, shuffle: bool, seed: int) -> torch.utils.data.DataLoader:
-        """A single-process DataLoader over this dataset, shuffled reproducibly from ``seed``."""
-        return torch.utils.data.DataLoader(self, batch_size=batch_size, shuffle=shuffle, num_workers=0,
-                                           generator=torch.Generator().manual_seed(seed), collate_fn=self.collate)
+        """A single-process DataLoader over this dataset, shuffled and (in train mode) sampled
+        reproducibly from ``seed``."""
+        self.seed = seed
+        return _PassCountingLoader(self, batch_size=batch_size, shuffle=shuffle, num_workers=0,
+                                   generator=torch.Generator().manual_seed(seed), collate_fn=self.collate)
+
+
+class _PassCountingLoader(torch.utils.data.DataLoader):
+    """A DataLoader that tells its :class:`ArrayDataset` which pass over the data starts.
+
+    The pass index is set before the iterator (and any worker process) is created, so every
+    pass (epoch) draws fresh, reproducible train-time samplings.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._passes = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        self.dataset.pass_index = self._passes
+        self._passes += 1
+        return super().__iter__()
