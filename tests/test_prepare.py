@@ -256,3 +256,12 @@ def test_whole_clip_items_of_different_lengths_batch_one_at_a_time(tmp_path: Pat
     assert [tuple(b["audio"].shape) for b in dataset.loader(1, shuffle=False, seed=0)] == [(1, 128, 51), (1, 128, 101)]
     with pytest.raises(DataError, match=r"'audio' \(audio_mel_conclugen\) gives items of different shapes"):
         next(iter(dataset.loader(2, shuffle=False, seed=0)))
+
+
+def test_float_video_arrays_are_features_not_frames() -> None:
+    from bench.data.prepare import to_model_input
+
+    features = np.array([[0.5, -2.0, 300.0]], np.float32)
+    assert torch.equal(to_model_input("video", features), torch.from_numpy(features))
+    frames = np.full((2, 4, 4, 3), 255, np.uint8)
+    assert to_model_input("video", frames).shape == (2, 3, 4, 4) and float(to_model_input("video", frames).max()) == 1.0

@@ -82,12 +82,13 @@ class Prepared:
 def to_model_input(modality: str, array: np.ndarray) -> torch.Tensor:
     """One sample's array (or a stack of them) as a method sees it.
 
-    Video uint8 ``[..., T, H, W, 3]`` becomes float32 ``[..., T, 3, H, W]`` in [0, 1]; integer arrays
-    (text token ids) stay int64; everything else is float32 as is.
+    Video frames (uint8 ``[..., T, H, W, 3]``) become float32 ``[..., T, 3, H, W]`` in [0, 1];
+    other integer arrays (text token ids) become int64; float arrays (features, spectrograms,
+    landmarks — also a video modality's precomputed backbone features) stay as they are, float32.
     """
     # Read-only arrays (memory-mapped cache entries) are copied: torch tensors must be writable.
     tensor = torch.from_numpy(np.require(array, requirements=["C", "W"]))
-    if modality == "video":
+    if modality == "video" and tensor.dtype == torch.uint8:
         return tensor.movedim(-1, -3).float().div(255.0)
     if not torch.is_floating_point(tensor):
         return tensor.long()

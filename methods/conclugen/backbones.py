@@ -1,0 +1,174 @@
+"""ConCluGen's frozen backbones (paper Sec. 3.1, Fig. 1; REFERENCE 1.3), and strict weight loading.
+
+* video: a 2D ResNet per frame (paper [24]; code torchvision ResNet-152) and a 3D ResNet per
+  16-frame window (paper [3]; code pretorched resnet3d101 — not in torchvision, bench offers
+  ``r3d_18``);
+* audio: a ResDAVEnet-style CNN on the mel spectrogram (paper [23], :class:`DavEnet`);
+* tiny CPU stand-ins of the video backbones for tests (``tiny``).
+
+Weights come only from user-given local files, loaded strictly: every key of the file must be
+a key of the network with the same shape and vice versa, else a DataError lists the missing,
+unexpected and mis-shaped keys. Without a file the network is randomly initialised from a
+fixed seed (so a cached feature stays a function of its parameters) and reported as
+``random-init``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bench.errors import DataError
+
+RANDOM_INIT = "random-init"
+INIT_SEED = 0
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_sha256(path: str | None, what: str) -> str:
+    """The sha256 of a weights file, or ``random-init`` when ``path`` is None; a missing file is a DataError."""
+    if path is None or path == "":
+        return RANDOM_INIT
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise DataError(f"{file}: {what} weights file not found (give a local state_dict file, or null for random init)")
+    stat = file.stat()
+    return _sha256(str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def load_strict(net: nn.Module, path: str, what: str) -> None:
+    """Load a state_dict file (``{'state_dict': ...}`` is unwrapped) into ``net``, strictly."""
+    try:
+        state = torch.load(Path(path).expanduser(), map_location="cpu", weights_only=True)
+    except Exception as error:  # any unreadable file is the user's input error, named
+        raise DataError(f"{path}: cannot read {what} weights ({type(error).__name__}: {error})") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise DataError(f"{path}: {what} weights must be a state_dict (a mapping of names to tensors)")
+    own = net.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shaped = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or shaped:
+        def show(keys: list[str]) -> str:
+            return ", ".join(keys[:8]) + (f" (+{len(keys) - 8} more)" if len(keys) > 8 else "") if keys else "none"
+        raise DataError(f"{path}: {what} weights do not match the network: missing keys: {show(missing)}; "
+                        f"unexpected keys: {show(unexpected)}; shape mismatches: {show(shaped)}")
+    net.load_state_dict(state, strict=True)
+
+
+def _seeded(build: "functools.partial[nn.Module]") -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(INIT_SEED)
+        return build()
+
+
+class _Tiny(nn.Module):
+    """One strided convolution, ReLU and a global average: a cheap frozen stand-in backbone."""
+
+    def __init__(self, conv: nn.Module) -> None:
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv(x)).flatten(2).mean(dim=2)
+
+
+def build_video_2d(arch: str, weights: str | None, tiny_dim: int) -> tuple[nn.Module, int]:
+    """A frozen 2D backbone on ``[B, 3, H, W]`` frames → ``[B, D]`` (post-avgpool), and D."""
+    import torchvision
+
+    if arch == "tiny":
+        net, dim = _seeded(functools.partial(_Tiny, nn.Conv2d(3, tiny_dim, 5, stride=2))), tiny_dim
+    else:
+        net = _seeded(functools.partial(getattr(torchvision.models, arch), weights=None))
+        if weights:
+            load_strict(net, weights, f"2D video backbone {arch}")
+        dim = net.fc.in_features
+        net.fc = nn.Identity()
+        return net.eval().requires_grad_(False), dim
+    if weights:
+        load_strict(net, weights, "2D video backbone tiny")
+    return net.eval().requires_grad_(False), dim
+
+
+def build_video_3d(arch: str, weights: str | None, tiny_dim: int) -> tuple[nn.Module, int]:
+    """A frozen 3D backbone on ``[B, 3, T, H, W]`` windows → ``[B, D]``, and D."""
+    import torchvision
+
+    if arch == "tiny":
+        net, dim = _seeded(functools.partial(_Tiny, nn.Conv3d(3, tiny_dim, (3, 5, 5), stride=(1, 2, 2),
+                                                              padding=(1, 0, 0)))), tiny_dim
+    else:
+        net = _seeded(functools.partial(getattr(torchvision.models.video, arch), weights=None))
+        if weights:
+            load_strict(net, weights, f"3D video backbone {arch}")
+        dim = net.fc.in_features
+        net.fc = nn.Identity()
+        return net.eval().requires_grad_(False), dim
+    if weights:
+        load_strict(net, weights, "3D video backbone tiny")
+    return net.eval().requires_grad_(False), dim
+
+
+class _DavBlock(nn.Module):
+    """A ResDAVEnet basic block: two (1 x 9) convolutions, the first strided by 2, and a 1x1 shortcut."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, (1, 9), stride=stride, padding=(0, 4), bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, (1, 9), padding=(0, 4), bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+                         if stride != 1 or cin != cout else nn.Identity())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class DavEnet(nn.Module):
+    """ResDAVEnet-style audio CNN (Harwath et al., paper [23]) on a ``[B, 1, 128, T]`` mel spectrogram.
+
+    ``conv1`` is a ``(first_conv_bins x 1)`` convolution: with 128 it covers the whole mel axis
+    (the paper's reading); with 40 it is the official code's quirk (``feat_dim`` 40 on 128-bin
+    input, REFERENCE 1.3): the conv slides along the mel axis (height 89), which the four
+    stride-2 stages halve to 6. Output: the mean over every non-channel position, ``[B, 8 w]``
+    (code ``features_util.average_into_first_dim``).
+    """
+
+    def __init__(self, width: int, first_conv_bins: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, width, (first_conv_bins, 1), bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        chans = [width, width, 2 * width, 4 * width, 8 * width]
+        self.stages = nn.Sequential(*[
+            nn.Sequential(_DavBlock(chans[i], chans[i + 1], 2), _DavBlock(chans[i + 1], chans[i + 1], 1))
+            for i in range(4)
+        ])
+        self.out_dim = 8 * width
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.stages(torch.relu(self.bn1(self.conv1(mel)))).flatten(2).mean(dim=2)
+
+
+def build_audio(width: int, first_conv_bins: int, weights: str | None) -> tuple[nn.Module, int]:
+    """A frozen :class:`DavEnet` (random init from a fixed seed, or strict weights) and its width."""
+    net = _seeded(functools.partial(DavEnet, width, first_conv_bins))
+    if weights:
+        load_strict(net, weights, "DAVEnet audio backbone")
+    return net.eval().requires_grad_(False), net.out_dim

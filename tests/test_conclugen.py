@@ -1,0 +1,196 @@
+"""ConCluGen (CVPRW 2024): losses against hand-computed cases, k-means, variants, strict weights."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from bench.api import TaskSpec
+from bench.data.prepare import to_model_input
+from bench.errors import ConfigError, DataError
+from bench_methods.conclugen import ConCluGen, backbones, class_weights, kmeans, losses
+from bench_methods.conclugen.config import VARIANTS, ConCluGenConfig
+from bench_methods.conclugen.module import ConCluGenModule
+
+D = 0.001
+EYE = torch.eye(2)
+
+
+def test_mms_pair_code_form_is_margin_cross_entropy_both_ways():
+    # S = I: each row is [1, 0]; the code takes δ off the positive logit before the softmax
+    expected = 2 * -math.log(math.exp(1 - D) / (math.exp(1 - D) + 1))
+    assert losses.mms_pair(EYE, EYE, D, "code").item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_mms_pair_paper_form_subtracts_margin_from_the_numerator_only():
+    expected = 2 * -math.log((math.e - D) / (math.e + 1))
+    assert losses.mms_pair(EYE, EYE, D, "paper").item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_mms_temperature_divides_the_similarities():
+    expected = 2 * -math.log(math.exp(2 - D) / (math.exp(2 - D) + 1))
+    assert losses.mms_pair(EYE, EYE, D, "code", temperature=0.5).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_mms_loss_sums_the_cyclic_pairs_of_three_modalities():
+    other = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    p = {"video": EYE, "audio": EYE, "text": other}
+    pairs = [("video", "audio"), ("audio", "text"), ("text", "video")]
+    expected = sum(losses.mms_pair(p[a], p[b], D, "code").item() for a, b in pairs)
+    assert losses.mms_loss(p, ("video", "audio", "text"), D, "code").item() == pytest.approx(expected)
+    two = losses.mms_loss(p, ("video", "audio"), D, "code").item()
+    assert two == pytest.approx(losses.mms_pair(EYE, EYE, D, "code").item())
+
+
+def test_clustering_loss_eq10_both_forms():
+    fused, centroids, assignment = torch.tensor([[1.0, 0.0]]), EYE, torch.tensor([0])
+    paper = math.log(math.e + 1) - (1 - D)          # δ only in the numerator's exponent
+    code = math.log(math.exp(1 - D) + 1) - (1 - D)  # δ off the assigned logit everywhere
+    assert losses.clustering_loss(fused, centroids, assignment, D, "paper").item() == pytest.approx(paper, rel=1e-6)
+    assert losses.clustering_loss(fused, centroids, assignment, D, "code").item() == pytest.approx(code, rel=1e-6)
+
+
+def test_reconstruction_loss_sums_per_modality_mean_squared_errors():
+    targets = {"video": torch.tensor([[1.0, 2.0]]), "text": torch.tensor([[1.0]])}
+    outputs = {"video": torch.zeros(1, 2), "text": torch.tensor([[3.0]])}
+    assert losses.reconstruction_loss(targets, outputs).item() == pytest.approx((1 + 4) / 2 + 4)
+
+
+def test_info_nce_eq1_hand_case():
+    # two clips, orthogonal; each view's positive has cosine 1, its two negatives cosine 0
+    expected = -math.log(math.e / (math.e + 2))
+    assert losses.info_nce(EYE, EYE, 1.0).item() == pytest.approx(expected, rel=1e-6)
+    cooler = -math.log(math.exp(10) / (math.exp(10) + 2))
+    assert losses.info_nce(EYE, EYE, 0.1).item() == pytest.approx(cooler, abs=1e-7)
+
+
+def test_combine_sum_is_eq11_and_mean_divides_by_active_terms():
+    terms = {"mms": torch.tensor(2.0), "rec": torch.tensor(4.0)}
+    weights = {"mms": 1.0, "rec": 0.5}
+    assert losses.combine(terms, weights, "sum").item() == 4.0
+    assert losses.combine(terms, weights, "mean").item() == 2.0
+
+
+def test_kmeans_separates_two_blobs_and_assign_hand_cases():
+    x = torch.tensor([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
+    centroids, labels = kmeans.kmeans(x, 2, "euclidean", 20, torch.Generator().manual_seed(3))
+    assert labels[0] == labels[1] != labels[2] == labels[3]
+    assert torch.allclose(centroids[labels[0]], torch.tensor([0.05, 0.0]))
+    c = torch.tensor([[1.0, 0.0], [10.0, 10.0]])
+    point = torch.tensor([[2.0, 1.9]])
+    assert kmeans.assign(point, c, "euclidean").item() == 0  # nearer to (1, 0)
+    assert kmeans.assign(point, c, "cosine").item() == 1     # same direction as (10, 10)
+
+
+def test_kmeans_is_seeded():
+    x = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
+    a = kmeans.kmeans(x, 4, "cosine", 10, torch.Generator().manual_seed(7))
+    b = kmeans.kmeans(x, 4, "cosine", 10, torch.Generator().manual_seed(7))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+PAPER_LOSSES = {
+    "conclugen": {"mms", "clu", "rec"}, "conclu": {"mms", "clu"}, "congen": {"mms", "rec"}, "multi_cont": {"mms"},
+    "instance_cont": {"nce"}, "generative": {"rec"}, "conclugen_vision": {"mms", "clu", "rec"},
+    "multi_cont_wo_text": {"mms"}, "multi_cont_wo_audio": {"mms"}, "supervised": set(),
+}
+
+
+def _batch(n: int = 8, views: int = 1) -> tuple[dict[str, torch.Tensor], dict[str, tuple[int, ...]]]:
+    rng = np.random.default_rng(0)
+    video = rng.normal(size=(n, views, 6)).astype(np.float32)  # conclugen_video_features' [views, D] rows
+    batch = {"video": to_model_input("video", video), "audio": torch.randn(n, 5), "text": torch.randn(n, 4)}
+    return batch, {m: tuple(t.shape[1:]) for m, t in batch.items()}
+
+
+def test_video_features_reach_the_model_unchanged():
+    features = np.array([[[0.5, -2.0, 300.0]]], np.float32)
+    assert torch.equal(to_model_input("video", features), torch.from_numpy(features))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_variants_switch_on_exactly_their_losses(variant):
+    assert set(VARIANTS[variant].losses) == PAPER_LOSSES[variant]
+    if variant == "supervised":
+        return
+    views = 3 if variant == "instance_cont" else 1
+    batch, shapes = _batch(views=views)
+    cfg = ConCluGenConfig(variant=variant, representation_dim=8, projection_dim=4, num_clusters=2,
+                          reconstruction_dim=4, kmeans_iters=3, instance_views=2)
+    task = TaskSpec("classification", ("a", "b"))
+    module = ConCluGenModule(task, cfg, shapes, {})
+    module.start_stage("pretrain")
+    terms = module.pretraining_terms(batch)
+    assert set(terms) == PAPER_LOSSES[variant]
+    loss = losses.combine(terms, {"mms": 1, "clu": 1, "rec": 1, "nce": 1}, "sum")
+    loss.backward()
+    assert module.classifier.linear.weight.grad is None  # the classifier is not pretrained
+    wanted = {"multi_cont_wo_text": ("video", "audio"), "multi_cont_wo_audio": ("video", "text"),
+              "instance_cont": ("video",)}.get(variant, ("video", "audio", "text"))
+    assert module.order == wanted
+    assert module.eval_order == (("video",) if variant == "conclugen_vision" else wanted)
+
+
+def test_linear_eval_freezes_representation_heads_and_finetune_does_not():
+    batch, shapes = _batch()
+    module = ConCluGenModule(TaskSpec("classification", ("a", "b")), ConCluGenConfig(representation_dim=8), shapes, {})
+    module.start_stage("linear_eval")
+    assert not any(p.requires_grad for p in module.representation.parameters())
+    assert all(p.requires_grad for p in module.classifier.parameters())
+    assert module.classifier.linear.in_features == 8 * 3
+    module.start_stage("finetune")
+    assert all(p.requires_grad for p in module.representation.parameters())
+
+
+def test_multimodal_variant_with_one_modality_is_a_config_error():
+    batch, shapes = _batch()
+    with pytest.raises(ConfigError, match="at least two"):
+        ConCluGenModule(TaskSpec("classification", ("a", "b")), ConCluGenConfig(variant="multi_cont"),
+                        {"text": shapes["text"]}, {})
+
+
+def test_stages_pretrain_then_regime_and_supervised_baseline():
+    method, cfg = ConCluGen(), ConCluGenConfig()
+    stages = method.stages(cfg, "linear_eval", True)
+    assert [(s.name, s.labels) for s in stages] == [("pretrain", False), ("linear_eval", True)]
+    sup = method.stages(ConCluGenConfig(variant="supervised"), "linear_eval", True)
+    assert [(s.name, s.labels) for s in sup] == [("supervised", True)]
+
+
+def test_official_class_weights_by_label_name():
+    meld = TaskSpec("classification", ("neutral", "joy", "sadness", "anger", "surprise", "fear", "disgust"))
+    assert class_weights.official_weights(meld, np.zeros(1)) == (4.0, 1.0, 3.0, 3.0, 15.0, 15.0, 6.0)
+    caer = TaskSpec("classification", class_weights.CAER)
+    got = class_weights.official_weights(caer, np.array([0, 0, 1, 6]))
+    assert got == (0.5, 0.25, 0.0, 0.0, 0.0, 0.0, 0.25)
+    mosei = TaskSpec("multilabel", ("happy", "sad", "anger", "surprise", "disgust", "fear"))
+    assert class_weights.official_weights(mosei, np.zeros((1, 6)))[3] == 19.48985
+
+
+def test_weights_load_strictly_and_name_the_bad_keys(tmp_path):
+    net = backbones.DavEnet(2, 128)
+    good = tmp_path / "davenet.pt"
+    torch.save(net.state_dict(), good)
+    other = backbones.DavEnet(2, 128)
+    backbones.load_strict(other, str(good), "DAVEnet")
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), other.state_dict().values()))
+    bad = tmp_path / "bad.pt"
+    state = dict(net.state_dict())
+    state["extra.weight"] = torch.zeros(1)
+    del state["conv1.weight"]
+    torch.save(state, bad)
+    with pytest.raises(DataError, match=r"bad\.pt.*missing keys: conv1\.weight.*unexpected keys: extra\.weight"):
+        backbones.load_strict(backbones.DavEnet(2, 128), str(bad), "DAVEnet")
+    with pytest.raises(DataError, match="not found"):
+        backbones.weights_sha256(str(tmp_path / "absent.pt"), "DAVEnet")
+    assert backbones.weights_sha256(None, "DAVEnet") == "random-init"
+
+
+def test_davenet_first_conv_quirk_shapes():
+    mel = torch.rand(1, 1, 128, 64)
+    assert backbones.DavEnet(2, 128).eval()(mel).shape == (1, 16)
+    quirk = backbones.DavEnet(2, 40).eval()
+    assert quirk.conv1(mel).shape[2] == 89  # the 40-bin conv slides along the 128 mel bins
