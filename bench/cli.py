@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     grid.add_argument("--launcher", choices=["local", "debug", "slurm"], default="local")
     grid.add_argument("--profile", help="a SLURM profile name from slurm/ (default: the grid's or 'default')")
     grid.add_argument("--dry-run", action="store_true", help="print jobs, array layout and estimated GPU-hours")
+    grid.add_argument("--wait", action="store_true",
+                      help="with --launcher slurm: wait for the jobs and report each cell (local and debug always wait)")
     grid.add_argument("--out", type=Path, default=Path("results"))
 
     status = sub.add_parser("status", help="summarise a grid: done, running, failed, missing")

@@ -281,8 +281,10 @@ class _EpochSampler(torch.utils.data.Sampler[int]):
 def _train_loader(dataset: ArrayDataset, batch_size: int, seed: int, stage: int) -> torch.utils.data.DataLoader:
     """The training loader of one stage: per-epoch order and sampling (see :class:`_EpochSampler`)."""
     dataset.seed = seed + stage
+    # its own generator: creating an iterator then draws no number from the global RNG
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=_EpochSampler(dataset, seed, stage),
-                                       num_workers=0, collate_fn=dataset.collate)
+                                       num_workers=0, collate_fn=dataset.collate,
+                                       generator=torch.Generator().manual_seed(seed))
 
 
 class _AtomicCheckpointIO(TorchCheckpointIO):
@@ -595,6 +597,7 @@ class _quiet_lightning:
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*number of training batches.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+        warnings.filterwarnings("ignore", message=".*`srun` command is available on your system but is not used.*")
 
     def __exit__(self, *exc: object) -> None:
         self._warnings.__exit__(*exc)
