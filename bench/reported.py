@@ -1,0 +1,674 @@
+"""The reported-numbers database: every numeric cell of the papers' tables, and their layouts.
+
+``results/reported/<paper>.yaml`` holds each printed number with its table, row, column,
+metric id, unit, protocol, modalities and whether the row is the paper's own method;
+``results/tables/<paper>-<table>.yaml`` holds a table's layout (row and column order, how
+its numbers are printed) and the internal consistency checks the table allows. The schema
+is documented in ``results/README.md``; this module validates it strictly and names the
+file and key of every problem. Optional keys beyond that document:
+
+* paper file, top level: ``descriptive_metrics: {id: definition}`` declares every metric id
+  that is not a bench metric (``params_m``, ``image_size_px``...), so that an unknown or
+  misspelled id is an error rather than a silent new metric (ANCHORS P3);
+* cell ``reproduce``: ``preset`` (default ``paper``); in ``set``, the value ``"<path>"`` (:data:`LOCAL_PATH`) stands for a file every user gives
+  locally (pretrained weights): any record that gave one matches;
+* table spec: ``row_header`` (the printed header of the label column), ``column_decimals``
+  (per-column printing precision), ``notes`` (footnotes), ``mixed_metrics`` (columns in which
+  the paper itself puts different metrics, with the reason: ``bench table`` refuses any
+  other column that mixes metric ids), and the consistency checks ``mean_of`` (a column
+  that is the mean of other columns), ``equal_columns`` (columns equal in every row, e.g.
+  multiclass weighted recall is accuracy), ``same_as`` (a cell printed again in another
+  table) with their documented ``exceptions``.
+
+The database is found beside the package (``<repo>/results``) or under
+``$BENCH_REPORTED_ROOT`` (a folder holding ``reported/`` and ``tables/``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import bench
+from bench.api import MODALITIES
+from bench.errors import BenchError, DataError, did_you_mean, unknown
+
+UNITS: tuple[str, ...] = ("percent", "fraction", "raw")
+LOCAL_PATH = "<path>"
+"""A ``reproduce.set`` value meaning "a local file the user must give" (e.g. pretrained weights)."""
+STATUSES: tuple[str, ...] = ("unreadable",)
+CHECKS: tuple[str, ...] = ("mean_of", "equal_columns", "same_as")
+_SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+_PAPER_KEYS = {"paper": True, "title": True, "venue": True, "text": True, "tables": True,
+               "descriptive_metrics": False}
+_TABLE_KEYS = {"id": True, "caption": True, "cells": True}
+_CELL_KEYS = {"row": True, "column": True, "metric": True, "value": True, "unit": True, "protocol": True,
+              "modalities": True, "runs": True, "own": True, "reproduce": False, "note": False, "status": False}
+_REPRODUCE_KEYS = {"method": True, "set": False, "folds": False, "preset": False}
+_SPEC_KEYS = {"paper": True, "table": True, "title": True, "rows": True, "columns": True, "decimals": True,
+              "row_header": False, "column_decimals": False, "notes": False, "mixed_metrics": False,
+              "mean_of": False, "equal_columns": False, "same_as": False, "exceptions": False}
+_SAME_AS_KEYS = {"row": True, "column": True, "table": True, "other_row": True, "other_column": True}
+_EXCEPTION_KEYS = {"check": True, "row": True, "column": True, "note": True}
+
+
+def results_root() -> Path:
+    """``$BENCH_REPORTED_ROOT``, else the ``results/`` folder beside the ``bench`` package."""
+    override = os.environ.get("BENCH_REPORTED_ROOT")
+    return Path(override).expanduser() if override else Path(bench.__file__).resolve().parents[1] / "results"
+
+
+@dataclasses.dataclass(frozen=True)
+class Reproduce:
+    """How bench reruns a reported cell: a method, its preset and overrides, and folds (None: all)."""
+
+    method: str
+    preset: str = "paper"
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    folds: tuple[int, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One printed number of a paper table (``value`` None: an empty, "-" or unreadable cell)."""
+
+    paper: str
+    table: str
+    row: str
+    column: str
+    metric: str
+    value: float | None
+    printed_decimals: int | None
+    unit: str
+    protocol: str | None
+    modalities: tuple[str, ...]
+    runs: int | None
+    own: bool
+    reproduce: Reproduce | None
+    note: str | None
+    status: str | None
+    where: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportedTable:
+    """The cells of one table of one paper."""
+
+    paper: str
+    id: str
+    caption: str
+    cells: tuple[Cell, ...]
+
+    def cell(self, row: str, column: str) -> Cell | None:
+        """The cell at (row, column), or None where the table has none."""
+        return next((c for c in self.cells if c.row == row and c.column == column), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Paper:
+    """A paper's reported numbers, as typed from ``text`` (a file of shared/papers)."""
+
+    key: str
+    title: str
+    venue: str
+    text: str
+    descriptive_metrics: Mapping[str, str]
+    tables: Mapping[str, ReportedTable]
+    path: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class SameAs:
+    """A cell of this table that the paper prints again in another table."""
+
+    row: str
+    column: str
+    table: str
+    other_row: str
+    other_column: str
+
+
+@dataclasses.dataclass(frozen=True)
+class KnownException:
+    """A documented place where the paper's own numbers fail one of the table's checks."""
+
+    check: str
+    row: str
+    column: str
+    note: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSpec:
+    """The layout of one paper table and the internal consistency checks it declares."""
+
+    paper: str
+    table: str
+    title: str
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    decimals: int
+    row_header: str
+    column_decimals: Mapping[str, int]
+    notes: tuple[str, ...]
+    mixed_metrics: Mapping[str, str]
+    mean_of: Mapping[str, tuple[str, ...]]
+    equal_columns: tuple[tuple[str, ...], ...]
+    same_as: tuple[SameAs, ...]
+    exceptions: tuple[KnownException, ...]
+    path: Path
+
+    @property
+    def table_id(self) -> str:
+        """``paper:table``, as given to ``bench table``."""
+        return f"{self.paper}:{self.table}"
+
+    def decimals_for(self, column: str) -> int:
+        """How many decimals the paper prints in ``column``."""
+        return self.column_decimals.get(column, self.decimals)
+
+
+@dataclasses.dataclass(frozen=True)
+class Database:
+    """Every paper file and table spec under one results root, cross-validated."""
+
+    papers: Mapping[str, Paper]
+    specs: Mapping[tuple[str, str], TableSpec]
+
+    def table(self, table_id: str) -> tuple[TableSpec, ReportedTable]:
+        """The spec and cells of ``paper:table``; a clear error for an unknown id."""
+        paper, sep, table = table_id.partition(":")
+        if not sep or not paper or not table:
+            raise BenchError(f"table id {table_id!r}: expected PAPER:TABLE, e.g. mma_dfer:1")
+        if paper not in self.papers:
+            raise BenchError(unknown("paper", paper, self.papers))
+        if (paper, table) not in self.specs:
+            raise BenchError(unknown(f"table of {paper}", table, [t for p, t in self.specs if p == paper]))
+        return self.specs[(paper, table)], self.papers[paper].tables[table]
+
+
+@dataclasses.dataclass(frozen=True)
+class Violation:
+    """A cell that fails a consistency check: which check, where, and the numbers."""
+
+    check: str
+    table_id: str
+    row: str
+    column: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.table_id} {self.check} at ({self.row!r}, {self.column!r}): {self.detail}"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_all(root: Path | None = None) -> Database:
+    """Load and validate every ``reported/*.yaml`` and ``tables/*.yaml`` under ``root``."""
+    root = Path(root) if root is not None else results_root()
+    reported_dir, tables_dir = root / "reported", root / "tables"
+    if not reported_dir.is_dir():
+        raise DataError(f"{reported_dir}: no reported-numbers folder (set BENCH_REPORTED_ROOT to a folder "
+                        f"holding reported/ and tables/)")
+    papers: dict[str, Paper] = {}
+    for path in sorted(reported_dir.glob("*.yaml")):
+        paper = load_paper(path)
+        papers[paper.key] = paper
+    specs: dict[tuple[str, str], TableSpec] = {}
+    for path in sorted(tables_dir.glob("*.yaml")) if tables_dir.is_dir() else []:
+        spec = load_spec(path)
+        key = (spec.paper, spec.table)
+        if key in specs:
+            raise DataError(f"{path}: table {spec.table_id} is already laid out by {specs[key].path}")
+        specs[key] = spec
+    db = Database(papers, specs)
+    _cross_validate(db)
+    return db
+
+
+def load_paper(path: Path) -> Paper:
+    """Read and validate one ``results/reported/<paper>.yaml``."""
+    path = Path(path)
+    data = strict_mapping(read_yaml(path), _PAPER_KEYS, str(path))
+    key = _string(data, "paper", str(path))
+    if key != path.stem:
+        raise DataError(f"{path}: paper: {key!r} must equal the file name {path.stem!r}")
+    descriptive = data.get("descriptive_metrics") or {}
+    if not isinstance(descriptive, Mapping):
+        raise DataError(f"{path}: descriptive_metrics: expected a mapping of metric id to its definition")
+    for name, definition in descriptive.items():
+        if not isinstance(name, str) or not _SNAKE.match(name):
+            raise DataError(f"{path}: descriptive_metrics: {name!r} is not a snake_case id")
+        if not isinstance(definition, str) or not definition.strip():
+            raise DataError(f"{path}: descriptive_metrics.{name}: expected its definition as text")
+        if _is_bench_metric(name):
+            raise DataError(f"{path}: descriptive_metrics.{name}: already a bench metric; do not redeclare it")
+    tables_raw = data["tables"]
+    if not isinstance(tables_raw, list) or not tables_raw:
+        raise DataError(f"{path}: tables: expected a non-empty list of tables")
+    tables: dict[str, ReportedTable] = {}
+    for i, raw in enumerate(tables_raw):
+        table = _table(raw, key, dict(descriptive), f"{path}: tables[{i}]")
+        if table.id in tables:
+            raise DataError(f"{path}: tables[{i}]: table id {table.id!r} appears twice")
+        tables[table.id] = table
+    return Paper(key, _string(data, "title", str(path)), _string(data, "venue", str(path)),
+                 _string(data, "text", str(path)), dict(descriptive), tables, path)
+
+
+def load_spec(path: Path) -> TableSpec:
+    """Read and validate one ``results/tables/<paper>-<table>.yaml`` on its own."""
+    path = Path(path)
+    where = str(path)
+    data = strict_mapping(read_yaml(path), _SPEC_KEYS, where)
+    paper, table = _string(data, "paper", where), _id(data, "table", where)
+    if path.stem != f"{paper}-{table}":
+        raise DataError(f"{path}: a table spec of {paper}:{table} must be named {paper}-{table}.yaml")
+    rows, columns = _labels(data, "rows", where), _labels(data, "columns", where)
+    decimals = _decimals(data["decimals"], f"{where}: decimals")
+    column_decimals = {c: _decimals(d, f"{where}: column_decimals.{c}")
+                       for c, d in _label_map(data, "column_decimals", columns, where).items()}
+    notes = data.get("notes") or []
+    if not isinstance(notes, list) or not all(isinstance(n, str) and n.strip() for n in notes):
+        raise DataError(f"{where}: notes: expected a list of non-empty strings")
+    mixed = _label_map(data, "mixed_metrics", columns, where)
+    if not all(isinstance(v, str) and v.strip() for v in mixed.values()):
+        raise DataError(f"{where}: mixed_metrics: each column needs the reason the paper mixes metrics")
+    mean_of = {}
+    for column, parts in _label_map(data, "mean_of", columns, where).items():
+        if not isinstance(parts, list) or len(parts) < 2 or any(p not in columns or p == column for p in parts):
+            raise DataError(f"{where}: mean_of.{column}: expected a list of at least two other columns of "
+                            f"this table, got {parts!r}")
+        mean_of[column] = tuple(parts)
+    equal_columns = []
+    for i, group in enumerate(data.get("equal_columns") or []):
+        if not isinstance(group, list) or len(group) < 2 or any(c not in columns for c in group):
+            raise DataError(f"{where}: equal_columns[{i}]: expected a list of at least two columns of this "
+                            f"table, got {group!r}")
+        equal_columns.append(tuple(group))
+    same_as = []
+    for i, raw in enumerate(data.get("same_as") or []):
+        item = strict_mapping(raw, _SAME_AS_KEYS, f"{where}: same_as[{i}]")
+        entry = SameAs(*(_id(item, k, f"{where}: same_as[{i}]") for k in _SAME_AS_KEYS))
+        if entry.row not in rows or entry.column not in columns:
+            raise DataError(f"{where}: same_as[{i}]: ({entry.row!r}, {entry.column!r}) is not a cell of this table")
+        same_as.append(entry)
+    exceptions = []
+    for i, raw in enumerate(data.get("exceptions") or []):
+        item = strict_mapping(raw, _EXCEPTION_KEYS, f"{where}: exceptions[{i}]")
+        exc = KnownException(*(_string(item, k, f"{where}: exceptions[{i}]") for k in _EXCEPTION_KEYS))
+        if exc.check not in CHECKS:
+            raise DataError(f"{where}: exceptions[{i}].check: " + unknown("check", exc.check, CHECKS))
+        exceptions.append(exc)
+    return TableSpec(paper, table, _string(data, "title", where), rows, columns, decimals,
+                     str(data.get("row_header") or "Method"), column_decimals, tuple(notes), mixed, mean_of,
+                     tuple(equal_columns), tuple(same_as), tuple(exceptions), path)
+
+
+def _table(raw: Any, paper: str, descriptive: Mapping[str, str], where: str) -> ReportedTable:
+    data = strict_mapping(raw, _TABLE_KEYS, where)
+    table_id = _id(data, "id", where)
+    where = f"{where} (table {table_id})"
+    cells_raw = data["cells"]
+    if not isinstance(cells_raw, list) or not cells_raw:
+        raise DataError(f"{where}: cells: expected a non-empty list of cells")
+    cells: list[Cell] = []
+    seen: dict[tuple[str, str], int] = {}
+    for j, item in enumerate(cells_raw):
+        cell = _cell(item, paper, table_id, descriptive, f"{where}.cells[{j}]")
+        if (cell.row, cell.column) in seen:
+            raise DataError(f"{cell.where}: duplicate (row, column) ({cell.row!r}, {cell.column!r}): "
+                            f"already given by cells[{seen[(cell.row, cell.column)]}]")
+        seen[(cell.row, cell.column)] = j
+        cells.append(cell)
+    return ReportedTable(paper, table_id, _string(data, "caption", where), tuple(cells))
+
+
+def _cell(raw: Any, paper: str, table: str, descriptive: Mapping[str, str], where: str) -> Cell:
+    if isinstance(raw, Mapping) and "row" in raw and "column" in raw:
+        where = f"{where} (row {raw['row']!r}, column {raw['column']!r})"
+    data = strict_mapping(raw, _CELL_KEYS, where)
+    row, column = _string(data, "row", where), _string(data, "column", where)
+    unit = data["unit"]
+    if unit not in UNITS:
+        raise DataError(f"{where}: unit: " + unknown("unit", str(unit), UNITS))
+    protocol = data["protocol"]
+    if protocol is not None:
+        known = _protocol_names()
+        if protocol not in known:
+            raise DataError(f"{where}: protocol: " + unknown("protocol", str(protocol), known))
+    metric = _string(data, "metric", where)
+    _check_metric(metric, protocol, descriptive, where)
+    value, printed = _value(data["value"], unit, where)
+    modalities = data["modalities"]
+    if not isinstance(modalities, list) or any(m not in MODALITIES for m in modalities):
+        raise DataError(f"{where}: modalities: expected a list of {', '.join(MODALITIES)} (or []), got {modalities!r}")
+    runs = data["runs"]
+    if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or runs < 1):
+        raise DataError(f"{where}: runs: expected a positive integer or null, got {runs!r}")
+    own = data["own"]
+    if not isinstance(own, bool):
+        raise DataError(f"{where}: own: expected true (this paper's method) or false (a cited one), got {own!r}")
+    note = data.get("note")
+    if note is not None and (not isinstance(note, str) or not note.strip()):
+        raise DataError(f"{where}: note: expected a non-empty string")
+    status = data.get("status")
+    if status is not None:
+        if status not in STATUSES:
+            raise DataError(f"{where}: status: " + unknown("status", str(status), STATUSES))
+        if value is not None or note is None:
+            raise DataError(f"{where}: status unreadable needs value: null and a note saying why")
+    reproduce = None
+    if data.get("reproduce") is not None:
+        if not own or protocol is None:
+            raise DataError(f"{where}: reproduce: only own rows with a protocol can be reproduced")
+        reproduce = _reproduce(data["reproduce"], f"{where}: reproduce")
+    return Cell(paper, table, row, column, metric, value, printed, unit, protocol, tuple(modalities), runs, own,
+                reproduce, note, status, where)
+
+
+def _reproduce(raw: Any, where: str) -> Reproduce:
+    data = strict_mapping(raw, _REPRODUCE_KEYS, where)
+    method = _string(data, "method", where)
+    overrides = data.get("set") or {}
+    if not isinstance(overrides, Mapping) or not all(isinstance(k, str) for k in overrides):
+        raise DataError(f"{where}.set: expected a mapping of config key to value")
+    folds = data.get("folds")
+    if folds is not None and (not isinstance(folds, list) or not folds
+                              or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in folds)):
+        raise DataError(f"{where}.folds: expected a non-empty list of fold numbers (1-based), got {folds!r}")
+    preset = data.get("preset", "paper")
+    if not isinstance(preset, str) or not preset:
+        raise DataError(f"{where}.preset: expected a preset name")
+    return Reproduce(method, preset, dict(overrides), tuple(folds) if folds else None)
+
+
+def _check_metric(metric: str, protocol: str | None, descriptive: Mapping[str, str], where: str) -> None:
+    from bench import metrics
+
+    if metric in descriptive:
+        return
+    base = _bench_metric_of(metric, protocol)
+    if base is None:
+        raise DataError(
+            f"{where}: metric: {metric!r} is neither a bench metric (bench list metrics), a per-label one "
+            f"(<metric>_<label> with a label of the protocol's dataset) nor declared under "
+            f"descriptive_metrics:{did_you_mean(metric, [*metrics.names(), *descriptive])}")
+    if protocol is not None:
+        task = _protocol_task(protocol)
+        kinds = metrics.get(base).kinds
+        if task not in kinds:
+            raise DataError(f"{where}: metric {metric!r} applies to {', '.join(kinds)} tasks but protocol "
+                            f"{protocol!r} is a {task} task")
+
+
+def _bench_metric_of(metric: str, protocol: str | None) -> str | None:
+    """The bench metric ``metric`` reports: itself, or ``m`` for a per-label ``m_<label>``."""
+    if _is_bench_metric(metric):
+        return metric
+    if protocol is None:
+        return None
+    for label in _protocol_labels(protocol):
+        suffix = f"_{label}"
+        if metric.endswith(suffix) and _is_bench_metric(metric[: -len(suffix)]):
+            return metric[: -len(suffix)]
+    return None
+
+
+def is_bench_metric(cell: Cell) -> bool:
+    """Whether a cell's metric is one bench computes (so run records can reproduce it)."""
+    return _bench_metric_of(cell.metric, cell.protocol) is not None
+
+
+def _is_bench_metric(name: str) -> bool:
+    from bench import metrics
+
+    return name in metrics.names()
+
+
+@functools.lru_cache(maxsize=None)
+def _protocol_names() -> tuple[str, ...]:
+    from bench import protocols
+
+    return tuple(protocols.available())
+
+
+@functools.lru_cache(maxsize=None)
+def _protocol_task(name: str) -> str:
+    from bench import protocols
+
+    return protocols.load(name).task
+
+
+@functools.lru_cache(maxsize=None)
+def _protocol_labels(name: str) -> tuple[str, ...]:
+    from bench import protocols, registry
+
+    dataset = protocols.load(name).dataset
+    if dataset not in registry.datasets.names():
+        return ()
+    return tuple(registry.datasets.get(dataset).label_names)
+
+
+def _cross_validate(db: Database) -> None:
+    for (paper_key, table_id), spec in db.specs.items():
+        if paper_key not in db.papers:
+            raise DataError(f"{spec.path}: paper: " + unknown("paper", paper_key, db.papers))
+        paper = db.papers[paper_key]
+        if table_id not in paper.tables:
+            raise DataError(f"{spec.path}: table: " + unknown(f"table of {paper.path}", table_id, paper.tables))
+        table = paper.tables[table_id]
+        for cell in table.cells:
+            if cell.row not in spec.rows:
+                raise DataError(f"{cell.where}: row {cell.row!r} is not in the rows of {spec.path}")
+            if cell.column not in spec.columns:
+                raise DataError(f"{cell.where}: column {cell.column!r} is not in the columns of {spec.path}")
+        for row in spec.rows:
+            if not any(c.row == row for c in table.cells):
+                raise DataError(f"{spec.path}: rows: {row!r} has no cells in {paper.path} table {table_id}")
+        for column in spec.columns:
+            if not any(c.column == column for c in table.cells):
+                raise DataError(f"{spec.path}: columns: {column!r} has no cells in {paper.path} table {table_id}")
+        for i, link in enumerate(spec.same_as):
+            other = paper.tables.get(link.table)
+            if other is None or other.cell(link.other_row, link.other_column) is None:
+                raise DataError(f"{spec.path}: same_as[{i}]: {paper_key} table {link.table} has no cell "
+                                f"({link.other_row!r}, {link.other_column!r})")
+    for paper in db.papers.values():
+        for table_id in paper.tables:
+            if (paper.key, table_id) not in db.specs:
+                raise DataError(f"{paper.path}: table {table_id} has no layout tables/{paper.key}-{table_id}.yaml")
+
+
+# --------------------------------------------------------------------------- consistency checks
+
+
+def violations(db: Database, spec: TableSpec) -> list[Violation]:
+    """Every cell of ``spec``'s table that fails one of its declared checks (exceptions included).
+
+    Printed numbers are rounded, each by half a unit of its last printed digit
+    (:func:`rounding`): a printed mean may differ from the mean of its printed parts by its
+    own rounding plus the mean rounding of the parts; equal columns and a cell printed again
+    in another table may differ by the coarser rounding of the two.
+    """
+    table = db.papers[spec.paper].tables[spec.table]
+    found: list[Violation] = []
+    for column, parts in spec.mean_of.items():
+        for row in spec.rows:
+            mean_cell = table.cell(row, column)
+            cells = [table.cell(row, p) for p in parts]
+            if mean_cell is None or mean_cell.value is None or any(c is None or c.value is None for c in cells):
+                continue
+            expected = math.fsum(c.value for c in cells) / len(cells)
+            tol = rounding(mean_cell) + math.fsum(rounding(c) for c in cells) / len(cells) + 1e-9
+            if abs(mean_cell.value - expected) > tol:
+                found.append(Violation("mean_of", spec.table_id, row, column,
+                                       f"printed {mean_cell.value} but the mean of {', '.join(parts)} is "
+                                       f"{expected:.4f} (tolerance {tol:.4g})"))
+    for group in spec.equal_columns:
+        for row in spec.rows:
+            cells = [table.cell(row, c) for c in group]
+            if any(c is None or c.value is None for c in cells):
+                continue
+            tol = max(rounding(c) for c in cells) + 1e-9
+            if max(c.value for c in cells) - min(c.value for c in cells) > tol:
+                listed = ", ".join(f"{c.column} {c.value}" for c in cells)
+                found.append(Violation("equal_columns", spec.table_id, row, group[0], f"{listed} differ"))
+    for link in spec.same_as:
+        here = table.cell(link.row, link.column)
+        there = db.papers[spec.paper].tables[link.table].cell(link.other_row, link.other_column)
+        if here is None or there is None or here.value is None or there.value is None:
+            continue
+        if abs(here.value - there.value) > max(rounding(here), rounding(there)) + 1e-9:
+            found.append(Violation("same_as", spec.table_id, link.row, link.column,
+                                   f"printed {here.value} here but {there.value} in table {link.table} "
+                                   f"({link.other_row!r}, {link.other_column!r})"))
+    return found
+
+
+def rounding(cell: Cell) -> float:
+    """Half a unit of the last digit the paper printed (``66.70`` -> 0.005, ``58`` -> 0.5)."""
+    return 0.0 if cell.printed_decimals is None else 0.5 * 10.0 ** -cell.printed_decimals
+
+
+def consistency_report(db: Database) -> list[str]:
+    """Problems with the declared checks: undocumented violations, and exceptions that no longer fail."""
+    problems: list[str] = []
+    for spec in db.specs.values():
+        found = violations(db, spec)
+        keys = {(v.check, v.row, v.column) for v in found}
+        documented = {(e.check, e.row, e.column) for e in spec.exceptions}
+        problems += [f"{spec.path}: {v} (not listed under exceptions:)" for v in found
+                     if (v.check, v.row, v.column) not in documented]
+        problems += [f"{spec.path}: exception {e.check} at ({e.row!r}, {e.column!r}) is listed but the check passes"
+                     for e in spec.exceptions if (e.check, e.row, e.column) not in keys]
+    return problems
+
+
+# --------------------------------------------------------------------------- YAML helpers
+
+
+class _Printed(float):
+    """A float that remembers how many decimals it was written with (None: not plain notation)."""
+
+    decimals: int | None
+
+
+_PLAIN_DECIMAL = re.compile(r"^[-+]?[0-9]*\.([0-9]+)$")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (YAML keeps the last silently)
+    and keeps the printed precision of every float (``60.0`` and ``60`` are different printings).
+    """
+
+    def construct_printed_float(self, node: yaml.ScalarNode) -> _Printed:
+        number = _Printed(self.construct_yaml_float(node))
+        match = _PLAIN_DECIMAL.match(str(node.value).replace("_", ""))
+        number.decimals = len(match.group(1)) if match else None
+        return number
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in keys:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice",
+                                                        key_node.start_mark)
+            keys.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_printed_float)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file strictly (duplicate keys refused, printed precision kept); DataError names it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc}") from exc
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise DataError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+
+
+def strict_mapping(data: Any, keys: Mapping[str, bool], where: str) -> dict[str, Any]:
+    """``data`` as a dict with every required key (``keys[k]`` True) and no key outside ``keys``."""
+    if not isinstance(data, Mapping):
+        raise DataError(f"{where}: expected a mapping with keys {', '.join(keys)}")
+    for key, required in keys.items():
+        if required and key not in data:
+            raise DataError(f"{where}: key {key!r} is missing")
+    extra = [k for k in data if k not in keys]
+    if extra:
+        raise DataError(f"{where}: " + unknown("key", str(extra[0]), keys))
+    return dict(data)
+
+
+def _string(data: Mapping[str, Any], key: str, where: str) -> str:
+    value = data[key]
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{where}: {key}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _id(data: Mapping[str, Any], key: str, where: str) -> str:
+    value = data[key]
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{where}: {key}: expected a quoted string (e.g. \"1\" or \"IV\"), got {value!r}")
+    return value
+
+
+def _labels(data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = data[key]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise DataError(f"{where}: {key}: expected a non-empty list of quoted labels, got {value!r}")
+    dupes = sorted({v for v in value if value.count(v) > 1})
+    if dupes:
+        raise DataError(f"{where}: {key}: {dupes[0]!r} is listed twice")
+    return tuple(value)
+
+
+def _label_map(data: Mapping[str, Any], key: str, columns: Sequence[str], where: str) -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise DataError(f"{where}: {key}: expected a mapping keyed by column label")
+    for column in value:
+        if column not in columns:
+            raise DataError(f"{where}: {key}: " + unknown("column", str(column), columns))
+    return dict(value)
+
+
+def _decimals(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
+        raise DataError(f"{where}: expected an integer number of decimals (0-6), got {value!r}")
+    return value
+
+
+def _value(value: Any, unit: str, where: str) -> tuple[float | None, int | None]:
+    """The number and how many decimals the paper printed (``66.70`` -> 2, ``58`` -> 0)."""
+    if value is None:
+        return None, None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise DataError(f"{where}: value: expected a number as printed or null, got {value!r}")
+    printed = 0 if isinstance(value, int) else getattr(value, "decimals", None)
+    if printed is None:
+        raise DataError(f"{where}: value: write {value!r} in plain decimal notation, as the paper prints it")
+    if unit == "percent" and not 0.0 <= value <= 100.0:
+        raise DataError(f"{where}: value: {value} is not a percentage in [0, 100]")
+    if unit == "fraction" and not -1.0 <= value <= 1.0:
+        raise DataError(f"{where}: value: {value} is not a fraction in [-1, 1]")
+    return float(value), printed

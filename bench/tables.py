@@ -1,0 +1,365 @@
+"""``bench table PAPER:TABLE``: a paper table in its own layout, as reported | reproduced | Δ.
+
+Rows and columns come from the table spec (``results/tables/``), reported numbers from the
+reported database (``results/reported/``), reproductions from the run records of a results
+store. A cell of the paper's own method that bench can rerun (``reproduce:``) shows
+
+    reported | mean ± std over every matching (fold, seed) record (n=...) | Δ = mean − reported
+
+in the paper's unit (records hold fractions; ``unit: percent`` cells are shown ×100). A
+record matches a cell when it ran the same method, under the cell's protocol at its current
+hash, with exactly the configuration the cell's preset and overrides resolve to, on the
+cell's modalities (and folds where the cell restricts them). A missing
+reproduction shows "—" and a footnote with the ``bench run`` command that would produce it.
+Rows with a record whose checkpoint was selected on test are marked †, rows with a record
+of a leaky protocol ‡. Cited rows show the reported number only. A column whose cells carry
+different metric ids is refused unless the spec declares it under ``mixed_metrics`` (the
+paper's own mixing), and then every cell names its metric (ANCHORS P3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import functools
+import io
+import math
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench import reported, store
+from bench.errors import BenchError, DataError, PluginError
+from bench.reported import Cell, Database, TableSpec
+
+ON_TEST_MARK = "†"
+LEAKY_MARK = "‡"
+DEFAULT_OUT = Path("results")
+
+
+def table_command(args: argparse.Namespace) -> int:
+    """``bench table PAPER:TABLE [--format markdown|latex|csv] [--out STORE]``."""
+    print(render(reported.load_all(), args.table_id, Path(args.out), args.format))
+    return 0
+
+
+# --------------------------------------------------------------------------- matching records
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    """Which run records reproduce a number: one method × protocol × configuration (× folds, seeds)."""
+
+    method: str
+    protocol: str
+    preset: str = "paper"
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    modalities: tuple[str, ...] = ()
+    folds: tuple[int, ...] | None = None
+    seeds: tuple[int, ...] | None = None
+
+    @classmethod
+    def for_cell(cls, cell: Cell, rep: reported.Reproduce, protocol: str) -> Query:
+        """The query that reproduces ``cell`` (its ``reproduce`` and ``protocol``)."""
+        return cls(rep.method, protocol, rep.preset, dict(rep.overrides), cell.modalities, rep.folds)
+
+    def fold_names(self) -> set[str] | None:
+        """The record ``fold`` names this query is restricted to (None: any)."""
+        return None if self.folds is None else {f"fold{k}" for k in self.folds}
+
+
+@dataclasses.dataclass(frozen=True)
+class Aggregate:
+    """A metric over matching records: mean, sample std (ddof=1; 0 for one record), count, flags."""
+
+    mean: float
+    std: float
+    n: int
+    folds: tuple[str, ...]
+    on_test: bool
+    leaky: bool
+
+
+@functools.lru_cache(maxsize=None)
+def _protocol(name: str) -> Any:
+    """A protocol, loaded once per process (a table asks for the same few many times)."""
+    from bench import protocols
+
+    return protocols.load(name)
+
+
+def resolved_config(query: Query) -> dict[str, Any]:
+    """The configuration a query's method, preset and overrides resolve to (as records store it).
+
+    Raises :class:`PluginError` when the method is not installed and :class:`ConfigError` for
+    an override the method does not have.
+    """
+    from bench import config as config_mod
+    from bench import registry
+
+    method_cls = registry.methods.get(query.method)
+    cfg = config_mod.resolve(method_cls.Config, method_cls.presets, query.preset, query.overrides, method_cls.name)
+    return config_mod.to_dict(cfg)
+
+
+def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The records that ran ``query`` with exactly ``config``, under the protocol's current hash.
+
+    A key the query sets to ``<path>`` (:data:`bench.reported.LOCAL_PATH`) matches a record
+    that was given any file for it (pretrained weights live at a different path on every machine).
+    """
+    protocol = _protocol(query.protocol)
+    modalities = set(query.modalities or protocol.modalities)
+    folds, seeds = query.fold_names(), query.seeds
+    local = {key for key, value in query.overrides.items() if value == reported.LOCAL_PATH}
+    return [
+        rec for rec in records
+        if rec["method"] == query.method and rec["protocol"]["name"] == query.protocol
+        and rec["protocol"]["hash"] == protocol.hash and rec["preset"] == query.preset
+        and _same_config(rec["config"], config, local) and set(rec["modalities"]) == modalities
+        and (folds is None or rec["fold"] in folds) and (seeds is None or rec["seed"] in seeds)
+    ]
+
+
+def _same_config(got: Mapping[str, Any], wanted: Mapping[str, Any], local: set[str]) -> bool:
+    """Equal configurations, except that a ``<path>`` key matches any path the record was given."""
+    if set(got) != set(wanted):
+        return False
+    return all(isinstance(got[k], str) and bool(got[k]) if k in local else got[k] == wanted[k] for k in wanted)
+
+
+def aggregate(records: Sequence[Mapping[str, Any]], metric: str) -> Aggregate | None:
+    """Mean ± std of ``metric`` over the records that hold it; None when none does."""
+    having = [rec for rec in records if metric in rec["metrics"]]
+    if not having:
+        return None
+    values = [float(rec["metrics"][metric]) for rec in having]
+    mean = math.fsum(values) / len(values)
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return Aggregate(mean, std, len(values), tuple(sorted({rec["fold"] for rec in having})),
+                     any(rec["selection"]["on_test"] for rec in having),
+                     any(rec["protocol"].get("leaky", False) for rec in having))
+
+
+def run_command(query: Query, out: Path) -> str:
+    """The ``bench run`` command line that produces the records of ``query``."""
+    protocol = _protocol(query.protocol)
+    parts = ["bench", "run", "--method", query.method, "--protocol", query.protocol]
+    for fold in query.folds or ():
+        parts += ["--fold", str(fold)]
+    for seed in query.seeds or ():
+        parts += ["--seed", str(seed)]
+    if query.preset != "paper":
+        parts += ["--preset", query.preset]
+    for key, value in query.overrides.items():
+        parts += ["--set", f"{key}={_scalar(value)}"]
+    if query.modalities and set(query.modalities) != set(protocol.modalities):
+        parts += ["--modalities", *query.modalities]
+    if Path(out) != DEFAULT_OUT:
+        parts += ["--out", str(out)]
+    return shlex.join(parts)
+
+
+def _scalar(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+# --------------------------------------------------------------------------- building a table
+
+
+@dataclasses.dataclass
+class Rendered:
+    """A table ready for a format: header, rows of cell texts, per-row notes, table notes."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    row_notes: list[list[str]]
+    notes: list[str]
+
+
+class _Notes:
+    """Numbered footnotes, each text once: (1), (2)... for notes; (r1), (r2)... for commands."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+        self._counts: dict[str, int] = {}
+
+    def mark(self, text: str, prefix: str = "") -> str:
+        if text not in self.items:
+            self._counts[prefix] = self._counts.get(prefix, 0) + 1
+            self.items[text] = f"({prefix}{self._counts[prefix]})"
+        return self.items[text]
+
+    def line(self, text: str) -> str:
+        return f"{self.items[text]} {text}"
+
+
+_LEGEND = {ON_TEST_MARK: f"{ON_TEST_MARK} a reproduction of this row selected its checkpoint on the test split",
+           LEAKY_MARK: f"{LEAKY_MARK} a reproduction of this row ran under a leaky protocol"}
+
+
+def build(db: Database, table_id: str, out: Path) -> Rendered:
+    """Assemble ``paper:table`` from the database and the results store under ``out``."""
+    spec, table = db.table(table_id)
+    _refuse_mixed_columns(spec, table)
+    records = [rec for _, rec in store.iter_records(out)]
+    notes = _Notes()
+    rows, row_notes, marks_used = [], [], []
+    for row in spec.rows:
+        texts, flags, used = [], set(), []
+        for column in spec.columns:
+            cell = table.cell(row, column)
+            if cell is None:
+                texts.append("")
+                continue
+            text, cell_flags, cell_notes = _cell_text(cell, spec, records, out, notes)
+            texts.append(text)
+            flags |= cell_flags
+            used += [n for n in cell_notes if n not in used]
+        marks = [m for m in (ON_TEST_MARK, LEAKY_MARK) if m in flags]
+        marks_used += [m for m in marks if m not in marks_used]
+        rows.append([row + (" " + "".join(marks) if marks else ""), *texts])
+        row_notes.append([*(_LEGEND[m] for m in marks), *(notes.line(n) for n in used)])
+    table_notes = [*spec.notes, *(_LEGEND[m] for m in (ON_TEST_MARK, LEAKY_MARK) if m in marks_used),
+                   *(f"{column}: {why}" for column, why in spec.mixed_metrics.items()),
+                   *(notes.line(text) for text in notes.items)]
+    return Rendered(f"{spec.table_id}: {spec.title}", [spec.row_header, *spec.columns], rows, row_notes,
+                    table_notes)
+
+
+def _refuse_mixed_columns(spec: TableSpec, table: reported.ReportedTable) -> None:
+    for column in spec.columns:
+        ids: dict[str, list[str]] = {}
+        for cell in table.cells:
+            if cell.column == column:
+                ids.setdefault(cell.metric, []).append(cell.row)
+        if len(ids) > 1 and column not in spec.mixed_metrics:
+            listed = "; ".join(f"{metric} ({', '.join(rows)})" for metric, rows in ids.items())
+            raise DataError(f"{spec.path}: column {column!r} of {spec.table_id} holds different metric ids: "
+                            f"{listed}. bench will not put them in one column (ANCHORS P3); if the paper itself "
+                            f"mixes them, declare the column under mixed_metrics: with the reason")
+        if len(ids) == 1 and column in spec.mixed_metrics:
+            raise DataError(f"{spec.path}: mixed_metrics: column {column!r} holds only {next(iter(ids))}; "
+                            f"remove it from mixed_metrics")
+
+
+def _cell_text(cell: Cell, spec: TableSpec, records: list[dict[str, Any]], out: Path,
+               notes: _Notes) -> tuple[str, set[str], list[str]]:
+    """The cell's text, the row marks it raises and the footnote texts it refers to."""
+    used: list[str] = []
+    if cell.status is not None:
+        shown = cell.status
+    elif cell.value is None:
+        shown = "—"
+    else:
+        shown = f"{cell.value:.{cell.printed_decimals}f}"
+    if cell.column in spec.mixed_metrics:
+        shown += f" [{cell.metric}]"
+    if cell.note:
+        shown += f" {notes.mark(cell.note)}"
+        used.append(cell.note)
+    if cell.reproduce is None or cell.protocol is None or not reported.is_bench_metric(cell):
+        return shown, set(), used
+    query = Query.for_cell(cell, cell.reproduce, cell.protocol)
+    try:
+        config = resolved_config(query)
+    except PluginError:
+        config = None
+    except BenchError as exc:
+        raise type(exc)(f"{cell.where}: reproduce: {exc}") from exc
+    agg = aggregate(matching(records, query, config), cell.metric) if config is not None else None
+    if agg is None:
+        missing = _missing_note(query, out, installed=config is not None)
+        used.append(missing)
+        return f"{shown} | — {notes.mark(missing, 'r')} | —", set(), used
+    decimals = spec.decimals_for(cell.column)
+    scale = 100.0 if cell.unit == "percent" else 1.0
+    mean, std = agg.mean * scale, agg.std * scale
+    coverage = _coverage(query, agg)
+    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{coverage})"
+    delta = "—" if cell.value is None else f"{mean - cell.value:+.{decimals}f}"
+    flags = {m for m, on in ((ON_TEST_MARK, agg.on_test), (LEAKY_MARK, agg.leaky)) if on}
+    return f"{shown} | {repro} | {delta}", flags, used
+
+
+def _missing_note(query: Query, out: Path, installed: bool) -> str:
+    command = f"`{run_command(query, out)}`"
+    return command + ("" if installed else f" (method {query.method!r} is not installed yet)")
+
+
+def _coverage(query: Query, agg: Aggregate) -> str:
+    wanted = query.fold_names()
+    if wanted is None:
+        count = _protocol(query.protocol).split.get("folds")
+        wanted = {f"fold{k}" for k in range(1, count + 1)} if isinstance(count, int) else None
+    if wanted is None or set(agg.folds) >= wanted:
+        return ""
+    return f", {len(set(agg.folds) & wanted)}/{len(wanted)} folds"
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def to_markdown(table: Rendered) -> str:
+    """GitHub-flavoured markdown; a literal ``|`` inside a cell is escaped as ``\\|``."""
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    out = [f"### {table.title}", "",
+           "Own rows: reported \\| reproduced (mean ± std over folds × seeds, n) \\| Δ, in the paper's unit.", "",
+           line(table.header), "|" + "|".join([":--"] + ["--:"] * (len(table.header) - 1)) + "|"]
+    out += [line(row) for row in table.rows]
+    if table.notes:
+        out += ["", *(f"- {note}" for note in table.notes)]
+    return "\n".join(out)
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "±": r"$\pm$", "Δ": r"$\Delta$", "—": "---", "†": r"\dag{}", "‡": r"\ddag{}", "|": r"$|$",
+                  "`": "", "−": "-"}
+
+
+def latex_escape(text: str) -> str:
+    """Text safe inside a LaTeX tabular cell."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def to_latex(table: Rendered) -> str:
+    """A ``table`` environment with one ``tabular``; footnotes below it in small type."""
+    def line(cells: Sequence[str]) -> str:
+        return " & ".join(latex_escape(c) for c in cells) + r" \\"
+
+    out = [r"\begin{table}[t]", r"\centering", r"\caption{" + latex_escape(table.title) + "}",
+           r"\begin{tabular}{l" + "c" * (len(table.header) - 1) + "}", r"\hline", line(table.header), r"\hline"]
+    out += [line(row) for row in table.rows]
+    out += [r"\hline", r"\end{tabular}"]
+    if table.notes:
+        out += [r"\par\smallskip\footnotesize", *(latex_escape(note) + r"\\" for note in table.notes)]
+    out.append(r"\end{table}")
+    return "\n".join(out)
+
+
+def to_csv(table: Rendered) -> str:
+    """One header line and one line per row; the last column holds that row's footnotes."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*table.header, "notes"])
+    for row, notes in zip(table.rows, table.row_notes, strict=True):
+        writer.writerow([*row, "; ".join(n.replace("`", "") for n in notes)])
+    return buffer.getvalue()
+
+
+FORMATS = {"markdown": to_markdown, "latex": to_latex, "csv": to_csv}
+
+
+def render(db: Database, table_id: str, out: Path, fmt: str = "markdown") -> str:
+    """``paper:table`` rendered in ``fmt`` (markdown, latex or csv) against the store under ``out``."""
+    if fmt not in FORMATS:
+        raise BenchError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    return FORMATS[fmt](build(db, table_id, out))
