@@ -1,0 +1,52 @@
+"""MMA-DFER's train-time clip augmentation, applied to a batch of frames on the model's device.
+
+The official loader (``video_dataloader.py`` L173-178, REFERENCE 4.3) draws, once per clip and
+for all its 16 frames: ``ColorJitter(brightness=0.5)`` (a factor in U[0.5, 1.5], clipped),
+``GroupRandomSizedCrop(S)`` (area fraction U[0.08, 1], aspect U[3/4, 4/3], a random
+width/height swap, up to 10 tries, then a bilinear resize to S x S) and a horizontal flip with
+p = 0.5. bench stores frames already resized to S x S, so the crop is taken from those (the
+code crops the source frame, 224 x 224 on DFEW); the fallback after 10 failed tries (scale,
+then a random S x S crop) is the identity on an S x S frame.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def crop_box(height: int, width: int, generator: torch.Generator | None = None) -> tuple[int, int, int, int]:
+    """``(top, left, h, w)`` of a TSN random-sized crop; the whole frame when 10 tries fail."""
+
+    def uniform(low: float, high: float) -> float:
+        return low + (high - low) * float(torch.rand((), generator=generator))
+
+    for _ in range(10):
+        area = uniform(0.08, 1.0) * height * width
+        aspect = uniform(3 / 4, 4 / 3)
+        w, h = round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect))
+        if float(torch.rand((), generator=generator)) < 0.5:
+            w, h = h, w
+        if 0 < w <= width and 0 < h <= height:
+            left = int(torch.randint(0, width - w + 1, (), generator=generator))
+            top = int(torch.randint(0, height - h + 1, (), generator=generator))
+            return top, left, h, w
+    return 0, 0, height, width
+
+
+def augment_clips(video: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Brightness, random-sized crop and flip, drawn per clip: ``(B, T, 3, H, W)`` in [0, 1] → same."""
+    height, width = video.shape[-2:]
+    out = []
+    for clip in video:
+        factor = 0.5 + float(torch.rand((), generator=generator))
+        top, left, h, w = crop_box(height, width, generator)
+        clip = (clip * factor).clamp(0.0, 1.0)[..., top:top + h, left:left + w]
+        if (h, w) != (height, width):
+            clip = F.interpolate(clip, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+        if float(torch.rand((), generator=generator)) < 0.5:
+            clip = clip.flip(-1)
+        out.append(clip)
+    return torch.stack(out)

@@ -1,0 +1,172 @@
+"""MMA-DFER's configuration: the paper's values as defaults, every paper-vs-code difference a switch.
+
+Paper: Chumachenko, Iosifidis, Gabbouj, "MMA-DFER: MultiModal Adaptation of unimodal models
+for Dynamic Facial Expression Recognition in-the-wild", CVPRW 2024 (§4.2 setup). Official code:
+github.com/katerynaCh/MMA-DFER (facts in REFERENCE_IMPLEMENTATIONS.md §4). Where the paper states
+a value it is the default and the code's value is the other side of a named switch; where the
+paper is silent, the code's value is the default. The ``official`` preset sets every switch to
+the code's side:
+
+======================  ==========================================  ==========================================
+switch                  paper (default)                              official code (``--preset official``)
+======================  ==========================================  ==========================================
+``gates``               ``one``: a single alpha (Eq. 5)             ``per_layer_and_modality``: 24 gates
+``fusion_tokens``       ``patches``: Eq. 3 averages the N patches   ``all``: CLS and prompts averaged/updated too
+``lr_schedule``         ``cosine_to_zero``: per step, 0 at the end  ``cosine_per_epoch``: CosineAnnealingLR(25)
+``frame_ordering``      ``numeric`` (temporal order)                ``lexicographic`` (scrambles MAFW, 4.9.1)
+======================  ==========================================  ==========================================
+
+The Table 2-7 ablations are the switches ``num_prompts`` / ``prompt_updates`` (Tables 4, 7),
+``fusion`` and ``bottleneck_dim`` (Tables 3, 6), ``temporal`` and ``ita_dim`` (Tables 2, 4) and
+``--modalities video`` / ``audio`` with ``unimodal`` (Table 5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+Fusion = Literal["bottleneck", "add", "mult", "mult_concat", "none"]
+Temporal = Literal["mtt", "ita", "mtt+ita", "none"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MMADFERConfig:
+    """Every MMA-DFER setting (``--set key=value``); see the module docstring for the switches.
+
+    Training (§4.2; ``train_DFEW.sh``): AdamW (default betas), lr 1e-4, weight decay 1e-2 on
+    every trainable tensor, batch 8, 25 epochs, cross-entropy; the last epoch is evaluated
+    (the protocols' ``last_epoch`` rule). ``lr_schedule``: the paper anneals "to 0 over 25
+    epochs" (here per step, reaching 0 after the last step); the code steps
+    ``CosineAnnealingLR(T_max=epochs)`` once per epoch, so its last epoch trains at 3.9e-7.
+
+    Inputs: ``num_frames`` (16) TSN frames at ``img_size`` (112, 160 or 224; 160 is the
+    resolution of the ablations and of the "8 h per fold" timing), in ``frame_ordering``, in
+    [0, 1] without mean/std normalisation (as the code); ``test_clips`` = 2 for the Table 1 "*"
+    rows (a 2-clip average, not in the code). ``augment``: the code's per-clip train
+    augmentation (brightness 0.5, random-sized crop, horizontal flip; REFERENCE 4.3), applied
+    here on the batch.
+    Audio: Kaldi fbank ``audio_frames`` x ``audio_mel_bins`` (512 x 128) with AudioSet
+    normalisation; ``audio_sample_rate`` null and ``audio_channel`` first are the code's (no
+    resampling, channel 0), 16000 / mean what AudioMAE was pre-trained on; ``missing_audio``
+    zeros is the code's MAFW rule (a missing DFEW wav is an error there).
+
+    Encoders: ViT-B/16 (``embed_dim`` 768, ``depth`` 12, ``num_heads`` 12, ``patch_size`` 16),
+    frozen, with stochastic depth ``drop_path_rate`` 0.1 active in training (code; 0 turns it
+    off). ``vision_weights`` / ``audio_weights``: local MAE-Face / AudioMAE checkpoints (null =
+    random init, recorded as such); ``checkpoint``: a released MMA-DFER checkpoint (it holds
+    every weight, encoders included, so the two encoder files stay unset; with ``epochs=0``
+    the run only evaluates it);
+    ``trust_checkpoints``: allow ``torch.load(weights_only=False)`` for files whose extras are
+    not on bench's allow-list (that runs code from the file: only for files you trust).
+
+    Prompts (§3.2): ``num_prompts`` M (6; 0 = none), ``prompt_updates`` L (2: after blocks 0
+    and 6), ``M / L`` tokens per update. Table 7's 12/6/4 updates cannot split M = 6 evenly;
+    the code sizes prompts as 3 per update (``n_progr x depth // 6``), i.e. set ``num_prompts``
+    to 36 / 18 / 12. Table 4's "Pr." without "Pr.Pr." is ``prompt_updates=0``.
+
+    Fusion (§3.3, Table 3): ``fusion`` after every block (the code; the paper: "multiple
+    intermediate stages"), ``bottleneck_dim`` 128 (Table 6: 64-512), ``mult_heads`` 2 (MULT).
+    Temporal (§3.4, Table 2): ``joint_dim`` 512 (the joint adaptation layer), MTT of
+    ``mtt_depth`` 1, ``mtt_heads`` 8 x ``mtt_dim_head`` 64, ``mtt_mlp_dim`` 1024; ``temporal``
+    ``none`` averages the frames after joint adaptation (Table 4), ``ita`` adds intermediate
+    temporal adapters of ``ita_dim`` inside the bottleneck (Table 2).
+
+    ``unimodal`` (one modality): ``probe`` is Table 5's (the branch frozen, only a classifier
+    on its CLS trained); ``adapted`` keeps prompts, positional tuning, joint adaptation and
+    (video) the MTT. ``bf16``: bfloat16 autocast (the paper trains in fp32).
+    """
+
+    epochs: int = 25
+    batch_size: int = 8
+    lr: float = 1e-4
+    weight_decay: float = 1e-2
+    lr_schedule: Literal["cosine_to_zero", "cosine_per_epoch"] = "cosine_to_zero"
+    num_frames: int = 16
+    img_size: int = 160
+    frame_ordering: Literal["numeric", "lexicographic"] = "numeric"
+    test_clips: int = 1
+    augment: bool = True
+    audio_frames: int = 512
+    audio_mel_bins: int = 128
+    audio_sample_rate: int | None = None
+    audio_channel: Literal["first", "mean"] = "first"
+    missing_audio: Literal["error", "zeros"] = "error"
+    patch_size: int = 16
+    embed_dim: int = 768
+    depth: int = 12
+    num_heads: int = 12
+    drop_path_rate: float = 0.1
+    vision_weights: str | None = None
+    audio_weights: str | None = None
+    checkpoint: str | None = None
+    trust_checkpoints: bool = False
+    num_prompts: int = 6
+    prompt_updates: int = 2
+    fusion: Fusion = "bottleneck"
+    bottleneck_dim: int = 128
+    gates: Literal["one", "per_layer_and_modality"] = "one"
+    fusion_tokens: Literal["patches", "all"] = "patches"
+    mult_heads: int = 2
+    temporal: Temporal = "mtt"
+    ita_dim: int = 128
+    joint_dim: int = 512
+    mtt_depth: int = 1
+    mtt_heads: int = 8
+    mtt_dim_head: int = 64
+    mtt_mlp_dim: int = 1024
+    unimodal: Literal["probe", "adapted"] = "probe"
+    bf16: bool = False
+
+    def __post_init__(self) -> None:
+        for key in ("batch_size", "num_frames", "img_size", "test_clips", "audio_frames", "audio_mel_bins",
+                    "patch_size", "embed_dim", "depth", "num_heads", "bottleneck_dim", "mult_heads", "ita_dim",
+                    "joint_dim", "mtt_heads", "mtt_dim_head", "mtt_mlp_dim"):
+            _at_least(self, key, 1)
+        for key in ("epochs", "num_prompts", "prompt_updates", "mtt_depth"):
+            _at_least(self, key, 0)
+        if not self.lr > 0 or self.weight_decay < 0 or not 0 <= self.drop_path_rate < 1:
+            raise ValueError(f"need lr > 0, weight_decay >= 0 and 0 <= drop_path_rate < 1, got lr={self.lr}, "
+                             f"weight_decay={self.weight_decay}, drop_path_rate={self.drop_path_rate}")
+        for key in ("img_size", "audio_frames", "audio_mel_bins"):
+            if getattr(self, key) % self.patch_size:
+                raise ValueError(f"{key}={getattr(self, key)} is not a multiple of patch_size={self.patch_size}")
+        if self.embed_dim % self.num_heads:
+            raise ValueError(f"embed_dim={self.embed_dim} is not divisible by num_heads={self.num_heads}")
+        if self.bottleneck_dim % self.mult_heads and self.fusion in ("mult", "mult_concat"):
+            raise ValueError(f"bottleneck_dim={self.bottleneck_dim} is not divisible by mult_heads={self.mult_heads}")
+        if self.prompt_updates:
+            if not self.num_prompts or self.num_prompts % self.prompt_updates or self.depth % self.prompt_updates:
+                raise ValueError(
+                    f"prompt_updates={self.prompt_updates} must divide num_prompts={self.num_prompts} (> 0) and "
+                    f"depth={self.depth} (e.g. num_prompts=3*prompt_updates, as the official code sizes them)")
+        if "ita" in self.temporal and self.fusion != "bottleneck":
+            raise ValueError(f"temporal={self.temporal!r} puts the adapters inside the fusion bottleneck: "
+                             f"it needs fusion='bottleneck', got {self.fusion!r}")
+        if "mtt" in self.temporal and not self.mtt_depth:
+            raise ValueError(f"temporal={self.temporal!r} needs mtt_depth >= 1")
+
+
+def _at_least(cfg: MMADFERConfig, key: str, low: int) -> None:
+    if getattr(cfg, key) < low:
+        raise ValueError(f"{key} must be >= {low}, got {getattr(cfg, key)}")
+
+
+#: The official code's side of every paper-vs-code switch (see the module docstring).
+OFFICIAL: dict[str, Any] = {
+    "gates": "per_layer_and_modality",
+    "fusion_tokens": "all",
+    "lr_schedule": "cosine_per_epoch",
+    "frame_ordering": "lexicographic",
+}
+
+#: A small ViT that trains on a CPU in about a minute on the synthetic benchmark (5 folds):
+#: depth 4 (prompt updates after blocks 0 and 2), width 64, 2 heads, 4 frames of 32 px (2 x 2
+#: patches), a 96 x 32 fbank of the 1-s synthetic audio (6 x 2 patches), a 16-d bottleneck, a
+#: one-layer 64-d MTT; batch 16, lr 1e-3 and no crop augmentation, so that 8 epochs on frozen
+#: random encoders learn.
+TINY: dict[str, Any] = {
+    "epochs": 8, "batch_size": 16, "lr": 1e-3, "num_frames": 4, "img_size": 32, "augment": False,
+    "audio_frames": 96, "audio_mel_bins": 32, "embed_dim": 64, "depth": 4, "num_heads": 2, "bottleneck_dim": 16,
+    "ita_dim": 16, "joint_dim": 64, "mtt_heads": 2, "mtt_dim_head": 32, "mtt_mlp_dim": 128,
+}
