@@ -1,0 +1,166 @@
+"""MPUC (Franceschini et al., ICPR 2022): modality-pairwise unsupervised contrastive learning.
+
+One backbone per modality (acoustic TCN on 128-bin log-mel, ST-GCN on 51 facial landmarks,
+R(2+1)D-18 on face crops, a transformer over word vectors), each with a projection head
+``fc + ReLU + fc``; pretraining with the contrastive loss of every ordered pair of modalities
+(eqs. 1-2, tau 0.07) on temporal crops, without labels; then the projection heads are dropped
+and the concatenated 512-d features feed a prediction layer (fusion only at inference).
+Paper-vs-code switches are fields of :class:`~bench_methods.mpuc.config.MPUCConfig`.
+
+Two methods share this package:
+
+* ``mpuc`` (:class:`MPUC`): the proposed method, regime ``linear_eval`` with ``pretrain: true``
+  (``probe=online`` trains the classifier alongside the encoder, the code's way); at least
+  two modalities.
+* ``mpuc_supervised`` (:class:`MPUCSupervised`): the supervised baselines of Tables I-II with
+  the same backbones, regime ``supervised``, any non-empty subset of modalities. Presets name
+  the rows: ``unimodal_acoustics``, ``unimodal_faces``, ``unimodal_landmarks`` (use them with
+  ``--modalities audio`` / ``video`` / ``landmarks``), ``paper`` (Late Fusion) and ``attention``.
+
+Inputs (bench transforms; the data layer delivers windows of ``window_frames`` steps):
+``audio_logmel_mpuc`` (log-mel ``[T, 128]``), ``landmarks_openface_mpuc`` (``[T, 51, 2]`` from
+an OpenFace CSV's ``x_0..x_67, y_0..y_67``; a CSV without them is a DataError naming the file
+and that header), ``face_frames`` (R(2+1)D input: MTCNN face crops, the paper's detector [61];
+its crop rule is unstated, bench takes the square union box, policy ``mma_dfer_square``,
+resized to 112 x 112 as the code's evaluation resize; ``window_frames`` TSN-sampled frames per
+item, then ``video_clip_frames`` evenly spread over the crop). Text needs per-step 300-d GloVe
+vectors aligned with the other modalities (the code's MOSEI pickles), which bench has no
+transform for yet: asking for text is a ConfigError, and Table II runs as its "wout/ text" row.
+
+Reproducing Table I (RAVDESS)
+=============================
+The official RAVDESS pipeline reads audio and facial landmarks (it has no face-image branch,
+so the "Facial Images" rows are not reproducible from the code). Real inputs needed under one
+data root (the ravdess adapter finds ``Actor_NN`` folders at any depth):
+
+* ``Audio_Speech_Actors_01-24/Actor_NN/03-01-EE-II-SS-RR-NN.wav`` (or the 16 kHz ``.opus``
+  transcode in ``../shared/data/ravdess/audio_speech_16k_opus``): the audio-only speech files;
+* the RAVDESS Facial Landmark Tracking release (Zenodo record 3255102,
+  ``FacialTracking_Actors_01-24.zip``): one OpenFace 2 CSV per audio-visual speech file, named
+  like it, ``Actor_NN/01-01-EE-II-SS-RR-NN.csv`` (60 per actor, 1,440 in all), whose header
+  holds ``frame, face_id, timestamp, confidence, success, ..., x_0..x_67, y_0..y_67, ...``;
+* for face images, the ``Video_Speech_Actor_NN/Actor_NN/01-01-…mp4`` files (bench's own
+  addition; R(2+1)D's Kinetics-400 weights from a local file via ``--set video_weights=PATH``).
+
+The ravdess protocols (``ravdess_actor10``, ``ravdess_kfold10``, ``ravdess_actor_holdout``) are
+``supervised``: they run the baselines. MPUC's own rows need the same splits with
+``regime: {kind: linear_eval, pretrain: true}`` (a protocol that includes one of them and
+overrides ``regime``; called ``<protocol>_linear`` below). Commands (``--preset code_ravdess``
+is the shipped RAVDESS config: supervised-contrastive positives, the code's loss, online probe)::
+
+    bench run --method mpuc --protocol ravdess_actor10_linear --data-root DIR --modalities audio landmarks
+    bench run --method mpuc_supervised --protocol ravdess_actor10 --data-root DIR \\
+        --modalities audio --preset unimodal_acoustics
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bench.api import Method, ResourceHints, Stage, TaskSpec, TransformSpec
+from bench.errors import ConfigError
+from bench_methods.mpuc.config import EncoderConfig, MPUCConfig, SupervisedConfig
+
+_TINY_MODEL: dict[str, Any] = {
+    "crop_frames": 12, "feature_dim": 32, "projection_hidden": 64, "tcn_blocks": 2, "tcn_repeats": 1,
+    "tcn_bottleneck": 16, "tcn_hidden": 32, "stgcn_channels": 16, "stgcn_spatial": 8, "video_size": 32,
+    "text_layers": 1, "text_ff": 64,
+}
+"""The ``tiny`` presets: a CPU-sized model whose 12-step crop fits the synthetic benchmark's
+16-frame landmark tracks and 1 s of audio (44 log-mel frames). MPUC's ``tiny`` pretrains at
+``pretrain_lr`` 1e-4 without dropout: on that benchmark, SGD at the paper's 1e-3 on the summed
+eq. 1 (or with dropout 0.1) stays on the uniform-similarity plateau ``B log(B - 1)`` for
+hundreds of epochs, while 1e-4 leaves it in about 150 and the frozen features then reach
+about 0.9 UAR (random-init ones about 0.65)."""
+
+
+def _inputs(cfg: EncoderConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
+    if "text" in modalities:
+        raise ConfigError(
+            "mpuc: the text backbone reads 300-d GloVe word vectors per step, aligned with the other "
+            "modalities (the code's MOSEI pickles, REFERENCE 3.3); bench has no such transform yet. "
+            "Run without text (e.g. --modalities audio landmarks video: Table II's 'wout/ text' row)")
+    window = cfg.window_frames
+    specs = {
+        "audio": TransformSpec("audio_logmel_mpuc", {"num_frames": window, "n_mels": cfg.mel_bins,
+                                                     "hop_length": cfg.mel_hop_length}),
+        "landmarks": TransformSpec("landmarks_openface_mpuc", {"num_frames": window}),
+        "video": TransformSpec("face_frames", {"policy": "mma_dfer_square", "num_frames": window,
+                                               "size": cfg.video_size}),
+    }
+    return {m: specs[m] for m in modalities}
+
+
+def _build(task: TaskSpec, cfg: EncoderConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
+    from bench_methods.mpuc.module import MPUCModule
+
+    return MPUCModule(task, cfg, shapes)
+
+
+class MPUC(Method):
+    """The proposed method: pairwise contrastive pretraining, then a classifier on frozen features."""
+
+    name = "mpuc"
+    paper = ("Franceschini et al., Multimodal Emotion Recognition with Modality-Pairwise Unsupervised "
+             "Contrastive Loss, ICPR 2022")
+    modalities = ("audio", "landmarks", "video", "text")
+    min_modalities = 2
+    tasks = ("classification", "multilabel")
+    regimes = ("pretrain", "linear_eval")
+    Config = MPUCConfig
+    presets: Mapping[str, Mapping[str, Any]] = {
+        "paper": {},
+        "paper_mosei": {"crop_frames": 30, "lr_step_epochs": 5},
+        "code_ravdess": {"positives": "supervised", "loss_reduction": "mean_half", "probe": "online"},
+        "tiny": {**_TINY_MODEL, "dropout": 0.0, "view_shift": 2, "pretrain_lr": 1e-4, "pretrain_epochs": 200,
+                 "lr": 0.01, "epochs": 40, "pretrain_batch_size": 16, "batch_size": 16},
+    }
+    resources = ResourceHints(gpus=1, cpus=8, mem_gb=32, time_min=720)
+
+    def inputs(self, cfg: MPUCConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
+        return _inputs(cfg, modalities)
+
+    def stages(self, cfg: MPUCConfig, regime: str, pretrain: bool) -> list[Stage]:
+        """``pretrain`` (labels only with supervised positives) then ``linear_eval``; or one online stage."""
+        if regime != "linear_eval":
+            raise ConfigError(f"mpuc trains by linear evaluation after pretraining, not regime {regime!r}; "
+                              "the supervised baselines are method mpuc_supervised")
+        probe = Stage("linear_eval", cfg.epochs, cfg.batch_size, labels=True)
+        if not pretrain:
+            if cfg.probe == "online":
+                raise ConfigError("mpuc: probe=online trains the encoder, so it needs a protocol with pretrain: true")
+            return [probe]
+        if cfg.probe == "online":
+            return [Stage("pretrain_online_probe", cfg.epochs, cfg.pretrain_batch_size, labels=True)]
+        pre = Stage("pretrain", cfg.pretrain_epochs, cfg.pretrain_batch_size, labels=cfg.positives == "supervised")
+        return [pre, probe]
+
+    def build(self, task: TaskSpec, cfg: MPUCConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
+        return _build(task, cfg, shapes)
+
+
+class MPUCSupervised(Method):
+    """The supervised baselines of MPUC's Tables I-II (Unimodal, Late Fusion, Attention Mec.)."""
+
+    name = "mpuc_supervised"
+    paper = MPUC.paper + " (supervised baselines, Sec. IV-B)"
+    modalities = MPUC.modalities
+    tasks = MPUC.tasks
+    regimes = ("supervised",)
+    Config = SupervisedConfig
+    presets: Mapping[str, Mapping[str, Any]] = {
+        "paper": {},
+        "unimodal_acoustics": {"lr_step_epochs": 10, "epochs": 100},
+        "unimodal_faces": {"lr": 0.01, "epochs": 150},
+        "unimodal_landmarks": {},
+        "attention": {"head": "attention", "batch_size": 64},
+        "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
+    }
+    resources = MPUC.resources
+
+    def inputs(self, cfg: SupervisedConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
+        return _inputs(cfg, modalities)
+
+    def build(self, task: TaskSpec, cfg: SupervisedConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
+        return _build(task, cfg, shapes)

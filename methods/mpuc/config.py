@@ -1,0 +1,195 @@
+"""MPUC's configurations: defaults are the paper's values (ICPR'22, Sec. III-D, IV-B).
+
+Where the official code (``ricfrr/mpuc-mer``, REFERENCE_IMPLEMENTATIONS.md section 3) differs
+from the paper, the difference is a field here whose default is the paper's side and whose
+other value is the code's; each field's comment names both. Values the paper does not give
+(crop length, widths of the backbones) are the code's.
+
+:class:`EncoderConfig` holds what the contrastive method and its supervised baselines share
+(backbones, temporal crop, optimiser); :class:`MPUCConfig` adds the contrastive pretraining,
+:class:`SupervisedConfig` the baselines' fusion head.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+Positives = Literal["paper", "code", "supervised"]
+Reduction = Literal["sum", "mean_half"]
+Probe = Literal["separate", "online"]
+TextPositional = Literal["sequence", "batch_index"]
+Head = Literal["mlp", "attention"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig:
+    """Backbones, temporal crop and optimiser (all settable with ``--set key=value``).
+
+    Optimiser (Sec. III-D; code ``main.py`` L110-125, the same for encoder and classifiers):
+    SGD, ``lr`` 1e-3 (the classifier's, code ``lr_linear``, and a baseline's whole network; the
+    contrastive encoder's is ``MPUCConfig.pretrain_lr``), momentum 0.9, weight decay 1e-3;
+    every learning rate is multiplied by ``lr_gamma`` 0.9 every ``lr_step_epochs`` epochs: 100
+    for RAVDESS (the default), 5 for CMU-MOSEI (``--preset paper_mosei``). ``epochs`` 2000 is the paper's budget of the
+    classifier stage; the protocol's ``selection.patience`` (100) stops it earlier.
+    ``batch_size`` is that stage's batch: 64 for the downstream classifier (paper).
+    """
+
+    epochs: int = 2000
+    batch_size: int = 64
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-3
+    lr_step_epochs: int = 100
+    lr_gamma: float = 0.9
+    # Temporal crop: consecutive steps fed to every backbone (code n_frames: RAVDESS 90, MOSEI 30).
+    crop_frames: int = 90
+    feature_dim: int = 512
+    projection_hidden: int = 1024
+    dropout: float = 0.1
+    # Acoustic TCN (code models/TCN.py, Encoder.py L102) on 128-bin log-mel.
+    mel_bins: int = 128
+    mel_hop_length: int = 512
+    tcn_blocks: int = 5
+    tcn_repeats: int = 2
+    tcn_bottleneck: int = 64
+    tcn_hidden: int = 128
+    tcn_kernel: int = 3
+    # Landmark ST-GCN (code models/STGCN.py, Encoder.py L72) on 51 points.
+    stgcn_channels: int = 64
+    stgcn_spatial: int = 16
+    # Facial images: R(2+1)D-18; the paper's Kinetics-400 weights only from a local file.
+    video_clip_frames: int = 8
+    video_size: int = 112
+    video_weights: str = ""
+    # Text transformer over 300-d word vectors (code Encoder.py L75-81).
+    text_dim: int = 300
+    text_layers: int = 6
+    text_heads: int = 5
+    text_ff: int = 2048
+    # paper: a Transformer [60] (positions along the sequence) / code: pe[:x.size(0)] on a
+    # batch-first input adds the offset of the sample's BATCH position (Encoder.py L29-31, L177).
+    text_positional: TextPositional = "sequence"
+
+    def __post_init__(self) -> None:
+        positive = {k: getattr(self, k) for k in (
+            "epochs", "batch_size", "lr", "lr_step_epochs", "lr_gamma", "crop_frames", "feature_dim",
+            "projection_hidden", "mel_bins", "mel_hop_length", "tcn_blocks", "tcn_repeats", "tcn_bottleneck",
+            "tcn_hidden", "tcn_kernel", "stgcn_channels", "stgcn_spatial", "video_clip_frames", "video_size",
+            "text_dim", "text_layers", "text_heads", "text_ff")}
+        bad = [f"{k}={v!r}" for k, v in positive.items() if not v > 0]
+        if bad:
+            raise ValueError(f"these must be > 0: {', '.join(bad)}")
+        if not 0.0 <= self.dropout < 1.0 or self.momentum < 0 or self.weight_decay < 0:
+            raise ValueError("dropout must be in [0, 1), momentum and weight_decay >= 0")
+        if self.crop_frames < 11:
+            raise ValueError(f"crop_frames={self.crop_frames}: the ST-GCN's five temporal convolutions "
+                             "(kernel 3) need at least 11 steps")
+        if self.tcn_kernel % 2 == 0:
+            raise ValueError(f"tcn_kernel={self.tcn_kernel}: an odd kernel keeps the TCN's length")
+        if self.text_dim % self.text_heads or self.text_dim % 2:
+            raise ValueError(f"text_dim={self.text_dim} must be even and divisible by text_heads={self.text_heads}")
+
+    @property
+    def views(self) -> int:
+        """Temporal crops taken per sample and step (one: a supervised baseline)."""
+        return 1
+
+    @property
+    def window_frames(self) -> int:
+        """Steps of each item the data layer delivers; the module's crops lie inside it."""
+        return self.crop_frames
+
+
+@dataclasses.dataclass(frozen=True)
+class MPUCConfig(EncoderConfig):
+    """The contrastive method: pretraining (Sec. III-B) then the downstream classifier (III-C).
+
+    Paper vs code switches (defaults = paper):
+
+    * ``positives``: ``paper`` = eq. 1 on one temporal crop per sample: the positive of
+      ``z_i^m`` is ``z_i^n``, the denominator runs over ``j != i`` only (it excludes the
+      positive); a fresh crop every step is the paper's temporal augmentation.
+      ``code`` = two crops per sample (``SupConSeparate.py`` L86-98): the only positive is
+      the other crop of the same sample in the other modality, the same-crop pair is dropped
+      from numerator and denominator, the denominator includes the positive.
+      ``supervised`` = the shipped RAVDESS config (``unsupervised: False``): every same-class
+      sample of both crops is a positive (labels are then seen while pretraining) and the
+      last modality is never an anchor, so eq. 2 averages over (M-1)^2 pairs.
+    * ``loss_reduction``: ``sum`` = ``L^{m,n} = sum_i L_i`` (paper) / ``mean_half`` = the mean
+      over anchors of ``-sum_pos log p / (#pos + 1)``, i.e. an extra 1/2 with one positive (code).
+    * ``probe``: ``separate`` = frozen features, then the classifier is trained (the paper's
+      linear evaluation) / ``online`` = classifier trained from epoch 0 on detached features of
+      the encoder in train mode, one stage, selected on validation like the code (``train.py``).
+    * ``transductive``: off (paper) / on = after every pretraining epoch, contrastive updates
+      on the validation and test inputs (no labels; the code's MOSEI config). Marked in the
+      record's ``weights`` field, so every table row it feeds shows it.
+    * ``text_positional`` (see :class:`EncoderConfig`).
+
+    The MOSEI label rule (``> 0`` paper vs the code's effective ``>= 1``) is the mosei
+    adapter's ``presence`` option (``"gt0"`` default / ``"ge1"``), set by a protocol's
+    ``dataset_options: {presence: ge1}``, not a method setting.
+
+    ``pretrain_epochs`` 2000 and ``pretrain_batch_size`` 32 are the paper's budget and batch
+    (Sec. III-D). An unlabelled stage has no validation score to stop on, so the protocol's
+    patience stops only the classifier stage; with ``probe=online`` the one joint stage runs
+    ``epochs`` under that patience, as the code does.
+
+    ``view_shift`` (bench's; 30): in ``code`` / ``supervised`` mode the data layer delivers a window of
+    ``crop_frames + view_shift`` steps (random start in training, start 0 in evaluation) and
+    the two crops start independently and uniformly inside it, so they always overlap by at
+    least ``crop_frames - view_shift`` steps. The code draws both starts over the whole
+    sequence (bench's data layer crops before the method sees an item). Evaluation
+    classifies the first ``crop_frames`` steps, as the code does.
+    """
+
+    temperature: float = 0.07
+    # Encoder learning rate (code lr_encoder; ``lr`` is its lr_linear); the paper: 1e-3 for both.
+    pretrain_lr: float = 1e-3
+    positives: Positives = "paper"
+    loss_reduction: Reduction = "sum"
+    probe: Probe = "separate"
+    transductive: bool = False
+    pretrain_epochs: int = 2000
+    pretrain_batch_size: int = 32
+    view_shift: int = 30
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (self.temperature > 0 and self.pretrain_lr > 0 and self.pretrain_epochs >= 1
+                and self.pretrain_batch_size >= 2):
+            raise ValueError("temperature and pretrain_lr must be > 0, pretrain_epochs >= 1 and "
+                             "pretrain_batch_size >= 2 (a contrastive batch needs negatives)")
+        if self.view_shift < 0:
+            raise ValueError(f"view_shift must be >= 0, got {self.view_shift}")
+
+    @property
+    def views(self) -> int:
+        return 1 if self.positives == "paper" else 2
+
+    @property
+    def window_frames(self) -> int:
+        return self.crop_frames + (self.view_shift if self.views == 2 else 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class SupervisedConfig(EncoderConfig):
+    """The supervised baselines of Tables I-II: the MPUC backbones trained end to end with labels.
+
+    ``head``: ``mlp`` = concatenated 512-d features -> fc + ReLU + fc (Unimodal with one
+    modality, Late Fusion with several); ``attention`` = the "Attention Mec." baseline: the
+    concatenation goes through query/key/value linears and multi-head attention
+    (``attention_heads`` 4) before the same fc + ReLU + fc (code ``models/attention.py``: a
+    length-1 sequence, so the attention weights are 1 and it acts as linear layers).
+    Defaults are the Late Fusion row (batch 32, lr 1e-3, momentum 0.9, epochs by patience);
+    the other rows are presets of ``mpuc_supervised``.
+    """
+
+    batch_size: int = 32
+    head: Head = "mlp"
+    attention_heads: int = 4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.attention_heads < 1:
+            raise ValueError(f"attention_heads must be >= 1, got {self.attention_heads}")

@@ -1,0 +1,65 @@
+"""MPUC's acoustic backbone: a Conv-TasNet temporal convolutional network on log-mel frames.
+
+Built from the facts of REFERENCE 3.4 (the official ``models/TCN.py``, an adaptation of
+Asteroid's TCN [68]; written here from that description): global layer norm and a 1x1
+bottleneck ``mel_bins -> 64``; ``n_repeats x n_blocks`` residual blocks (1x1 conv to 128
+hidden channels, PReLU, gLN, depth-wise dilated conv of kernel 3 with dilation
+``2**block``, PReLU, gLN, 1x1 conv back to 64), dropout 0.1 after the bottleneck and on
+every residual; then the mean over time, PReLU and ``Linear(64 -> 512)``. Random init.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class GlobalLayerNorm(nn.Module):
+    """gLN (Conv-TasNet): normalise each sample over channels and time, then a per-channel gain and bias."""
+
+    def __init__(self, channels: int, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(channels, 1))
+        self.bias = nn.Parameter(torch.zeros(channels, 1))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(1, 2), keepdim=True)
+        var = (x - mean).pow(2).mean(dim=(1, 2), keepdim=True)
+        return self.gain * (x - mean) / (var + self.eps).sqrt() + self.bias
+
+
+class DilatedBlock(nn.Module):
+    """One residual branch: 1x1 up, depth-wise dilated conv (length kept), 1x1 down."""
+
+    def __init__(self, channels: int, hidden: int, kernel: int, dilation: int) -> None:
+        super().__init__()
+        self.branch = nn.Sequential(
+            nn.Conv1d(channels, hidden, 1), nn.PReLU(), GlobalLayerNorm(hidden),
+            nn.Conv1d(hidden, hidden, kernel, padding=(kernel - 1) * dilation // 2, dilation=dilation,
+                      groups=hidden),
+            nn.PReLU(), GlobalLayerNorm(hidden),
+            nn.Conv1d(hidden, channels, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.branch(x)
+
+
+class AcousticTCN(nn.Module):
+    """``[B, T, mel_bins]`` log-mel frames (time-major) -> ``[B, out_dim]``."""
+
+    def __init__(self, mel_bins: int, out_dim: int, blocks: int, repeats: int, bottleneck: int, hidden: int,
+                 kernel: int, dropout: float) -> None:
+        super().__init__()
+        self.bottleneck = nn.Sequential(GlobalLayerNorm(mel_bins), nn.Conv1d(mel_bins, bottleneck, 1))
+        self.blocks = nn.ModuleList(
+            DilatedBlock(bottleneck, hidden, kernel, 2**b) for _ in range(repeats) for b in range(blocks))
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Sequential(nn.PReLU(), nn.Linear(bottleneck, out_dim))
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(self.bottleneck(mel.transpose(1, 2)))
+        for block in self.blocks:
+            x = x + self.dropout(block(x))
+        return self.out(x.mean(dim=-1))

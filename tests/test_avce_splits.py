@@ -1,0 +1,54 @@
+"""AVCE's frame-level protocols: splits of per-frame samples never put one video on two sides."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bench import protocols, splits
+from bench.api import Sample, Split
+from bench.data.adapters.afew_va import AFEWVA
+from bench.errors import LeakageError
+
+
+def frame_samples(videos: int) -> list[Sample]:
+    """Per-frame samples as the afew_va / affwild adapters give them: id <video>/<frame>, group = video."""
+    return [Sample(id=f"{v:03d}/{f:05d}", label=(0.1 * (f % 7) - 0.3, 0.0),
+                   sources={"video": Path(f"{v:03d}/{f:05d}.png")}, group=f"{v:03d}")
+            for v in range(1, videos + 1) for f in range(3 + v % 11)]
+
+
+@pytest.mark.parametrize("protocol", ["afewva_cv", "affwild_sampled_train"])
+def test_frame_level_folds_keep_every_video_on_one_side(protocol: str, tmp_path: Path) -> None:
+    samples = frame_samples(60)
+    split_cfg = protocols.load(protocol).split
+    folds = splits.make_splits(split_cfg, samples, AFEWVA(tmp_path))
+    video = {s.id: s.group for s in samples}
+    frames_per_video = Counter(video.values())
+    for fold in folds:
+        sides = {side: {video[i] for i in getattr(fold, side)} for side in ("train", "test")}
+        assert not sides["train"] & sides["test"]
+        assert len(sides["test"]) == 10 and len(sides["train"]) == 50  # 5:1 by video
+        for side in ("train", "test"):  # whole videos: every frame of a side's video is on that side
+            assert Counter(video[i] for i in getattr(fold, side)) == {v: frames_per_video[v] for v in sides[side]}
+    assert len(folds) == {"afewva_cv": 5, "affwild_sampled_train": 1}[protocol]
+    again = splits.make_splits(split_cfg, samples, AFEWVA(tmp_path))
+    assert [f.test for f in again] == [f.test for f in folds]  # seeded
+
+
+def test_a_frame_moved_across_is_refused(tmp_path: Path) -> None:
+    samples = frame_samples(12)
+    fold = splits.make_splits(protocols.load("afewva_cv").split, samples, AFEWVA(tmp_path))[0]
+    leaky = Split("leaky", train=fold.train + fold.test[:1], test=fold.test[1:])
+    with pytest.raises(LeakageError, match="groups on both train and test"):
+        splits.assert_no_leakage(leaky, {s.id: s for s in samples}, "shared")
+
+
+def test_sampled_train_protocol_is_labelled_non_standard() -> None:
+    protocol = protocols.load("affwild_sampled_train")
+    assert protocol.leaky is True and "NON-STANDARD" in protocol.description
+    assert protocol.serves == ("avce:2", "avce:4") and protocol.seeds == (0, 1, 2, 3, 4)
+    assert protocol.dataset_options == {"partitions": ["train"]}
+    assert {"ccc", "ccc_avce", "rmse_batched", "sagr_avce"} <= set(protocol.metrics)

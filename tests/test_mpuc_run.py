@@ -1,0 +1,118 @@
+"""MPUC through the runner on the synthetic benchmark: pretrain -> linear eval, patience, bad requests."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench import registry, run
+from bench.data.synthetic import SyntheticSpec, generate
+from bench.errors import ConfigError
+from bench_methods.mpuc import module as mpuc_module
+
+PROTOCOL = """\
+name: {name}
+dataset: synthetic
+task: classification
+modalities: [audio, landmarks]
+split: {{scheme: official}}
+regime: {regime}
+selection: {selection}
+metrics: [uar, war]
+primary: uar
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Small models on a shared 2-core CPU run faster on one thread than on contended two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic") / "data"
+    generate(root, SyntheticSpec(variant="classification", num_subjects=10, clips_per_subject=8))
+    return root
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+def protocol(folder: Path, name: str, regime: str = "{kind: linear_eval, pretrain: true}",
+             selection: str = "{rule: last_epoch}") -> str:
+    path = folder / f"{name}.yaml"
+    path.write_text(PROTOCOL.format(name=name, regime=regime, selection=selection))
+    return str(path)
+
+
+def request(protocol_path: str, data_root: Path, cache_dir: Path, out: Path, **kw: object) -> run.RunRequest:
+    base = dict(method="mpuc", protocol=protocol_path, preset="tiny", data_root=data_root, out=out,
+                progress=False, cache_root=cache_dir)
+    base.update(kw)
+    return run.RunRequest(**base)
+
+
+def test_pretrain_then_linear_eval_is_clearly_above_chance(data_root: Path, cache_dir: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, set[bool]] = {}
+    original = mpuc_module.MPUCModule.training_step
+
+    def spy(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+        seen.setdefault(self.stage, set()).add("label" in batch)
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(mpuc_module.MPUCModule, "training_step", spy)
+    (result,) = run.execute(run.make_plan(request(protocol(tmp_path, "mpuc_conformance"), data_root, cache_dir,
+                                                  tmp_path / "out")))
+    record = result.record
+    assert seen == {"pretrain": {False}, "linear_eval": {True}}  # pretraining never sees a label
+    assert record["selection"]["epochs_trained"] == {"pretrain": 200, "linear_eval": 40}
+    assert set(record["data"]["preprocessing"]) == {"audio", "landmarks"}
+    assert record["weights"] == {"audio": "random-init", "landmarks": "random-init"}
+    losses = [h["train_loss"] for h in record["history"] if h["stage"] == "pretrain"]
+    plateau = 16 * math.log(15)  # eq. 1 summed over a batch of 16 when every similarity is equal
+    assert losses[-1] < plateau - 20  # the encoders left the uniform-similarity plateau: they align
+    assert record["metrics"]["uar"] >= 0.7  # chance is 0.25 (four balanced classes)
+
+
+def test_patience_stops_the_linear_eval_where_expected(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
+    path = protocol(tmp_path, "mpuc_patience", selection="{rule: best_val, patience: 3}")
+    # A learning rate of 1e-12 leaves the classifier's predictions, hence the validation UAR, unchanged:
+    # epoch 0 is the best, epochs 1-3 do not improve on it, so the stage stops after epoch 3.
+    req = request(path, data_root, cache_dir, tmp_path / "out",
+                  overrides={"pretrain_epochs": 1, "lr": 1e-12, "epochs": 50})
+    (result,) = run.execute(run.make_plan(req))
+    assert result.record["selection"]["epoch"] == 0
+    assert result.record["selection"]["epochs_trained"] == {"pretrain": 1, "linear_eval": 4}
+
+
+def test_fewer_than_two_modalities_names_what_is_missing_and_the_protocols_that_fit(
+        data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
+    req = request(protocol(tmp_path, "mpuc_one"), data_root, cache_dir, tmp_path / "out", modalities=["audio"])
+    with pytest.raises(ConfigError) as error:
+        run.make_plan(req)
+    message = str(error.value)
+    assert "'mpuc' needs at least 2 modalities, got audio" in message
+    fitting = message.split("protocols that fit: ")[1].split(", ")
+    assert {"ravdess_actor10", "ravdess_kfold10", "mosei_official", "synthetic_5fold"} <= set(fitting)
+    assert "synthetic_va" not in fitting  # regression: not an MPUC task
+
+
+def test_supervised_unimodal_baseline_runs_on_one_modality(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
+    if "mpuc_supervised" not in registry.methods.names():
+        pytest.skip("entry point mpuc_supervised = bench_methods.mpuc:MPUCSupervised is not registered yet")
+    path = protocol(tmp_path, "mpuc_supervised_audio", regime="{kind: supervised}")
+    req = request(path, data_root, cache_dir, tmp_path / "out", method="mpuc_supervised", modalities=["audio"])
+    (result,) = run.execute(run.make_plan(req))
+    assert result.record["selection"]["epochs_trained"] == {"supervised": 30}
+    assert result.record["metrics"]["uar"] >= 0.5
