@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import protocols, splits
+from bench import protocols, roots, splits
 from bench.api import Split
 from bench.data.adapters.affwild import AffWild
 from bench.data.adapters.affwild2 import AffWild2
 from bench.data.adapters.afew_va import AFEWVA
-from bench.errors import DataError, LeakageError
+from bench.errors import ConfigError, DataError, LeakageError, ProtocolError
 
 REAL_JSON = Path(__file__).resolve().parents[2] / "shared" / "data" / "afew_va" / "001" / "001.json"
 needs_real_json = pytest.mark.skipif(not REAL_JSON.is_file(), reason="../shared/data/afew_va is absent")
@@ -259,6 +259,57 @@ def test_affwild_frame_numbering_gap_and_missing_test_labels(tmp_path: Path) -> 
         AffWild(tmp_path / "elsewhere").samples()
 
 
+def test_affwild_partitions_option_keeps_only_the_training_videos(tmp_path: Path) -> None:
+    _affwild_tree(tmp_path)
+    protocol = protocols.load("affwild_sampled_train")
+    adapter = roots.open_adapter("affwild", tmp_path, protocol.dataset_options)
+    assert isinstance(adapter, AffWild) and adapter.partitions == ("train",)
+    samples = adapter.samples()
+    assert [s.id for s in samples] == ["105/00001", "105/00002", "105/00003",
+                                       "120-30-1280x720/00000", "120-30-1280x720/00001"]
+    assert {s.meta["partition"] for s in samples} == {"train"}
+    assert AffWild(tmp_path, partitions=["test"]).samples()[0].id == "271/00001"
+    assert AffWild(tmp_path, partitions=["test", "train"]).partitions == ("train", "test")  # the release's order
+    with pytest.raises(DataError, match="official split needs both partitions"):
+        adapter.official_split()
+    report = adapter.check()  # only the chosen partition is counted and compared with 252
+    assert report.counts == {"train_videos": 2, "train_frames": 5}
+    assert report.problems == (f"{tmp_path / 'annotations' / 'train'}: 2 videos, Aff-Wild's train set has 252",)
+    # a video annotated in both partitions is still refused when one partition is chosen
+    _affwild_video(tmp_path, "test", "105", [(0.1, 0.1)] * 3)
+    with pytest.raises(DataError, match="annotated in both train and test"):
+        adapter.samples()
+
+
+def test_affwild_sampled_train_folds_hold_out_whole_training_videos(tmp_path: Path) -> None:
+    for number in range(12):
+        _affwild_video(tmp_path, "train", f"{100 + number}", [(0.1, 0.2)] * (2 + number % 3))
+    _affwild_video(tmp_path, "test", "271", [(0.0, 0.3), (0.05, 0.35)])
+    protocol = protocols.load("affwild_sampled_train")
+    adapter = roots.open_adapter("affwild", tmp_path, protocol.dataset_options)
+    samples = adapter.samples()
+    [fold] = splits.make_splits(protocol.split, samples, adapter)
+    video = {s.id: s.group for s in samples}
+    test_videos = {video[i] for i in fold.test}
+    assert len(test_videos) == 2 and not test_videos & {video[i] for i in fold.train}  # 12 videos at 5:1
+    assert "271" not in set(video.values())  # the official test partition is never used
+
+
+@pytest.mark.parametrize(("partitions", "message"), [
+    ("train", "must be a non-empty list"), ([], "must be a non-empty list"),
+    (["validation"], r"partitions \['validation'\] unknown; the official partitions are train, test"),
+    (["train", "train"], "lists a partition twice"),
+])
+def test_affwild_bad_partitions_are_config_errors(tmp_path: Path, partitions: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        AffWild(tmp_path, partitions=partitions)
+
+
+def test_affwild_unknown_option_names_the_valid_one(tmp_path: Path) -> None:
+    with pytest.raises(ProtocolError, match=r"no option 'partition'.*partitions \(default \('train', 'test'\)\)"):
+        roots.open_adapter("affwild", tmp_path, {"partition": ["train"]})
+
+
 # ------------------------------------------------------------------------------ Aff-Wild2
 
 
@@ -299,6 +350,19 @@ def test_affwild2_frames_skip_unannotated_and_imageless_lines(tmp_path: Path) ->
     assert report.ok, report.problems
     assert report.counts == {"unannotated_frames": 1, "annotated_frames_without_image": 1, "train_videos": 3,
                              "train_frames": 6, "validation_videos": 1, "validation_frames": 2}
+
+
+def test_affwild2_partitions_option(tmp_path: Path) -> None:
+    _affwild2_tree(tmp_path)
+    train = AffWild2(tmp_path, partitions=["train"])
+    assert [s.meta["partition"] for s in train.samples()] == ["train"] * 6
+    assert [s.id for s in AffWild2(tmp_path, partitions=["validation"]).samples()] == ["video7/00001", "video7/00003"]
+    with pytest.raises(DataError, match="official split needs both partitions"):
+        train.official_split()
+    assert train.check().counts == {"unannotated_frames": 1, "annotated_frames_without_image": 0,
+                                    "train_videos": 3, "train_frames": 6}
+    with pytest.raises(ConfigError, match=r"partitions \['test'\] unknown; the official partitions are train, validation"):
+        AffWild2(tmp_path, partitions=["test"])
 
 
 def test_affwild2_abaw2021_folder_name_is_accepted(tmp_path: Path) -> None:

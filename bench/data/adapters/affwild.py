@@ -21,17 +21,24 @@ person, but a person may appear in several videos), ``label`` ``(valence, arousa
 ``sources["video"]`` the frame's image. ``meta``: ``video``, ``frame`` (0-based line index),
 ``partition`` (``train`` / ``test``). :meth:`AffWild.official_split` is the official train/test
 partition by video (no validation set).
+
+Option ``partitions`` (protocol ``dataset_options``, ``bench prepare --option``): the official
+partitions whose videos are samples, default both. ``partitions: [train]`` is what AVCE's
+"sampled train set" evaluation (``protocols/affwild_sampled_train.yaml``) splits: only the
+training videos, whose annotations were public in 2017. Every partition's annotation folders
+are still read for the cross-partition checks (a video annotated in both is an error).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
 from bench.api import CheckReport, DatasetAdapter, Sample, Split, TaskKind
-from bench.errors import DataError
+from bench.errors import ConfigError, DataError
 
 PARTITIONS: tuple[str, ...] = ("train", "test")
 VIDEOS_PER_PARTITION: dict[str, int] = {"train": 252, "test": 46}
@@ -45,6 +52,18 @@ LAYOUT = """\
 <root>/annotations/{train,test}/arousal/<video>.txt
 <root>/frames/<video>/<N>.jpg|.png                     every frame of the video, numbered consecutively
                                                        from 0 or 1 (extracted from videos/{train,test}/)"""
+
+
+def chosen_partitions(dataset: str, partitions: Sequence[str], known: Sequence[str]) -> tuple[str, ...]:
+    """The ``partitions`` option checked against ``known``: a non-empty list without repeats, in ``known`` order."""
+    if isinstance(partitions, str) or not isinstance(partitions, Sequence) or not partitions:
+        raise ConfigError(f"{dataset}: partitions must be a non-empty list of {', '.join(known)}, got {partitions!r}")
+    wrong = [p for p in partitions if p not in known]
+    if wrong:
+        raise ConfigError(f"{dataset}: partitions {wrong!r} unknown; the official partitions are {', '.join(known)}")
+    if len(set(partitions)) != len(partitions):
+        raise ConfigError(f"{dataset}: partitions {list(partitions)!r} lists a partition twice")
+    return tuple(p for p in known if p in partitions)
 
 
 def few(items: list[str]) -> str:
@@ -139,8 +158,12 @@ class AffWild(DatasetAdapter):
     modalities = ("video",)
     layout = LAYOUT
 
+    def __init__(self, root: Path, *, partitions: Sequence[str] = PARTITIONS) -> None:
+        super().__init__(root)
+        self.partitions = chosen_partitions(self.name, partitions, PARTITIONS)
+
     def _videos(self) -> dict[str, list[str]]:
-        """Partition -> its annotated videos (by the valence files), each video in one partition."""
+        """Chosen partition -> its annotated videos (by the valence files), each video in one partition."""
         videos = {
             partition: sorted(p.stem for p in (self.root / "annotations" / partition / "valence").glob("*.txt"))
             for partition in PARTITIONS
@@ -157,12 +180,13 @@ class AffWild(DatasetAdapter):
                 raise DataError(
                     f"{self.root / 'annotations' / partition / 'arousal'}: {few(orphans)} have no valence file"
                 )
-        if not videos["train"] and not videos["test"]:
-            raise DataError(f"{self.root}: no Aff-Wild annotation files found; expected:\n{LAYOUT}")
-        return videos
+        if not any(videos[p] for p in self.partitions):
+            raise DataError(f"{self.root}: no Aff-Wild annotation files found in {' or '.join(self.partitions)}; "
+                            f"expected:\n{LAYOUT}")
+        return {p: videos[p] for p in self.partitions}
 
     def samples(self) -> list[Sample]:
-        """Every frame of every annotated video: train videos, then test videos, each in name order."""
+        """Every frame of every annotated video of the chosen partitions: train, then test, in name order."""
         return [
             sample
             for partition, names in self._videos().items()
@@ -172,6 +196,9 @@ class AffWild(DatasetAdapter):
 
     def official_split(self) -> Split:
         """Train videos vs test videos (Aff-Wild has no official validation set)."""
+        if self.partitions != PARTITIONS:
+            raise DataError(f"{self.name}: the official split needs both partitions, but this adapter was opened "
+                            f"with partitions={list(self.partitions)} (drop the option)")
         samples = self.samples()
         test = tuple(s.id for s in samples if s.meta["partition"] == "test")
         if not test:
@@ -180,7 +207,7 @@ class AffWild(DatasetAdapter):
         return Split("official", train=train, test=test)
 
     def check(self) -> CheckReport:
-        """Videos and frames per partition against 252 / 46 videos; every unreadable video; empty images."""
+        """Videos and frames per chosen partition against 252 / 46 videos; every unreadable video; empty images."""
         videos = self._videos()
         problems: list[str] = []
         counts: dict[str, int] = {}

@@ -24,17 +24,22 @@ list ships), ``label`` ``(valence, arousal)``, ``sources["video"]`` the cropped 
 ``meta``: ``video`` (annotation name), ``frame`` (number), ``partition``.
 :meth:`AffWild2.official_split` trains on Train_Set and tests on Validation_Set, the evaluation
 set of AVCE Table 3 (the challenge test labels are not public).
+
+Option ``partitions`` (protocol ``dataset_options``, ``bench prepare --option``): the partitions
+(``train``, ``validation``) whose videos are samples, default both; every partition is still
+read for the cross-partition check.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
 from bench.api import CheckReport, DatasetAdapter, Sample, Split, TaskKind
-from bench.data.adapters.affwild import few, numbered_images, parse_value
+from bench.data.adapters.affwild import chosen_partitions, few, numbered_images, parse_value
 from bench.errors import DataError
 
 ANNOTATION_FOLDERS: tuple[str, ...] = ("VA_Estimation_Challenge", "VA_Set")
@@ -122,7 +127,12 @@ class AffWild2(DatasetAdapter):
     modalities = ("video",)
     layout = LAYOUT
 
+    def __init__(self, root: Path, *, partitions: Sequence[str] = tuple(PARTITIONS)) -> None:
+        super().__init__(root)
+        self.partitions = chosen_partitions(self.name, partitions, tuple(PARTITIONS))
+
     def _annotation_files(self) -> dict[str, list[Path]]:
+        """Chosen partition -> its annotation files."""
         base = self.root / "annotations"
         folder = next((base / n for n in ANNOTATION_FOLDERS if (base / n).is_dir()), None)
         if folder is None:
@@ -131,9 +141,10 @@ class AffWild2(DatasetAdapter):
         both = sorted({p.stem for p in files["train"]} & {p.stem for p in files["validation"]})
         if both:
             raise DataError(f"{folder}: video(s) {few(both)} are annotated in both Train_Set and Validation_Set")
-        if not files["train"] and not files["validation"]:
-            raise DataError(f"{folder}: no annotation files in Train_Set or Validation_Set; expected:\n{LAYOUT}")
-        return files
+        if not any(files[p] for p in self.partitions):
+            chosen = " or ".join(PARTITIONS[p] for p in self.partitions)
+            raise DataError(f"{folder}: no annotation files in {chosen}; expected:\n{LAYOUT}")
+        return {p: files[p] for p in self.partitions}
 
     def _read(self, partition: str, path: Path) -> _Video:
         return _read_video(path, self.root / "cropped_aligned", partition)
@@ -149,6 +160,9 @@ class AffWild2(DatasetAdapter):
 
     def official_split(self) -> Split:
         """Train_Set vs Validation_Set as the test side (the evaluation set of AVCE Table 3)."""
+        if self.partitions != tuple(PARTITIONS):
+            raise DataError(f"{self.name}: the official split needs both partitions, but this adapter was opened "
+                            f"with partitions={list(self.partitions)} (drop the option)")
         samples = self.samples()
         test = tuple(s.id for s in samples if s.meta["partition"] == "validation")
         if not test:
