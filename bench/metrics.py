@@ -14,6 +14,11 @@ and one value per label or axis (stored as ``f"{name}_{label}"``). Scores are fr
 [0, 1] (correlations in [-1, 1]), never percentages; error metrics (``rmse``) are in the
 units of the targets. :func:`compute` validates shapes and values once and flattens the
 results; :func:`per_class` and :func:`confusion` give the per-class breakdown of a run.
+
+A metric registered with ``grouped=True`` also takes the test samples' groups (the video of
+a frame-level sample) as a fourth argument, ``fn(outputs, targets, label_names, groups)``;
+:func:`compute` passes them and refuses such a metric without them. Every other metric pools
+all samples (``ccc`` is the pooled CCC; ``ccc_per_video`` the mean of per-video CCCs).
 """
 
 from __future__ import annotations
@@ -44,17 +49,19 @@ class Metric:
     fn: MetricFn
     higher_is_better: bool
     doc: str
+    grouped: bool = False
 
 
 METRICS: dict[str, Metric] = {}
 
 
 def register(
-    name: str, kinds: Sequence[str], higher_is_better: bool = True
+    name: str, kinds: Sequence[str], higher_is_better: bool = True, grouped: bool = False
 ) -> Callable[[MetricFn], MetricFn]:
     """Register the decorated function as metric ``name`` for the task ``kinds``.
 
-    The function's docstring (its formula and source) becomes :attr:`Metric.doc`.
+    The function's docstring (its formula and source) becomes :attr:`Metric.doc`; ``grouped``
+    metrics take the samples' groups as a fourth argument (see the module docstring).
     """
     bad = [kind for kind in kinds if kind not in TASK_KINDS]
     if bad or not kinds:
@@ -66,7 +73,7 @@ def register(
         doc = inspect.getdoc(fn)
         if not doc:
             raise ValueError(f"metric {name!r} needs a docstring giving its formula and source")
-        METRICS[name] = Metric(name, tuple(kinds), fn, higher_is_better, doc)
+        METRICS[name] = Metric(name, tuple(kinds), fn, higher_is_better, doc, grouped)
         return fn
 
     return decorate
@@ -517,6 +524,24 @@ def sagr_avce(outputs: np.ndarray, targets: np.ndarray, label_names: tuple[str, 
     return _per_axis(_sagr_avce_axis, outputs, targets, label_names)
 
 
+@register("ccc_per_video", ("regression",), grouped=True)
+def ccc_per_video(outputs: np.ndarray, targets: np.ndarray, label_names: tuple[str, ...],
+                  groups: np.ndarray) -> dict[str, float]:
+    """Per-video CCC: per axis, the unweighted mean over videos g of ``ccc`` on g's frames only.
+
+    Groups are the test samples' ``group`` (the video of a frame-level sample). Each video's
+    CCC follows ``ccc``, constant sides included (a video whose labels or predictions are
+    constant scores 0.0, or 1.0 when both are the same constant); a one-frame video has
+    constant sides by definition. ``ccc`` itself is the pooled CCC over all test frames, the
+    reading of the AVCE (ECCV 2022) tables and of its code's evaluation.
+    """
+    order = np.argsort(groups, kind="stable")
+    names, starts = np.unique(groups[order], return_index=True)
+    members = np.split(order, starts[1:])
+    values = np.array([[_ccc_axis(outputs[m, j], targets[m, j]) for j in range(outputs.shape[1])] for m in members])
+    return _per_label(values.mean(axis=0), label_names)
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -556,14 +581,16 @@ def _prepare(task: TaskSpec, outputs: npt.ArrayLike, targets: npt.ArrayLike) -> 
 
 
 def compute(
-    names: Sequence[str], task: TaskSpec, outputs: npt.ArrayLike, targets: npt.ArrayLike
+    names: Sequence[str], task: TaskSpec, outputs: npt.ArrayLike, targets: npt.ArrayLike,
+    groups: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """Score ``outputs`` against ``targets`` with each named metric; flat name -> float.
 
     Dict-valued metrics contribute their headline under the metric name and each label or
-    axis as ``f"{name}_{label}"``. Raises :class:`PluginError` for an unknown metric or one
-    that does not apply to ``task.kind``, :class:`RunError` for wrong shapes, non-finite
-    outputs or invalid targets.
+    axis as ``f"{name}_{label}"``. ``groups`` (one per row) feed the ``grouped`` metrics.
+    Raises :class:`PluginError` for an unknown metric or one that does not apply to
+    ``task.kind``, :class:`RunError` for wrong shapes, non-finite outputs, invalid targets, or
+    a grouped metric without one group per row.
     """
     metrics = [get(name) for name in dict.fromkeys(names)]
     wrong = [m.name for m in metrics if task.kind not in m.kinds]
@@ -573,9 +600,15 @@ def compute(
             f"{task.kind} metrics: {', '.join(_names_for(task.kind))}"
         )
     out, tgt = _prepare(task, outputs, targets)
+    grouped = [m.name for m in metrics if m.grouped]
+    if grouped and (groups is None or len(groups) != len(out)):
+        got = "none" if groups is None else f"{len(groups)} for {len(out)} rows"
+        raise RunError(f"metric(s) {', '.join(grouped)} score per group (video) and need one group per row; got {got}")
+    group_array = np.asarray(groups, dtype=str) if grouped else None
     result: dict[str, float] = {}
     for metric in metrics:
-        value = metric.fn(out, tgt, task.label_names)
+        value = (metric.fn(out, tgt, task.label_names, group_array) if metric.grouped  # type: ignore[call-arg]
+                 else metric.fn(out, tgt, task.label_names))
         parts = value if isinstance(value, dict) else {"": value}
         for suffix, v in parts.items():
             key = f"{metric.name}_{suffix}" if suffix else metric.name

@@ -194,7 +194,8 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     tic = time.perf_counter()
     outputs, targets = test.predict(module)
     predict_s = time.perf_counter() - tic
-    scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets)
+    scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets,
+                             groups=[by_id[i].group_key for i in split.test])
     record = _record(plan, split, seed, prepared, started, scores, outputs, targets, chosen_epoch, history,
                      module, timings={
                          "prepare_s": round(prepare_s, 3), "fit_s": round(fit_s, 3), "predict_s": round(predict_s, 3),

@@ -74,10 +74,10 @@ def test_registry_lists_every_metric_by_kind() -> None:
          "ml_weighted_recall", "ml_macro_f1"]
     )
     assert metrics.names("regression") == sorted(
-        ["rmse", "pcc", "ccc", "sagr", "pcc_avce", "ccc_avce", "rmse_batched", "sagr_avce"]
+        ["rmse", "pcc", "ccc", "sagr", "pcc_avce", "ccc_avce", "rmse_batched", "sagr_avce", "ccc_per_video"]
     )
     assert metrics.names() == sorted(metrics.METRICS)
-    assert len(metrics.names()) == 9 + 7 + 8
+    assert len(metrics.names()) == 9 + 7 + 9
 
 
 def test_metric_records_are_frozen_and_documented() -> None:
@@ -411,17 +411,18 @@ def test_constant_predictor_is_never_nan() -> None:
     names = metrics.names("regression")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no division-by-zero RuntimeWarning either
-        const = metrics.compute(names, TaskSpec("regression", ("x",)), np.full((4, 1), 0.3), y[:, None])
-        same = metrics.compute(names, TaskSpec("regression", ("x",)), np.full((4, 1), 0.1), np.full((4, 1), 0.1))
-        other = metrics.compute(names, TaskSpec("regression", ("x",)), np.full((4, 1), 0.2), np.full((4, 1), 0.1))
-        single = metrics.compute(names, TaskSpec("regression", ("x",)), np.array([[0.5]]), np.array([[0.4]]))
+        one = ["video"] * 4  # the grouped ccc_per_video: one video
+        const = metrics.compute(names, TaskSpec("regression", ("x",)), np.full((4, 1), 0.3), y[:, None], one)
+        same = metrics.compute(names, TaskSpec("regression", ("x",)), np.full((4, 1), 0.1), np.full((4, 1), 0.1), one)
+        other = metrics.compute(names, TaskSpec("regression", ("x",)), np.full((4, 1), 0.2), np.full((4, 1), 0.1), one)
+        single = metrics.compute(names, TaskSpec("regression", ("x",)), np.array([[0.5]]), np.array([[0.4]]), one[:1])
     assert all(np.isfinite(v) for result in (const, same, other, single) for v in result.values())
-    for key in ("pcc", "ccc", "pcc_avce", "ccc_avce"):
+    for key in ("pcc", "ccc", "pcc_avce", "ccc_avce", "ccc_per_video"):
         assert const[key] == 0.0
         assert other[key] == 0.0
         assert single[key] == 0.0
     assert same["pcc"] == same["pcc_avce"] == 0.0
-    assert same["ccc"] == same["ccc_avce"] == 1.0
+    assert same["ccc"] == same["ccc_avce"] == same["ccc_per_video"] == 1.0
     assert const["rmse"] == pytest.approx(np.sqrt(np.mean((0.3 - y) ** 2)))
     # Labels constant, predictions varying: the same rules apply from the other side.
     assert axis("pcc", y, np.full(4, 0.2)) == 0.0 and axis("ccc", y, np.full(4, 0.2)) == 0.0
