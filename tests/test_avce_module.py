@@ -333,3 +333,25 @@ def test_a_one_image_remainder_batch_is_skipped_and_not_counted() -> None:
     assert module.training_step(batch(cfg, size=1), 0) is None
     assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
     assert module.lr_schedulers()[0].last_epoch == 0
+
+
+def test_nonfinite_predictions_score_as_a_constant_predictor_and_are_labelled() -> None:
+    from bench import metrics
+
+    cfg = resolve(**SMALL)
+    module, _ = driven(cfg)
+    module.eval()
+    assert module.weights_provenance == {"all": "random-init"}
+    with torch.no_grad():
+        finite = module.predict_step(batch(cfg), 0)
+    assert torch.isfinite(finite).all() and "nonfinite_predictions" not in module.weights_provenance
+    with torch.no_grad():  # a network whose output overflows: every prediction is NaN
+        for p in module.net.regressor.parameters():
+            p.fill_(float("nan"))
+        broken = module.predict_step(batch(cfg), 0)
+    assert torch.equal(broken, torch.zeros(4, 2))
+    assert module.weights_provenance["nonfinite_predictions"].startswith("8 predicted values were NaN or inf")
+    labels = batch(cfg)["label"].numpy()
+    scores = metrics.compute(["ccc", "pcc", "rmse"], TASK, broken.numpy(), labels)
+    assert scores["ccc"] == 0.0 and scores["pcc"] == 0.0  # the documented value of a constant predictor
+    assert scores["rmse_valence"] == pytest.approx(float((labels[:, 0] ** 2).mean() ** 0.5))

@@ -21,6 +21,13 @@ code bug) E, C, R and H run in eval mode from the second iteration on; H1 stays 
 A batch of one image (an epoch's remainder; the runner keeps it) is skipped and not counted:
 BatchNorm and the batch PCC/CCC of L_AV need two samples. Prediction is x = R(C(E(img))) on
 the centre crop.
+
+Non-finite predictions: a NaN or infinite loss stops training with a RunError naming the term
+and the iteration, so a finished fit predicts finite values. Should a prediction still be
+NaN or infinite (an overflow in the network on one image), it is scored as 0.0 — the centre
+of the [-1, 1] label range, a constant predictor, whose PCC and CCC are 0 by bench's
+definition (``bench.metrics``) — never as NaN; the number of such values is recorded in the
+record's ``weights`` entry ``nonfinite_predictions`` (shown with every table row it feeds).
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ class AVCEModule(L.LightningModule):
         self.clip_frame = image_layout(shapes["video"])
         self.net = AVCENet(cfg, task.num_outputs)
         self.weights_provenance: dict[str, str] = {"all": "random-init"}
+        self.nonfinite_predictions = 0
         if cfg.official_code_bugs:
             self.weights_provenance["official_code_bugs"] = (
                 f"{', '.join(cfg.official_code_bugs)}: reproduced on purpose (bench_methods.avce.config)")
@@ -83,7 +91,19 @@ class AVCEModule(L.LightningModule):
 
     def predict_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         cfg = self.cfg
-        return self.net(augment.pipeline(self.images(batch), cfg.resize, cfg.crop, train=False, flip=False))
+        x = self.net(augment.pipeline(self.images(batch), cfg.resize, cfg.crop, train=False, flip=False))
+        return self.finite(x)
+
+    def finite(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` with NaN / ±inf replaced by 0.0 (a constant predictor), counted in ``weights_provenance``."""
+        bad = ~torch.isfinite(x)
+        if not bad.any():
+            return x
+        self.nonfinite_predictions += int(bad.sum())
+        self.weights_provenance["nonfinite_predictions"] = (
+            f"{self.nonfinite_predictions} predicted values were NaN or inf and are scored as 0.0 "
+            "(the constant centre of the label range)")
+        return torch.where(bad, torch.zeros_like(x), x)
 
     def configure_optimizers(self) -> tuple[list[torch.optim.Optimizer], list[dict[str, Any]]]:
         cfg, net = self.cfg, self.net
