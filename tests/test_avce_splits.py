@@ -52,3 +52,47 @@ def test_sampled_train_protocol_is_labelled_non_standard() -> None:
     assert protocol.serves == ("avce:2", "avce:4") and protocol.seeds == (0, 1, 2, 3, 4)
     assert protocol.dataset_options == {"partitions": ["train"]}
     assert {"ccc", "ccc_avce", "rmse_batched", "sagr_avce"} <= set(protocol.metrics)
+
+
+def afew_tree(root: Path, clips: int) -> None:
+    """AFEW-VA clips in the shipped layout: <NNN>/<NNN>.json plus one .png per annotated frame."""
+    import json
+
+    from PIL import Image
+
+    for clip in range(1, clips + 1):
+        folder = root / f"{clip:03d}"
+        folder.mkdir(parents=True)
+        frames = {f"{f:05d}": {"valence": (clip + f) % 21 - 10, "arousal": 0, "landmarks": [[1.0, 2.0]] * 68}
+                  for f in range(2 + clip % 3)}
+        (folder / f"{clip:03d}.json").write_text(json.dumps({"actor": f"actor{clip % 4}", "video_id": f"{clip:03d}",
+                                                             "frames": frames}), encoding="utf-8")
+        for frame in frames:
+            Image.new("RGB", (4, 4)).save(folder / f"{frame}.png")
+
+
+def test_the_split_file_records_whole_videos_and_verifies(tmp_path: Path) -> None:
+    import json
+
+    from bench_methods.avce import splitfile
+
+    afew_tree(tmp_path / "data", 18)
+    out = tmp_path / "afewva_cv.splits.json"
+    assert splitfile.main(["afewva_cv", "--data-root", str(tmp_path / "data"), "--out", str(out)]) == 0
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["protocol"] == "afewva_cv" and len(document["folds"]) == 5
+    samples = AFEWVA(tmp_path / "data").samples()
+    folds = splits.make_splits(protocols.load("afewva_cv").split, samples, AFEWVA(tmp_path / "data"))
+    for fold, stored in zip(folds, document["folds"]):
+        assert stored["fingerprint"] == splits.split_fingerprint(fold)  # what every run record stores
+        assert len(stored["videos"]["test"]) == 3 and len(stored["videos"]["train"]) == 15  # 18 clips at 5:1
+        assert not set(stored["videos"]["test"]) & set(stored["videos"]["train"])
+        assert stored["frames"]["test"] == len(fold.test)
+    assert splitfile.verify("afewva_cv", tmp_path / "data", out) == []
+    # another copy of the data with one clip fewer draws other folds: verify says so
+    import shutil
+
+    shutil.rmtree(tmp_path / "data" / "018")
+    problems = splitfile.verify("afewva_cv", tmp_path / "data", out)
+    assert problems and problems[0].startswith("samples: file has")
+    assert splitfile.main(["afewva_cv", "--data-root", str(tmp_path / "data"), "--verify", str(out)]) == 1
