@@ -13,7 +13,7 @@ from bench import config as config_mod
 from bench.api import TaskSpec
 from bench.data.transforms import get_transform
 from bench.errors import ConfigError, DataError
-from bench_methods.mpuc import MPUC, MPUCSupervised
+from bench_methods.mpuc import MPUC, MPUCAttention, MPUCLateFusion, MPUCSupervised, MPUCUnimodal
 from bench_methods.mpuc.encoders import FaceR2Plus1D, WordTransformer
 from bench_methods.mpuc.module import TRANSDUCTIVE_NOTE, crop_starts, take_crop
 from bench_methods.mpuc.stgcn import FACE_EDGES, LandmarkSTGCN, face_adjacency
@@ -229,3 +229,35 @@ def test_supervised_attention_baseline_builds_and_predicts() -> None:
     with pytest.raises(ConfigError, match="attention_heads=3"):
         MPUCSupervised().build(TASK, cfg_of(MPUCSupervised, "tiny", head="attention", attention_heads=3),
                                {"audio": (12, 128)})
+
+
+def test_named_baselines_carry_each_rows_paper_settings() -> None:
+    late, attention = cfg_of(MPUCLateFusion), cfg_of(MPUCAttention)
+    # Sec. IV-B: Late Fusion batch 32, lr 1e-3, momentum 0.9; Attention Mec. batch 64, lr 1e-3, same scheduler.
+    assert (late.head, late.batch_size, late.lr, late.momentum, late.epochs) == ("mlp", 32, 1e-3, 0.9, 2000)
+    assert (attention.head, attention.batch_size, attention.lr, attention.attention_heads) == ("attention", 64, 1e-3, 4)
+    assert (attention.lr_step_epochs, attention.lr_gamma) == (100, 0.9)
+    acoustics = cfg_of(MPUCUnimodal, "acoustics")
+    assert (acoustics.lr, acoustics.lr_step_epochs, acoustics.batch_size, acoustics.epochs) == (1e-3, 10, 32, 100)
+    faces = cfg_of(MPUCUnimodal, "faces")
+    assert (faces.lr, faces.momentum, faces.epochs) == (0.01, 0.9, 150)
+    assert cfg_of(MPUCUnimodal, "landmarks").epochs == 2000  # "as the proposed method with patience"
+    assert {c.name for c in (MPUCUnimodal, MPUCLateFusion, MPUCAttention)} == {
+        "mpuc_unimodal", "mpuc_late_fusion", "mpuc_attention"}
+    assert all(c.regimes == ("supervised",) and c.min_modalities == 1
+               for c in (MPUCUnimodal, MPUCLateFusion, MPUCAttention))
+
+
+def test_unimodal_takes_exactly_one_modality_of_its_row() -> None:
+    method = MPUCUnimodal()
+    assert set(method.inputs(cfg_of(MPUCUnimodal, "acoustics"), ["audio"])) == {"audio"}
+    assert set(method.inputs(cfg_of(MPUCUnimodal), ["landmarks"])) == {"landmarks"}  # paper: no row pinned
+    with pytest.raises(ConfigError, match="one modality, got audio, landmarks"):
+        method.inputs(cfg_of(MPUCUnimodal), ["audio", "landmarks"])
+    with pytest.raises(ConfigError, match="schedule of the audio row"):
+        method.inputs(cfg_of(MPUCUnimodal, "acoustics"), ["landmarks"])
+    # The attention baseline's module puts multi-head attention before fc + ReLU + fc.
+    module = MPUCAttention().build(TASK, cfg_of(MPUCAttention, "tiny"), {"audio": (12, 128), "landmarks": (12, 51, 2)})
+    assert type(module.classifier[0]).__name__ == "ConcatAttention"
+    plain = MPUCLateFusion().build(TASK, cfg_of(MPUCLateFusion, "tiny"), {"audio": (12, 128), "landmarks": (12, 51, 2)})
+    assert type(plain.classifier[0]).__name__ != "ConcatAttention"

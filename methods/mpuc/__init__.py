@@ -12,10 +12,15 @@ Two methods share this package:
 * ``mpuc`` (:class:`MPUC`): the proposed method, regime ``linear_eval`` with ``pretrain: true``
   (``probe=online`` trains the classifier alongside the encoder, the code's way); at least
   two modalities.
-* ``mpuc_supervised`` (:class:`MPUCSupervised`): the supervised baselines of Tables I-II with
-  the same backbones, regime ``supervised``, any non-empty subset of modalities. Presets name
-  the rows: ``unimodal_acoustics``, ``unimodal_faces``, ``unimodal_landmarks`` (use them with
-  ``--modalities audio`` / ``video`` / ``landmarks``), ``paper`` (Late Fusion) and ``attention``.
+* the supervised baselines of Tables I-II with the same backbones, regime ``supervised``, each
+  runnable by name: ``mpuc_unimodal`` (:class:`MPUCUnimodal`, exactly one modality; presets
+  ``acoustics``, ``faces``, ``landmarks`` hold each Table I row's schedule), ``mpuc_late_fusion``
+  (:class:`MPUCLateFusion`) and ``mpuc_attention`` (:class:`MPUCAttention`), the last two on
+  any non-empty subset of modalities. ``mpuc_supervised`` (:class:`MPUCSupervised`) is the
+  same family under one name, the row chosen by preset (``unimodal_acoustics``,
+  ``unimodal_faces``, ``unimodal_landmarks``, ``paper`` = Late Fusion, ``attention``).
+* Table II's ``Ours wout/ text`` row is ``mpuc`` with ``--modalities audio landmarks video`` on
+  CMU-MOSEI (all modalities but text).
 
 Inputs (bench transforms; the data layer delivers windows of ``window_frames`` steps):
 ``audio_logmel_mpuc`` (log-mel ``[T, 128]``), ``landmarks_openface_mpuc`` (``[T, 51, 2]`` from
@@ -60,7 +65,7 @@ from typing import Any
 
 from bench.api import Method, ResourceHints, Stage, TaskSpec, TransformSpec
 from bench.errors import ConfigError
-from bench_methods.mpuc.config import EncoderConfig, MPUCConfig, SupervisedConfig
+from bench_methods.mpuc.config import AttentionConfig, EncoderConfig, MPUCConfig, SupervisedConfig, UnimodalConfig
 
 _TINY_MODEL: dict[str, Any] = {
     "crop_frames": 12, "feature_dim": 32, "projection_hidden": 64, "tcn_blocks": 2, "tcn_repeats": 1,
@@ -164,3 +169,52 @@ class MPUCSupervised(Method):
 
     def build(self, task: TaskSpec, cfg: SupervisedConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
         return _build(task, cfg, shapes)
+
+
+class MPUCUnimodal(MPUCSupervised):
+    """Table I's "Unimodal" rows: one modality's backbone + fc + ReLU + fc, trained with labels."""
+
+    name = "mpuc_unimodal"
+    paper = MPUC.paper + " (Unimodal baselines, Sec. IV-B)"
+    Config = UnimodalConfig
+    presets: Mapping[str, Mapping[str, Any]] = {
+        "paper": {},
+        "acoustics": {"row_modality": "audio", "lr_step_epochs": 10, "epochs": 100, "batch_size": 32},
+        "faces": {"row_modality": "video", "lr": 0.01, "momentum": 0.9, "epochs": 150},
+        "landmarks": {"row_modality": "landmarks", "lr": 1e-3, "momentum": 0.9},
+        "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
+    }
+
+    def inputs(self, cfg: UnimodalConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
+        if len(modalities) != 1:
+            raise ConfigError(f"mpuc_unimodal trains one modality, got {', '.join(modalities)}; pick one with "
+                              "--modalities (mpuc_late_fusion and mpuc_attention fuse several)")
+        if cfg.row_modality and cfg.row_modality != modalities[0]:
+            raise ConfigError(f"mpuc_unimodal: this configuration is the schedule of the {cfg.row_modality} row "
+                              f"(row_modality={cfg.row_modality}), not of {modalities[0]}; use the preset of that "
+                              "modality (acoustics = audio, faces = video, landmarks = landmarks)")
+        return _inputs(cfg, modalities)
+
+
+class MPUCLateFusion(MPUCSupervised):
+    """Tables I-II's "Late Fusion": the backbones' concatenated features -> fc + ReLU + fc, end to end."""
+
+    name = "mpuc_late_fusion"
+    paper = MPUC.paper + " (Late Fusion baseline, Sec. IV-B)"
+    Config = SupervisedConfig
+    presets: Mapping[str, Mapping[str, Any]] = {
+        "paper": {},
+        "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
+    }
+
+
+class MPUCAttention(MPUCSupervised):
+    """Tables I-II's "Attention Mec.": multi-head attention over the concatenated features, then the head."""
+
+    name = "mpuc_attention"
+    paper = MPUC.paper + " (Attention Mec. baseline, Sec. IV-B)"
+    Config = AttentionConfig
+    presets: Mapping[str, Mapping[str, Any]] = {
+        "paper": {},
+        "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
+    }

@@ -20,6 +20,7 @@ Reduction = Literal["sum", "mean_half"]
 Probe = Literal["separate", "online"]
 TextPositional = Literal["sequence", "batch_index"]
 Head = Literal["mlp", "attention"]
+RowModality = Literal["", "audio", "video", "landmarks"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,3 +194,31 @@ class SupervisedConfig(EncoderConfig):
         super().__post_init__()
         if self.attention_heads < 1:
             raise ValueError(f"attention_heads must be >= 1, got {self.attention_heads}")
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionConfig(SupervisedConfig):
+    """The "Attention Mec." baseline (Sec. IV-B): the concatenated 512-d features through multi-head
+    attention [60] (``attention_heads`` 4, code ``models/attention.py``), then fc + ReLU + fc.
+
+    The paper's settings for this row: batch 64, lr 1e-3, up to 2000 epochs with the patience of
+    Sec. III-D, and "the same scheduler as the proposed method" (x0.9 every ``lr_step_epochs``).
+    """
+
+    batch_size: int = 64
+    head: Head = "attention"
+
+
+@dataclasses.dataclass(frozen=True)
+class UnimodalConfig(SupervisedConfig):
+    """The "Unimodal" baselines (Sec. IV-B): one backbone and fc + ReLU + fc, trained with labels.
+
+    ``row_modality`` names the Table I row whose schedule the other fields hold ("" = none in
+    particular); when set, a run on another modality is a ConfigError, so a row's schedule is never
+    silently used for another row. The paper's schedules are presets of ``mpuc_unimodal``:
+    ``acoustics`` (lr 1e-3, x0.9 every 10 epochs, batch 32, 100 epochs), ``faces`` (lr 0.01,
+    momentum 0.9, 150 epochs), ``landmarks`` (lr 1e-3, momentum 0.9, epochs by patience: the
+    defaults).
+    """
+
+    row_modality: RowModality = ""
