@@ -32,7 +32,7 @@ import torchaudio.functional as audio_f
 import torchaudio.transforms as audio_t
 
 from bench.data.media import Mix, NoAudioTrackError, media_duration_s, read_audio
-from bench.data.transforms import Output, Transform, crop_indices, file_source, positive, register
+from bench.data.transforms import Output, Transform, crop_fallbacks, crop_indices, file_source, positive, register
 from bench.errors import DataError
 
 MissingAudio = Literal["error", "zeros"]
@@ -202,7 +202,8 @@ class AudioLogMelMPUC(_AudioTransform):
     assumes equal lengths (no rate alignment in its code); set ``hop_length`` (e.g. 735 at
     22050 Hz = 30 frames/s) to put the mel on a 30 fps video's time axis. Stored float32
     ``[T, n_mels]``; items are ``num_frames`` consecutive frames (random start in training,
-    start 0 in evaluation, wrap-around for short clips), as MPUC's temporal crop.
+    start 0 in evaluation, wrap-around for short clips, counted per clip as the fallback
+    ``shorter_than_crop_wrapped``), as MPUC's temporal crop.
     """
 
     name = "audio_logmel_mpuc"
@@ -246,6 +247,9 @@ class AudioLogMelMPUC(_AudioTransform):
 
     def sample(self, array: np.ndarray, train: bool, rng: np.random.Generator | None) -> np.ndarray:
         return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng)])
+
+    def item_fallbacks(self, array: np.ndarray) -> tuple[str, ...]:
+        return crop_fallbacks(len(array), self.params.num_frames)
 
 
 @register

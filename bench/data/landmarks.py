@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.transforms import Output, Transform, crop_indices, file_source, positive, register, tsn_indices
+from bench.data.transforms import (Output, Transform, crop_fallbacks, crop_indices, file_source, positive, register,
+                                   tsn_indices)
 from bench.errors import DataError
 
 
@@ -122,7 +123,8 @@ class LandmarksOpenFaceMPUC(Transform):
     [0, 1] and all y values likewise (a constant coordinate becomes 0, MPUC's MOSEI guard).
     Stored: float32 ``[T, 51, 2]`` (x, y). Items: ``num_frames`` consecutive frames by
     :func:`~bench.data.transforms.crop_indices` (random start in training, start 0 in
-    evaluation; shorter utterances wrap around), MPUC's temporal crop (RAVDESS 90, MOSEI 30).
+    evaluation; shorter utterances wrap around, counted per clip as the fallback
+    ``shorter_than_crop_wrapped``), MPUC's temporal crop (RAVDESS 90, MOSEI 30).
     MPUC crops every modality with the same steps; bench's per-item sampling seeds are the
     same for every modality of a sample, so equally long sequences with the same
     ``num_frames`` get the same crop.
@@ -150,3 +152,6 @@ class LandmarksOpenFaceMPUC(Transform):
 
     def sample(self, array: np.ndarray, train: bool, rng: np.random.Generator | None) -> np.ndarray:
         return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng)])
+
+    def item_fallbacks(self, array: np.ndarray) -> tuple[str, ...]:
+        return crop_fallbacks(len(array), self.params.num_frames)

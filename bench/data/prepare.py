@@ -156,6 +156,7 @@ def prepare(
             hits += hit
             misses += not hit
             counts.update(entry.meta.get("fallbacks", []))
+            counts.update(transform.item_fallbacks(entry.array))
             array = entry.array
             if not transform.variable_length and outputs and (
                     array.shape != outputs[0].shape or array.dtype != outputs[0].dtype):

@@ -117,6 +117,15 @@ def crop_indices(num_available: int, length: int, train: bool, rng: np.random.Ge
     return (start + np.arange(length)) % n
 
 
+SHORT_WRAPPED = "shorter_than_crop_wrapped"
+"""The fallback of a clip with fewer steps than its crop: :func:`crop_indices` wraps it around."""
+
+
+def crop_fallbacks(num_available: int, length: int) -> tuple[str, ...]:
+    """``(SHORT_WRAPPED,)`` when :func:`crop_indices` must pad a ``num_available``-step clip, else ``()``."""
+    return (SHORT_WRAPPED,) if int(num_available) < length else ()
+
+
 def file_source(source: Path | str, transform: str) -> Path:
     """``source`` as a path, or a DataError when a file transform was given inline text."""
     if not isinstance(source, Path):
@@ -157,6 +166,11 @@ class Transform(abc.ABC):
     def sample(self, array: np.ndarray, train: bool, rng: np.random.Generator | None) -> np.ndarray:
         """One batch item from a stored array (variable-length transforms override this)."""
         return np.asarray(array)
+
+    def item_fallbacks(self, array: np.ndarray) -> tuple[str, ...]:
+        """Fallbacks :meth:`sample` takes on this stored array whatever the draw (e.g. a clip
+        shorter than its crop); :func:`~bench.data.prepare.prepare` counts them per clip."""
+        return ()
 
     def describe(self) -> dict[str, Any]:
         """``{"name", "version", "params"}``: this variant's identity in records."""
