@@ -109,10 +109,36 @@ def test_fewer_than_two_modalities_names_what_is_missing_and_the_protocols_that_
 
 
 def test_supervised_unimodal_baseline_runs_on_one_modality(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
-    if "mpuc_supervised" not in registry.methods.names():
-        pytest.skip("entry point mpuc_supervised = bench_methods.mpuc:MPUCSupervised is not registered yet")
+    assert {"mpuc_supervised", "mpuc_unimodal", "mpuc_late_fusion", "mpuc_attention"} <= set(registry.methods.names())
     path = protocol(tmp_path, "mpuc_supervised_audio", regime="{kind: supervised}")
-    req = request(path, data_root, cache_dir, tmp_path / "out", method="mpuc_supervised", modalities=["audio"])
+    for name in ("mpuc_supervised", "mpuc_unimodal"):
+        req = request(path, data_root, cache_dir, tmp_path / "out", method=name, modalities=["audio"])
+        (result,) = run.execute(run.make_plan(req))
+        assert result.record["method"] == name
+        assert result.record["selection"]["epochs_trained"] == {"supervised": 30}
+        assert result.record["metrics"]["uar"] >= 0.5  # chance 0.25
+
+
+def test_clips_shorter_than_the_crop_are_wrapped_and_counted(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
+    # The synthetic landmark tracks have 16 frames and the audio 1 s = 44 log-mel frames: with a 20-step
+    # crop every landmark track is padded by wrapping around (MPUC's RAVDESS policy), no audio clip is.
+    path = protocol(tmp_path, "mpuc_short", regime="{kind: supervised}")
+    req = request(path, data_root, cache_dir, tmp_path / "out", method="mpuc_late_fusion",
+                  overrides={"crop_frames": 20, "epochs": 1})
     (result,) = run.execute(run.make_plan(req))
-    assert result.record["selection"]["epochs_trained"] == {"supervised": 30}
-    assert result.record["metrics"]["uar"] >= 0.5
+    sizes = result.record["data"]["split"]["sizes"]
+    assert result.record["data"]["fallbacks"] == {
+        "audio": {}, "landmarks": {"shorter_than_crop_wrapped": sizes["train"] + sizes["val"] + sizes["test"]}}
+
+
+def test_mpuc_protocols_of_table_one_reuse_the_baselines_folds() -> None:
+    from bench import protocols
+
+    for base in ("ravdess_actor10", "ravdess_kfold10", "ravdess_actor_holdout"):
+        supervised, linear = protocols.load(base), protocols.load(f"{base}_linear")
+        assert (supervised.regime.kind, supervised.regime.pretrain) == ("supervised", False)
+        assert (linear.regime.kind, linear.regime.pretrain) == ("linear_eval", True)
+        assert (linear.split, linear.selection, linear.leaky) == (supervised.split, supervised.selection,
+                                                                  supervised.leaky)
+        assert linear.selection.patience == 100  # Sec. III-D
+    assert protocols.load("ravdess_kfold10_linear").leaky and not protocols.load("ravdess_actor10_linear").leaky
