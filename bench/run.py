@@ -39,7 +39,7 @@ from bench import metrics, protocols, provenance, registry, roots, splits, store
 from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
 from bench.data.cache import Cache, default_cache
 from bench.data.prepare import ArrayDataset, Prepared, labels_array, prepare
-from bench.errors import ConfigError, ProtocolError, RunError
+from bench.errors import ConfigError, DataError, ProtocolError, RunError
 from bench.protocols import Protocol
 
 log = logging.getLogger("bench.run")
@@ -101,12 +101,14 @@ def make_plan(request: RunRequest) -> Plan:
     adapter_cls = type(adapter)
     missing = [m for m in modalities if m not in adapter_cls.modalities]
     if missing:
-        raise ProtocolError(f"{protocol.path}: dataset {protocol.dataset!r} has no {', '.join(missing)} modality")
+        raise ProtocolError(f"{protocol.path}: dataset {protocol.dataset!r} has no {', '.join(missing)} modality, "
+                            f"which method {method_cls.name!r} was asked to use; {_fitting(method_cls)}")
     task = adapter.task_spec()
     if task.kind != protocol.task:
         raise ProtocolError(f"{protocol.path}: task {protocol.task!r} but dataset {protocol.dataset!r} is {task.kind!r}")
     samples = adapter.samples()
     folds = _select_folds(splits.make_splits(protocol.split, samples, adapter), request.folds)
+    _check_sources(protocol, method_cls, modalities, adapter, samples, folds)
     seeds = tuple(request.seeds) if request.seeds else protocol.seeds
     cell_hash = config_mod.stable_hash({"config": config_mod.to_dict(cfg), "modalities": list(modalities)})[:12]
     return Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds)
@@ -534,10 +536,30 @@ def _modalities(protocol: Protocol, method_cls: type[Method], requested: Sequenc
         raise ConfigError(f"method {method_cls.name!r} cannot use {', '.join(unsupported)}; "
                           f"it supports {', '.join(method_cls.modalities)}")
     if len(chosen) < method_cls.min_modalities:
-        fitting = [name for name, path in protocols.available().items() if _fits(path, method_cls)]
         raise ConfigError(f"method {method_cls.name!r} needs at least {method_cls.min_modalities} modalities, "
-                          f"got {', '.join(chosen)}; protocols that fit: {', '.join(fitting) or 'none'}")
+                          f"got {', '.join(chosen)}; {_fitting(method_cls)}")
     return chosen
+
+
+def _fitting(method_cls: type[Method]) -> str:
+    fitting = [name for name, path in protocols.available().items() if _fits(path, method_cls)]
+    return f"protocols that fit: {', '.join(fitting) or 'none'}"
+
+
+def _check_sources(protocol: Protocol, method_cls: type[Method], modalities: Sequence[str], adapter: DatasetAdapter,
+                   samples: Sequence[Sample], folds: Sequence[Split]) -> None:
+    """One message when the data root lacks files of a modality the method needs (before any work)."""
+    used = {i for split in folds for side in (split.train, split.val, split.test) for i in side}
+    chosen = [s for s in samples if s.id in used]
+    lacking = {m: sum(m not in s.sources for s in chosen) for m in modalities}
+    lacking = {m: n for m, n in lacking.items() if n}
+    if not lacking:
+        return
+    present = sorted({m for s in chosen for m in s.sources} & set(method_cls.modalities))
+    counts = ", ".join(f"{m} ({n} of {len(chosen)} samples have none)" for m, n in lacking.items())
+    raise DataError(f"method {method_cls.name!r} needs {counts} but the {protocol.dataset} data at {adapter.root} "
+                    f"lacks them; present: {', '.join(present) or 'none'} (choose with --modalities). "
+                    f"{_fitting(method_cls)}. The {protocol.dataset} layout:\n{type(adapter).layout}")
 
 
 def _fits(path: Path, method_cls: type[Method]) -> bool:

@@ -142,3 +142,21 @@ def test_mpuc_protocols_of_table_one_reuse_the_baselines_folds() -> None:
                                                                   supervised.leaky)
         assert linear.selection.patience == 100  # Sec. III-D
     assert protocols.load("ravdess_kfold10_linear").leaky and not protocols.load("ravdess_actor10_linear").leaky
+
+
+RAVDESS_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"
+
+
+@pytest.mark.skipif(not (RAVDESS_AUDIO / "manifest.csv").is_file(), reason="../shared/data/ravdess is absent")
+def test_real_ravdess_without_landmark_csvs_names_the_missing_modality_and_the_protocols_that_fit(
+        tmp_path: Path) -> None:
+    from bench.errors import DataError
+
+    req = run.RunRequest(method="mpuc", protocol="ravdess_actor10_linear", modalities=["audio", "landmarks"],
+                         data_root=RAVDESS_AUDIO, out=tmp_path, progress=False)
+    with pytest.raises(DataError) as error:
+        run.make_plan(req)  # fails before any decoding or training
+    message = str(error.value)
+    assert "'mpuc' needs landmarks (1440 of 1440 samples have none)" in message
+    assert "present: audio, text" in message and "FacialTracking_Actors_01-24" in message
+    assert "ravdess_actor10_linear" in message.split("protocols that fit: ")[1]
