@@ -212,10 +212,10 @@ def test_affwild_value_outside_range_names_file_and_line(tmp_path: Path) -> None
     _affwild_tree(tmp_path)
     path = tmp_path / "annotations" / "train" / "arousal" / "105.txt"
     path.write_text("-0.2\n1.5\n-1.0\n", encoding="utf-8")
-    with pytest.raises(DataError, match=f"^{path}:2: arousal 1.5 is outside \\[-1, 1\\]$"):
+    with pytest.raises(DataError, match=f"^{path}:2: arousal of frame 2 1.5 is outside \\[-1, 1\\]$"):
         AffWild(tmp_path).samples()
     path.write_text("-0.2\n\n-1.0\n", encoding="utf-8")
-    with pytest.raises(DataError, match=f"^{path}:2: arousal '' is not a number$"):
+    with pytest.raises(DataError, match=f"^{path}:2: arousal of frame 2 '' is not a number$"):
         AffWild(tmp_path).samples()
 
 
@@ -373,7 +373,7 @@ def test_affwild2_abaw2021_folder_name_is_accepted(tmp_path: Path) -> None:
 def test_affwild2_value_outside_range_names_file_and_line(tmp_path: Path) -> None:
     _affwild2_tree(tmp_path)
     path = _affwild2_video(tmp_path, "Validation_Set", "video7", ["0.1,0.1", "0.0,-1.2", "0.3,0.2"], [])
-    with pytest.raises(DataError, match=f"^{path}:3: arousal -1.2 is outside \\[-1, 1\\]$"):
+    with pytest.raises(DataError, match=f"^{path}:3: arousal of frame 00002 -1.2 is outside \\[-1, 1\\]$"):
         AffWild2(tmp_path).samples()
     path.write_text("valence,arousal\n0.1;0.1\n0,0\n0,0\n", encoding="utf-8")
     with pytest.raises(DataError, match=f"^{path}:2: expected 'valence,arousal'"):

@@ -88,14 +88,19 @@ def numbered_images(folder: Path) -> dict[int, Path]:
     return images
 
 
-def parse_value(path: Path, line: int, text: str, axis: str) -> float:
-    """One valence or arousal value in [-1, 1]; a DataError names the file and line otherwise."""
+def parse_value(path: Path, line: int, text: str, axis: str, frame: str | None = None) -> float:
+    """One valence or arousal value in [-1, 1]; a DataError names the file, line and frame otherwise.
+
+    ``frame`` is how the error names the frame of that line (default: ``frame <line>``, the
+    line-th frame of the video, as Aff-Wild's one-value-per-frame files count them).
+    """
+    where = f"{path}:{line}: {axis} of {frame or f'frame {line}'}"
     try:
         value = float(text)
     except ValueError:
-        raise DataError(f"{path}:{line}: {axis} {text.strip()!r} is not a number") from None
+        raise DataError(f"{where} {text.strip()!r} is not a number") from None
     if not math.isfinite(value) or not -1.0 <= value <= 1.0:
-        raise DataError(f"{path}:{line}: {axis} {value!r} is outside [-1, 1]")
+        raise DataError(f"{where} {value!r} is outside [-1, 1]")
     return value
 
 

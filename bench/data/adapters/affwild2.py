@@ -92,7 +92,9 @@ def _read_video(path: Path, frames_root: Path, partition: str) -> _Video:
         if any(_is_sentinel(cell) for cell in cells):
             unannotated += 1
             continue
-        label = (parse_value(path, line, cells[0], "valence"), parse_value(path, line, cells[1], "arousal"))
+        which = f"frame {frame:05d}"
+        label = (parse_value(path, line, cells[0], "valence", which),
+                 parse_value(path, line, cells[1], "arousal", which))
         if frame not in images:
             without_image += 1
             continue
