@@ -28,11 +28,12 @@ the module stops the fit after exactly that many iterations). Presets:
 ``tiny`` / ``tiny_resnet18``  CPU runs on synthetic_va (``--modalities video``)
 ============================  ====================================================================
 
-Reproducing, e.g. Table 1 and Table 2::
+Reproducing, e.g. Tables 1, 2 and 3 (REPRODUCE.md lists every table)::
 
     bench run --method avce --protocol afewva_cv --fold all --data-root AFEW_VA
     bench run --method avce --protocol afewva_cv --preset paper_resnet18 --data-root AFEW_VA
     bench run --method avce --protocol affwild_sampled_train --preset affwild --data-root AFF_WILD
+    bench run --method avce --protocol affwild2_val --preset affwild --set face_policy=none --data-root AFF_WILD2
     bench run --method avce --protocol synthetic_va --preset tiny --modalities video --fold 1
 """
 
