@@ -160,3 +160,24 @@ def test_real_ravdess_without_landmark_csvs_names_the_missing_modality_and_the_p
     assert "'mpuc' needs landmarks (1440 of 1440 samples have none)" in message
     assert "present: audio, text" in message and "FacialTracking_Actors_01-24" in message
     assert "ravdess_actor10_linear" in message.split("protocols that fit: ")[1]
+
+
+@pytest.mark.skipif(not (RAVDESS_AUDIO / "manifest.csv").is_file(), reason="../shared/data/ravdess is absent")
+def test_committed_ravdess_split_files_are_the_folds_the_protocols_draw(tmp_path: Path) -> None:
+    import json
+
+    from bench_methods.mpuc import splitfile
+
+    for name in ("ravdess_actor10", "ravdess_kfold10", "ravdess_actor_holdout"):
+        path = splitfile.SPLITS_DIR / f"{name}.json"
+        assert splitfile.verify(name, RAVDESS_AUDIO, path) == [], name
+    actor10 = json.loads((splitfile.SPLITS_DIR / "ravdess_actor10.json").read_text())
+    tested = sorted(a for fold in actor10["folds"] for a in fold["actors"]["test"])
+    assert tested == [f"{a:02d}" for a in range(1, 25)]  # the 10 test folds partition the 24 actors
+    holdout = json.loads((splitfile.SPLITS_DIR / "ravdess_actor_holdout.json").read_text())
+    assert holdout["folds"][0]["actors"]["test"] == ["01", "04", "21"]  # the official code's one split
+    actor10["folds"][0]["actors"]["test"] = ["01"]
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(actor10))
+    assert splitfile.verify("ravdess_actor10", RAVDESS_AUDIO, tampered) == [
+        "fold1: the folds differ (test actors in the file ['01'], now ['05', '19', '22'])"]
