@@ -43,19 +43,25 @@ data root (the ravdess adapter finds ``Actor_NN`` folders at any depth):
 * the RAVDESS Facial Landmark Tracking release (Zenodo record 3255102,
   ``FacialTracking_Actors_01-24.zip``): one OpenFace 2 CSV per audio-visual speech file, named
   like it, ``Actor_NN/01-01-EE-II-SS-RR-NN.csv`` (60 per actor, 1,440 in all), whose header
-  holds ``frame, face_id, timestamp, confidence, success, ..., x_0..x_67, y_0..y_67, ...``;
+  names ``x_0..x_67, y_0..y_67`` among the OpenFace columns (read by name; the code slices
+  the columns 297:365 and 365:433);
 * for face images, the ``Video_Speech_Actor_NN/Actor_NN/01-01-…mp4`` files (bench's own
   addition; R(2+1)D's Kinetics-400 weights from a local file via ``--set video_weights=PATH``).
 
 The ravdess protocols (``ravdess_actor10``, ``ravdess_kfold10``, ``ravdess_actor_holdout``) are
-``supervised``: they run the baselines. MPUC's own rows need the same splits with
-``regime: {kind: linear_eval, pretrain: true}`` (a protocol that includes one of them and
-overrides ``regime``; called ``<protocol>_linear`` below). Commands (``--preset code_ravdess``
-is the shipped RAVDESS config: supervised-contrastive positives, the code's loss, online probe)::
+``supervised``: they run the baselines. MPUC's own rows run under ``ravdess_actor10_linear``,
+``ravdess_kfold10_linear`` and ``ravdess_actor_holdout_linear``: the same folds (committed as
+split files in ``methods/mpuc/splits/``, see :mod:`bench_methods.mpuc.splitfile`) with
+``regime: {kind: linear_eval, pretrain: true}``. Commands (``--preset code_ravdess`` is the
+shipped RAVDESS config: supervised-contrastive positives, the code's loss, online probe)::
 
     bench run --method mpuc --protocol ravdess_actor10_linear --data-root DIR --modalities audio landmarks
-    bench run --method mpuc_supervised --protocol ravdess_actor10 --data-root DIR \\
-        --modalities audio --preset unimodal_acoustics
+    bench run --method mpuc_unimodal --protocol ravdess_actor10 --data-root DIR --modalities audio --preset acoustics
+
+Without landmark CSVs under ``DIR`` the first is one DataError naming the missing modality, the
+protocols that fit and the layout. On the embedded synthetic benchmark (no data needed)::
+
+    bench run --method mpuc --protocol methods/mpuc/synthetic_mpuc.yaml --preset tiny
 """
 
 from __future__ import annotations
