@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.data.media import AudioClip, VideoClip, read_audio, read_video, write_video, write_wav
+from bench.data.media import AudioClip, VideoClip, read_audio, read_video, rgb_to_yuv420p, write_video, write_wav
 from bench.errors import DataError
 
 SR = 16000
@@ -174,3 +174,32 @@ def test_video_stream_without_frames(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         read_video(path)
     assert str(path) in str(info.value)
+
+
+def test_bt601_conversion_of_hand_computed_colours() -> None:
+    """White, black and pure red in limited-range BT.601 (Y 16-235, chroma 16-240 around 128)."""
+    image = np.zeros((2, 4, 3), np.uint8)
+    image[:, :2] = 255  # a white 2×2 block
+    image[:, 2:] = (255, 0, 0)  # a red 2×2 block
+    planes = rgb_to_yuv420p(image)
+    assert planes.shape == (3, 4)
+    np.testing.assert_array_equal(planes[:2], [[235, 235, 82, 82], [235, 235, 82, 82]])
+    # chroma rows: U of white, U of red, then V of white, V of red
+    # red: U = (-38·255 + 128) // 256 + 128 = 90, V = (112·255 + 128) // 256 + 128 = 240
+    np.testing.assert_array_equal(planes[2], [128, 90, 128, 240])
+    black = rgb_to_yuv420p(np.zeros((2, 2, 3), np.uint8))
+    np.testing.assert_array_equal(black.ravel(), [16, 16, 16, 16, 128, 128])
+
+
+def test_video_is_lossless_so_decoding_does_not_depend_on_encoder_decisions(tmp_path: Path) -> None:
+    """The decoded yuv420p planes are exactly the converted input: no lossy choice of x264's
+    (which were seen to vary between runs on a loaded machine) can reach a decoded frame."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (6, 32, 48, 3), dtype=np.uint8)
+    path = tmp_path / "noise.mp4"
+    write_video(path, frames, 8.0)
+    with av.open(str(path)) as container:
+        decoded = [frame.to_ndarray(format="yuv420p") for frame in container.decode(video=0)]
+    assert len(decoded) == len(frames)
+    for got, image in zip(decoded, frames):
+        np.testing.assert_array_equal(got, rgb_to_yuv420p(image))

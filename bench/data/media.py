@@ -14,7 +14,7 @@ the file and what was expected, never as a raw PyAV or libsndfile traceback.
   without an audio track raises :class:`NoAudioTrackError` (a DataError), so that callers
   can offer a fallback for that case only.
 * :func:`media_duration_s` is a container's declared duration, without decoding.
-* :func:`write_video` (H.264 in yuv420p, optional mono AAC track) and :func:`write_wav`
+* :func:`write_video` (lossless H.264 in yuv420p, optional mono AAC track) and :func:`write_wav`
   (PCM_16) write atomically: the bytes go to a temporary file in the destination folder
   that is renamed over the destination only once complete.
 """
@@ -209,8 +209,10 @@ def write_video(
     audio: np.ndarray | None = None,
     sample_rate: int = 16000,
 ) -> None:
-    """Write uint8 RGB ``frames`` ``[T, H, W, 3]`` as H.264 (yuv420p) with an optional mono AAC track.
+    """Write uint8 RGB ``frames`` ``[T, H, W, 3]`` as lossless H.264 (yuv420p) with an optional mono AAC track.
 
+    The colour conversion is :func:`rgb_to_yuv420p`, so decoding gives back ``frames`` up to
+    that conversion (chroma at half resolution, BT.601 rounding), identically on every run.
     ``H`` and ``W`` must be even (a yuv420p requirement). ``audio`` is float ``[S]`` in [-1, 1]
     at ``sample_rate`` (a rate AAC supports). The container follows ``path``'s suffix (``.mp4``,
     ``.mkv``, ...). The file appears whole or not at all; an encoder failure is a DataError.
@@ -231,14 +233,19 @@ def write_video(
         with _temporary_beside(path) as tmp, av.open(str(tmp), "w") as out:
             video = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
             video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-            video.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
+            # Lossless (qp 0) from planes converted here: x264's lossy decisions and swscale's
+            # conversion were measured to differ between runs on a loaded machine (1 clip in ~40),
+            # which made generated datasets, and every result trained on them, irreproducible.
+            # Lossless coding makes the decoded frames a function of ``frames`` alone.
+            video.thread_count, video.thread_type = 1, "NONE"
+            video.options = {"qp": "0", "preset": "veryfast", "x264-params": "threads=1:lookahead-threads=1"}
             track = None
             if samples is not None:
                 track = out.add_stream("aac", rate=sample_rate)
                 track.layout = "mono"
                 track.options = {"aac_coder": "fast"}
             for index, image in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                frame = av.VideoFrame.from_ndarray(rgb_to_yuv420p(image), format="yuv420p")
                 frame.pts = index
                 out.mux(video.encode(frame))
             out.mux(video.encode())
@@ -248,6 +255,26 @@ def write_video(
                 out.mux(track.encode())
     except av.FFmpegError as error:
         raise DataError(f"{path}: cannot encode video ({_reason(error)})") from None
+
+
+def rgb_to_yuv420p(image: np.ndarray) -> np.ndarray:
+    """One uint8 RGB image ``[H, W, 3]`` as yuv420p planes stacked ``[3H/2, W]`` (BT.601, limited range).
+
+    Chroma is the mean of each 2×2 block; the integer coefficients are ITU-R BT.601's ×256,
+    the form FFmpeg's decoder inverts by default for untagged H.264.
+    """
+    rgb = image.astype(np.int32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = (66 * r + 129 * g + 25 * b + 128) // 256 + 16
+    u = (-38 * r - 74 * g + 112 * b + 128) // 256 + 128
+    v = (112 * r - 94 * g - 18 * b + 128) // 256 + 128
+    height, width = y.shape
+
+    def half(plane: np.ndarray) -> np.ndarray:
+        return (plane.reshape(height // 2, 2, width // 2, 2).sum(axis=(1, 3)) + 2) // 4
+
+    planes = np.concatenate([y.ravel(), half(u).ravel(), half(v).ravel()])
+    return np.clip(planes, 0, 255).astype(np.uint8).reshape(height * 3 // 2, width)
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:

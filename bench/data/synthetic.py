@@ -92,7 +92,7 @@ from bench.errors import DataError, did_you_mean
 from bench.io import write_json, write_text
 from bench.paths import cache_root
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: video written losslessly (media.write_video), decodes identically on every run
 VARIANTS: tuple[str, ...] = ("classification", "multilabel", "va")
 CLASS_NAMES: tuple[str, ...] = ("neutral", "happy", "sad", "angry")
 MULTILABEL_NAMES: tuple[str, ...] = ("happy", "sad", "anger", "surprise", "disgust", "fear")
