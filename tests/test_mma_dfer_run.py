@@ -1,5 +1,5 @@
 """MMA-DFER through the harness: its inputs, training recipe, test-clip averaging, augmentation,
-configuration errors, and the tiny model learning a small generated synthetic dataset."""
+configuration errors, and the tiny model learning a small synthetic dataset in DFEW's layout."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import torch
 
 from bench import config, run
 from bench.api import TaskSpec
-from bench.data.synthetic import SyntheticSpec, generate
+from bench.data.synthetic import SyntheticClassification, SyntheticSpec, generate
+from bench.data.synthetic_dfew import generate_dfew_layout
 from bench.data.transforms import get_transform
 from bench.errors import ConfigError
 from bench_methods.mma_dfer import MMADFER
@@ -40,14 +41,15 @@ def resolve(preset: str = "paper", **overrides: object) -> MMADFERConfig:
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic") / "data"
-    generate(root, SyntheticSpec(variant="classification", num_subjects=5, clips_per_subject=16))
-    return root
+    """A small synthetic dataset written in DFEW's layout, read by the DFEW adapter."""
+    base = tmp_path_factory.mktemp("synthetic")
+    source = generate(base / "data", SyntheticSpec(variant="classification"))
+    return generate_dfew_layout(base / "dfew", SyntheticClassification(source))
 
 
 def run_tiny(data_root: Path, out: Path, tmp_path_factory: pytest.TempPathFactory, folds: tuple[str, ...] = ("1", "2"),
              **kw: object) -> list[dict]:
-    request = run.RunRequest(method="mma_dfer", protocol="synthetic_5fold", folds=folds, preset="tiny",
+    request = run.RunRequest(method="mma_dfer", protocol="synthetic_dfew_5fold", folds=folds, preset="tiny",
                              data_root=data_root, out=out, progress=False,
                              cache_root=tmp_path_factory.getbasetemp() / "mma-cache", **kw)
     return [cell.record for cell in run.execute(run.make_plan(request))]

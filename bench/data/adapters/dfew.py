@@ -84,7 +84,7 @@ class DFEW(DatasetAdapter):
         for k in range(1, 6):
             train, test = (
                 _lists.read_clip_list(_lists.require_file(self.list_path(k, side), self.layout),
-                                      with_num_frames=True, num_classes=len(LABEL_NAMES), clip_pattern=r"\d{5}")
+                                      with_num_frames=True, num_classes=len(self.label_names), clip_pattern=r"\d{5}")
                 for side in ("train", "test")
             )
             sides.append((train, test))
