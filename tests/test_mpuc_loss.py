@@ -30,6 +30,22 @@ def test_paper_eq1_three_samples_by_hand() -> None:
                      temperature=0.5).item() == pytest.approx(at_half, abs=1e-6)
 
 
+def test_paper_eq1_with_two_crops_contrasts_each_crop_with_the_other() -> None:
+    # Anchors of crop a (modality m) take eq. 1 against crop b != a of modality n, so with two
+    # identical crops the loss is twice the one-crop loss of the hand-computed case above ...
+    one = -(1 - math.log(2)) - (1 - math.log(1 + 1 / E)) + math.log(1 + 1 / E)
+    got = pair_loss(torch.stack([A, A]), torch.stack([C, C]), positives="paper", reduction="sum", temperature=1.0)
+    assert got.item() == pytest.approx(2 * one, abs=1e-6)
+    # ... and with crops (C, X) of n, crop-1 anchors see only X and crop-2 anchors only C.
+    X = torch.tensor([[0.0, 1.0], [1.0, 0.0], [-1.0, 0.0]])
+    mixed = pair_loss(torch.stack([A, A]), torch.stack([C, X]), positives="paper", reduction="sum", temperature=1.0)
+    alone = pair_loss(A[None], X[None], positives="paper", reduction="sum", temperature=1.0)
+    assert mixed.item() == pytest.approx(one + alone.item(), abs=1e-6)
+    # X by hand: S = A X^T = [[0, 1, -1], [1, 0, 0], [0, -1, 1]]; L_i = -S_ii + log sum_{j != i} exp(S_ij)
+    by_hand = (0 + math.log(E + 1 / E)) + (0 + math.log(E + 1)) + (-1 + math.log(1 + 1 / E))
+    assert alone.item() == pytest.approx(by_hand, abs=1e-6)
+
+
 def test_code_variant_three_samples_two_identical_crops_by_hand() -> None:
     # Both crops equal: the 6x6 logits are S tiled 2x2. Anchor (crop 1, i): positive (crop 2, i);
     # the same-crop pair (crop 1, i) is out of numerator and denominator; the positive stays in
@@ -72,8 +88,8 @@ def test_loss_is_asymmetric_and_eq2_averages_ordered_pairs() -> None:
 
 
 def test_views_must_match_the_positives() -> None:
-    with pytest.raises(ValueError, match="one crop"):
-        pair_loss(torch.stack([A, A]), torch.stack([C, C]), positives="paper", reduction="sum", temperature=1.0)
+    with pytest.raises(ValueError, match="one or two crops"):
+        pair_loss(torch.stack([A, A, A]), torch.stack([C, C, C]), positives="paper", reduction="sum", temperature=1.0)
     with pytest.raises(ValueError, match="two crops"):
         pair_loss(A[None], C[None], positives="code", reduction="sum", temperature=1.0)
     with pytest.raises(ValueError, match="at least two modalities"):

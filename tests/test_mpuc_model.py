@@ -40,6 +40,7 @@ def test_paper_defaults() -> None:
     assert (cfg.temperature, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.lr_gamma) == (0.07, 1e-3, 0.9, 1e-3, 0.9)
     assert (cfg.batch_size, cfg.pretrain_batch_size, cfg.epochs, cfg.lr_step_epochs) == (64, 32, 2000, 100)
     assert (cfg.positives, cfg.loss_reduction, cfg.probe, cfg.transductive) == ("paper", "sum", "separate", False)
+    assert (cfg.crops, cfg.view_shift, cfg.window_frames) == (2, 30, 120)  # two overlapping 90-step crops
     assert cfg_of(MPUC, "paper_mosei").lr_step_epochs == 5 and cfg_of(MPUC, "paper_mosei").crop_frames == 30
     assert MPUC.min_modalities == 2 and MPUCSupervised.min_modalities == 1
 
@@ -73,9 +74,14 @@ def test_inputs_name_the_mpuc_transforms_with_the_window() -> None:
     paper = MPUC().inputs(cfg_of(MPUC), ["audio", "landmarks", "video"])
     assert {m: s.name for m, s in paper.items()} == {
         "audio": "audio_logmel_mpuc", "landmarks": "landmarks_openface_mpuc", "video": "face_frames"}
-    assert paper["audio"].params["num_frames"] == 90 and paper["landmarks"].params["num_frames"] == 90
+    # Two overlapping crops of 90 steps inside a window of 90 + view_shift 30 (paper and code alike).
+    assert paper["audio"].params["num_frames"] == 120 and paper["landmarks"].params["num_frames"] == 120
     code = MPUC().inputs(cfg_of(MPUC, positives="code", view_shift=20), ["audio"])
     assert code["audio"].params["num_frames"] == 110  # two crops of 90 inside a 110-step window
+    one = MPUC().inputs(cfg_of(MPUC, crops=1), ["audio"])
+    assert one["audio"].params["num_frames"] == 90  # one crop: the window is the crop
+    with pytest.raises(ConfigError, match="needs crops=2"):
+        cfg_of(MPUC, positives="code", crops=1)
     for spec in paper.values():
         get_transform(spec)  # every parameter is one the transform has
     with pytest.raises(ConfigError, match="GloVe"):
@@ -186,7 +192,7 @@ def test_online_probe_trains_encoder_on_contrast_and_classifier_on_detached_feat
 
 def test_linear_eval_leaves_the_frozen_encoder_alone() -> None:
     torch.manual_seed(0)
-    module = MPUC().build(TASK, cfg_of(MPUC, "tiny"), {"audio": (12, 128), "landmarks": (12, 51, 2)})
+    module = MPUC().build(TASK, cfg_of(MPUC, "tiny", crops=1), {"audio": (12, 128), "landmarks": (12, 51, 2)})
     module.start_stage("linear_eval")
     encoder = {n: p.detach().clone() for n, p in module.backbones.named_parameters()}
     bn = module.backbones["landmarks"][0].block1.norm.running_mean.clone()
@@ -200,7 +206,8 @@ def test_transductive_updates_need_and_use_the_unlabelled_inputs() -> None:
     module = MPUC().build(TASK, cfg, SHAPES)
     assert module.weights_provenance == {"audio": "random-init", "landmarks": "random-init",
                                          "transductive": TRANSDUCTIVE_NOTE}
-    assert "transductive" not in MPUC().build(TASK, cfg_of(MPUC, "tiny"), {"audio": (12, 128)}).weights_provenance
+    assert "transductive" not in MPUC().build(TASK, cfg_of(MPUC, "tiny", crops=1),
+                                              {"audio": (12, 128)}).weights_provenance
     module.start_stage("pretrain")
     with pytest.raises(ConfigError, match="attach_unlabelled"):
         _fit(module, _synthetic_loader(SHAPES, labels=False))

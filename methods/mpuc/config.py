@@ -108,9 +108,12 @@ class MPUCConfig(EncoderConfig):
 
     Paper vs code switches (defaults = paper):
 
-    * ``positives``: ``paper`` = eq. 1 on one temporal crop per sample: the positive of
-      ``z_i^m`` is ``z_i^n``, the denominator runs over ``j != i`` only (it excludes the
-      positive); a fresh crop every step is the paper's temporal augmentation.
+    * ``positives``: ``paper`` = eq. 1: the positive of ``z_i^m`` is ``z_i^n``, the denominator
+      runs over ``j != i`` only (it excludes the positive). With ``crops=2`` (default) ``z^m`` and
+      ``z^n`` come from the two overlapping crops of each sample, either way round (the paper's
+      "augmentation in the temporal dimension": segments ``t..t+10`` and ``t+5..t+15`` "used in
+      the same training", Sec. III-D); ``crops=1`` is the other reading, one fresh crop per step
+      shared by both modalities.
       ``code`` = two crops per sample (``SupConSeparate.py`` L86-98): the only positive is
       the other crop of the same sample in the other modality, the same-crop pair is dropped
       from numerator and denominator, the denominator includes the positive.
@@ -136,7 +139,9 @@ class MPUCConfig(EncoderConfig):
     patience stops only the classifier stage; with ``probe=online`` the one joint stage runs
     ``epochs`` under that patience, as the code does.
 
-    ``view_shift`` (bench's; 30): in ``code`` / ``supervised`` mode the data layer delivers a window of
+    ``crops`` (2 or 1): temporal crops per sample and step; ``code`` / ``supervised`` need 2.
+
+    ``view_shift`` (bench's; 30): with two crops the data layer delivers a window of
     ``crop_frames + view_shift`` steps (random start in training, start 0 in evaluation) and
     the two crops start independently and uniformly inside it, so they always overlap by at
     least ``crop_frames - view_shift`` steps. The code draws both starts over the whole
@@ -153,6 +158,7 @@ class MPUCConfig(EncoderConfig):
     transductive: bool = False
     pretrain_epochs: int = 2000
     pretrain_batch_size: int = 32
+    crops: int = 2
     view_shift: int = 30
 
     def __post_init__(self) -> None:
@@ -163,10 +169,14 @@ class MPUCConfig(EncoderConfig):
                              "pretrain_batch_size >= 2 (a contrastive batch needs negatives)")
         if self.view_shift < 0:
             raise ValueError(f"view_shift must be >= 0, got {self.view_shift}")
+        if self.crops not in (1, 2):
+            raise ValueError(f"crops must be 1 or 2, got {self.crops}")
+        if self.crops == 1 and self.positives != "paper":
+            raise ValueError(f"positives={self.positives} contrasts the two crops of each sample: it needs crops=2")
 
     @property
     def views(self) -> int:
-        return 1 if self.positives == "paper" else 2
+        return self.crops
 
     @property
     def window_frames(self) -> int:

@@ -12,8 +12,9 @@ with the positives ``P(a)``, the denominator set ``D(a)`` and the divisor ``k(a)
 ============  ==============================================  =====================================
 positives     P(a)                                            D(a)
 ============  ==============================================  =====================================
-paper         the same sample in modality n (eq. 1)           every other sample j != i (eq. 1's
-                                                              indicator: the positive is left out)
+paper         the same sample in modality n (eq. 1); with     every other sample j != i (eq. 1's
+              two crops, in the OTHER crop                    indicator: the positive is left out),
+                                                              in the positive's crop
 code          the same sample in n, in the OTHER crop         every column but the same sample in
                                                               the same crop (positive included)
 supervised    every same-class row of n, either crop, but     as ``code``
@@ -59,7 +60,9 @@ def _masks(batch: int, views: int, positives: Positives, labels: torch.Tensor | 
     same_view = view[:, None] == view[None, :]
     diagonal = same_sample & same_view
     if positives == "paper":
-        return diagonal, same_view & ~diagonal
+        if views == 1:
+            return diagonal, same_view & ~diagonal
+        return same_sample & ~same_view, ~same_view & ~same_sample
     if positives == "code":
         return same_sample & ~same_view, ~diagonal
     if labels is None:
@@ -72,12 +75,13 @@ def pair_loss(anchor: torch.Tensor, contrast: torch.Tensor, *, positives: Positi
               temperature: float, labels: torch.Tensor | None = None) -> torch.Tensor:
     """``L^{m,n}`` for projections ``anchor`` (modality m) and ``contrast`` (n), each ``[V, B, D]``.
 
-    ``V`` is the number of temporal crops (1 for ``paper``, 2 for ``code`` / ``supervised``);
-    rows are L2-normalised here, so the dot products are eq. 1's cosine similarities.
+    ``V`` is the number of temporal crops (1 or 2 for ``paper``, 2 for ``code`` / ``supervised``);
+    rows are L2-normalised here, so the dot products are eq. 1's cosine similarities. With
+    ``paper`` and two crops every anchor (crop a of m) is eq. 1 against crop b != a of n.
     """
     views, batch = anchor.shape[:2]
-    if positives == "paper" and views != 1:
-        raise ValueError(f"paper positives (eq. 1) take one crop per sample, got {views}")
+    if positives == "paper" and views not in (1, 2):
+        raise ValueError(f"paper positives (eq. 1) take one or two crops per sample, got {views}")
     if positives != "paper" and views != 2:
         raise ValueError(f"{positives} positives contrast two crops per sample, got {views}")
     a = F.normalize(anchor.reshape(views * batch, -1), dim=-1)
