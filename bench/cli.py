@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     run.add_argument("--modalities", nargs="+", help="use only these of the protocol's modalities")
     run.add_argument("--data-root", type=Path, help="the dataset's folder (default: $BENCH_DATA_<NAME>)")
+    run.add_argument("--pretrain-data-root", type=Path,
+                     help="the folder of the protocol's regime.pretrain_on dataset (default: $BENCH_DATA_<NAME>)")
     run.add_argument("--out", type=Path, default=Path("results"), help="results store root (default: ./results)")
     run.add_argument("--cache-dir", type=Path, help="preprocessing cache (default: $BENCH_CACHE or ~/.cache/bench)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -20,6 +20,7 @@ def run_command(args: argparse.Namespace) -> None:
     request = run.RunRequest(
         method=args.method, protocol=args.protocol, folds=folds, seeds=args.seed, preset=args.preset,
         overrides=config.parse_overrides(args.set), modalities=args.modalities, data_root=args.data_root,
+        pretrain_data_root=args.pretrain_data_root,
         out=args.out, progress=not args.no_progress, cache_root=args.cache_dir,
     )
     plan = run.make_plan(request)
@@ -27,6 +28,9 @@ def run_command(args: argparse.Namespace) -> None:
           f"{len(plan.folds)} fold(s) × {len(plan.seeds)} seed(s), preset {request.preset}, "
           f"config {plan.config_hash}, selection {plan.protocol.selection.rule}")
     print(f"data: {plan.adapter.root}")
+    if plan.pretrain_adapter is not None:
+        print(f"pretraining data: {plan.pretrain_adapter.name} at {plan.pretrain_adapter.root} "
+              f"({len(plan.pretrain_samples)} samples, labels unused)")
 
     def report(cell: run.CellResult) -> None:
         rec = cell.record

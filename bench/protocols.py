@@ -54,11 +54,30 @@ _SERVES = re.compile(r"^[a-z][a-z0-9_]*:[0-9A-Za-z]+$")
 
 
 @dataclasses.dataclass(frozen=True)
+class PretrainData:
+    """The unlabelled dataset a pretraining stage reads instead of the protocol's training side.
+
+    ConCluGen pretrains on VoxCeleb2 and evaluates on CMU-MOSEI, MELD and CAER (paper §4.1):
+    ``regime.pretrain_on: {dataset: voxceleb2}``. Every sample of that dataset (its root from
+    ``--pretrain-data-root`` or ``BENCH_DATA_<NAME>``) is used, without labels; ``options`` are
+    its adapter's options, as ``dataset_options`` are the protocol dataset's.
+    """
+
+    dataset: str
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
 class Regime:
-    """How a cell trains: ``supervised``, or ``linear_eval`` / ``finetune`` (after ``pretrain`` when set)."""
+    """How a cell trains: ``supervised``, or ``linear_eval`` / ``finetune`` (after ``pretrain`` when set).
+
+    ``pretrain_on`` names another dataset for the pretraining stage; without it the stage reads
+    the fold's training side with its labels hidden.
+    """
 
     kind: str
     pretrain: bool
+    pretrain_on: PretrainData | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,7 +254,7 @@ def _build(path: Path, data: dict[str, Any]) -> Protocol:
 
 
 def _regime(cfg: dict[str, Any], where: str) -> Regime:
-    _known_keys(cfg, ("kind", "pretrain"), "regime", where)
+    _known_keys(cfg, ("kind", "pretrain", "pretrain_on"), "regime", where)
     kind = cfg.get("kind")
     if kind not in REGIME_KINDS:
         raise ProtocolError(f"{where}: regime.kind: " + unknown("regime", str(kind), REGIME_KINDS))
@@ -244,7 +263,24 @@ def _regime(cfg: dict[str, Any], where: str) -> Regime:
         raise ProtocolError(f"{where}: regime.pretrain: expected true or false, got {pretrain!r}")
     if kind == "supervised" and pretrain:
         raise ProtocolError(f"{where}: regime.pretrain: a supervised regime has no pretraining stage")
-    return Regime(kind=kind, pretrain=pretrain)
+    return Regime(kind=kind, pretrain=pretrain, pretrain_on=_pretrain_on(cfg.get("pretrain_on"), pretrain, where))
+
+
+def _pretrain_on(cfg: Any, pretrain: bool, where: str) -> PretrainData | None:
+    if cfg is None:
+        return None
+    if not pretrain:
+        raise ProtocolError(f"{where}: regime.pretrain_on: needs regime.pretrain: true (there is no pretraining stage)")
+    if not isinstance(cfg, dict):
+        raise ProtocolError(f"{where}: regime.pretrain_on: expected a mapping like {{dataset: voxceleb2}}, got {cfg!r}")
+    _known_keys(cfg, ("dataset", "dataset_options"), "regime.pretrain_on", where)
+    dataset = cfg.get("dataset")
+    if not isinstance(dataset, str) or not dataset:
+        raise ProtocolError(f"{where}: regime.pretrain_on.dataset: expected a dataset name, got {dataset!r}")
+    options = cfg.get("dataset_options", {})
+    if not isinstance(options, dict):
+        raise ProtocolError(f"{where}: regime.pretrain_on.dataset_options: expected a mapping, got {options!r}")
+    return PretrainData(dataset=dataset, options=options)
 
 
 def _selection(cfg: dict[str, Any], primary: str, metric_names: tuple[str, ...], split_cfg: Mapping[str, Any],

@@ -42,13 +42,16 @@ def adapter_options(adapter_cls: type[DatasetAdapter]) -> dict[str, Any]:
 
 
 def open_adapter(dataset: str, given: Path | None, options: Mapping[str, Any] | None = None,
-                 needed_by: str = "") -> DatasetAdapter:
-    """The adapter of ``dataset`` opened on its root, with ``options``; clear errors for each failure."""
+                 needed_by: str = "", flag: str = "--data-root") -> DatasetAdapter:
+    """The adapter of ``dataset`` opened on its root, with ``options``; clear errors for each failure.
+
+    ``flag`` is the command-line option the message tells the user to pass the root with.
+    """
     adapter_cls = registry.datasets.get(dataset)
     root = resolve(dataset, adapter_cls, given)
     who = f"{needed_by} needs" if needed_by else "needs"
     if root is None:
-        raise DataError(f"{who} the {dataset} dataset: pass --data-root DIR (or set BENCH_DATA_{dataset.upper()}) "
+        raise DataError(f"{who} the {dataset} dataset: pass {flag} DIR (or set BENCH_DATA_{dataset.upper()}) "
                         f"pointing at a copy laid out as:\n{adapter_cls.layout}")
     if not Path(root).is_dir():
         raise DataError(f"data root {root} does not exist; {dataset} expects:\n{adapter_cls.layout}")

@@ -57,6 +57,7 @@ class RunRequest:
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     modalities: Sequence[str] | None = None
     data_root: Path | None = None
+    pretrain_data_root: Path | None = None
     out: Path = Path("results")
     progress: bool = True
     cache_root: Path | None = None
@@ -77,6 +78,9 @@ class Plan:
     samples: list[Sample]
     folds: list[Split]
     seeds: tuple[int, ...]
+    pretrain_adapter: DatasetAdapter | None = None
+    """The dataset of ``regime.pretrain_on``, when the protocol pretrains on another one."""
+    pretrain_samples: list[Sample] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,13 +115,41 @@ def make_plan(request: RunRequest) -> Plan:
     _check_sources(protocol, method_cls, modalities, adapter, samples, folds)
     seeds = tuple(request.seeds) if request.seeds else protocol.seeds
     cell_hash = config_mod.stable_hash({"config": config_mod.to_dict(cfg), "modalities": list(modalities)})[:12]
-    return Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds)
+    plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds)
+    if protocol.regime.pretrain_on is not None:
+        plan.pretrain_adapter, plan.pretrain_samples = _open_pretrain_data(protocol, modalities, request)
+    return plan
+
+
+def _open_pretrain_data(protocol: Protocol, modalities: Sequence[str],
+                        request: RunRequest) -> tuple[DatasetAdapter, list[Sample]]:
+    """The adapter and samples of ``regime.pretrain_on``; it must have every modality the cell uses."""
+    source = protocol.regime.pretrain_on
+    assert source is not None
+    adapter = roots.open_adapter(source.dataset, request.pretrain_data_root, source.options,
+                                 needed_by=f"the pretraining stage of protocol {protocol.name!r}",
+                                 flag="--pretrain-data-root")
+    missing = [m for m in modalities if m not in type(adapter).modalities]
+    if missing:
+        raise ProtocolError(f"{protocol.path}: regime.pretrain_on: dataset {source.dataset!r} has no "
+                            f"{', '.join(missing)} modality (the cell uses {', '.join(modalities)})")
+    samples = adapter.samples()
+    if not samples:
+        raise DataError(f"{adapter.root}: the pretraining dataset {source.dataset!r} has no samples")
+    for modality in modalities:
+        lacking = [s.id for s in samples if modality not in s.sources]
+        if lacking:
+            raise DataError(f"{adapter.root}: {len(lacking)} of {len(samples)} samples of the pretraining dataset "
+                            f"{source.dataset!r} have no {modality} (first: {lacking[0]}); it expects:\n"
+                            f"{type(adapter).layout}")
+    return adapter, samples
 
 
 def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> list[CellResult]:
     """Run (or skip) every cell of the plan; preprocessing is shared by all of them."""
     results: list[CellResult] = []
     prepared: Prepared | None = None
+    pretrain: Prepared | None = None
     prepare_s = 0.0
     for split in plan.folds:
         for seed in plan.seeds:
@@ -129,8 +161,9 @@ def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> 
             else:
                 if prepared is None:
                     prepared = _prepare(plan)
-                    prepare_s = prepared.seconds
-                record, arrays = run_cell(plan, split, seed, prepared, prepare_s, checkpoint_path(path))
+                    pretrain = _prepare_pretrain_data(plan, prepared)
+                    prepare_s = prepared.seconds + (pretrain.seconds if pretrain else 0.0)
+                record, arrays = run_cell(plan, split, seed, prepared, prepare_s, checkpoint_path(path), pretrain)
                 store.write(path, record, arrays)
                 checkpoint_path(path).unlink(missing_ok=True)
                 result = CellResult(path, store.read(path), skipped=False)
@@ -146,12 +179,17 @@ def checkpoint_path(record: Path) -> Path:
 
 
 def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s: float,
-             checkpoint: Path | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+             checkpoint: Path | None = None,
+             pretrain: Prepared | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Train and evaluate one (fold, seed) cell; returns its record and prediction arrays.
 
     With ``checkpoint``, the training state is saved there (atomically) at the end of every
-    epoch, and a valid checkpoint of this cell found there is resumed from.
+    epoch, and a valid checkpoint of this cell found there is resumed from. ``pretrain`` (the
+    inputs of ``regime.pretrain_on``) replaces the training side in the label-free stages.
     """
+    if (pretrain is None) != (plan.pretrain_adapter is None):
+        raise RunError(f"protocol {plan.protocol.name!r}: the pretraining dataset's inputs must be given "
+                       "exactly when the protocol names one (regime.pretrain_on)")
     started = _now()
     log.info("%s seed %d: training on %d samples (%d validation), testing on %d", split.name, seed,
              len(split.train), len(split.val), len(split.test))
@@ -173,10 +211,14 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
         last = number == len(stages) - 1
         if hasattr(module, "start_stage"):
             module.start_stage(stage.name)
+        stage_size = len(pretrain.ids) if pretrain is not None and not stage.labels else len(index["train"])
         if resume is not None and number < resume.stage:  # done before the interruption: in the checkpoint
-            seen += len(index["train"]) * stage.epochs
+            seen += stage_size * stage.epochs
             continue
-        dataset = ArrayDataset(prepared, labels if stage.labels else None, index["train"], train=True)
+        if pretrain is not None and not stage.labels:
+            dataset = ArrayDataset(pretrain, None, range(len(pretrain.ids)), train=True)
+        else:
+            dataset = ArrayDataset(prepared, labels if stage.labels else None, index["train"], train=True)
         epochs = _EpochState(seed, number, stage.name, identity, checkpoint, fit_s, resume.resumes if resume else 0)
         callbacks = [_History(stage.name, history)] + ([selector] if last else []) + [epochs]
         tic = time.perf_counter()
@@ -191,14 +233,14 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
         fit_s += time.perf_counter() - tic
         if trainer.interrupted:
             raise RunError(f"training of {plan.method.name} on {split.name} seed {seed} was interrupted")
-        seen += len(index["train"]) * stage.epochs
+        seen += stage_size * stage.epochs
     chosen_epoch = selector.restore(module)
     tic = time.perf_counter()
     outputs, targets = test.predict(module)
     predict_s = time.perf_counter() - tic
     scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets,
                              groups=[by_id[i].group_key for i in split.test])
-    record = _record(plan, split, seed, prepared, started, scores, outputs, targets, chosen_epoch, history,
+    record = _record(plan, split, seed, prepared, pretrain, started, scores, outputs, targets, chosen_epoch, history,
                      module, timings={
                          "prepare_s": round(prepare_s, 3), "fit_s": round(fit_s, 3), "predict_s": round(predict_s, 3),
                          "train_clips_per_s": round(seen / fit_s, 1) if fit_s > 0 else None,
@@ -211,12 +253,30 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
 def _prepare(plan: Plan) -> Prepared:
     used = {i for split in plan.folds for side in (split.train, split.val, split.test) for i in side}
     samples = [s for s in plan.samples if s.id in used]
+    return prepare(samples, _input_specs(plan), _cache(plan), progress=plan.request.progress)
+
+
+def _prepare_pretrain_data(plan: Plan, prepared: Prepared) -> Prepared | None:
+    """The inputs of ``regime.pretrain_on`` (None without it), through the same transforms as the cell's."""
+    if plan.pretrain_adapter is None:
+        return None
+    pretrain = prepare(plan.pretrain_samples, _input_specs(plan), _cache(plan), progress=plan.request.progress)
+    if pretrain.shapes != prepared.shapes:
+        raise DataError(f"{plan.pretrain_adapter.root}: the pretraining inputs have item shapes {pretrain.shapes}, "
+                        f"the protocol's dataset {prepared.shapes}; one model cannot read both")
+    return pretrain
+
+
+def _input_specs(plan: Plan) -> dict[str, Any]:
     specs = plan.method.inputs(plan.cfg, plan.modalities)
     unknown_modalities = sorted(set(specs) - set(plan.modalities))
     if unknown_modalities:
         raise ConfigError(f"method {plan.method.name!r} asked for unused modalities {unknown_modalities}")
-    cache = Cache(plan.request.cache_root) if plan.request.cache_root else default_cache()
-    return prepare(samples, specs, cache, progress=plan.request.progress)
+    return specs
+
+
+def _cache(plan: Plan) -> Cache:
+    return Cache(plan.request.cache_root) if plan.request.cache_root else default_cache()
 
 
 class _TestSplit:
@@ -367,7 +427,7 @@ def _resume_point(checkpoint: Path | None, identity: Mapping[str, Any], stages: 
 
 
 class _History(L.Callback):
-    """The mean training loss of each epoch, from what ``training_step`` returned.
+    """The mean training loss and the number of steps of each epoch, from what ``training_step`` returned.
 
     Read from the step outputs rather than from ``self.log``, so methods need not log and
     no per-step logging cost is paid (it exceeds a small model's step on a CPU).
@@ -388,7 +448,7 @@ class _History(L.Callback):
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
         mean = float(torch.stack(self._losses).float().mean()) if self._losses else None
         self.history.append({"stage": self.stage, "epoch": trainer.current_epoch,
-                             "train_loss": None if mean is None else round(mean, 6)})
+                             "train_loss": None if mean is None else round(mean, 6), "steps": len(self._losses)})
 
     def state_dict(self) -> dict[str, Any]:
         return {"history": [dict(entry) for entry in self.history]}
@@ -457,7 +517,8 @@ class _Selector(L.Callback):
         return self.best[1]
 
 
-def _record(plan: Plan, split: Split, seed: int, prepared: Prepared, started: str, scores: dict[str, float],
+def _record(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Prepared | None, started: str,
+            scores: dict[str, float],
             outputs: np.ndarray, targets: np.ndarray, chosen_epoch: int, history: list[dict[str, Any]],
             module: Any, timings: dict[str, Any]) -> dict[str, Any]:
     protocol = plan.protocol
@@ -482,6 +543,7 @@ def _record(plan: Plan, split: Split, seed: int, prepared: Prepared, started: st
                       "sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)}},
             "preprocessing": prepared.variants,
             "fallbacks": prepared.fallbacks,
+            "pretrain": _pretrain_record(plan, pretrain),
         },
         "weights": getattr(module, "weights_provenance", {"all": "random-init"}),
         "selection": {"rule": protocol.selection.rule, "metric": protocol.selection.metric,
@@ -504,6 +566,17 @@ def _record(plan: Plan, split: Split, seed: int, prepared: Prepared, started: st
     }
 
 
+def _pretrain_record(plan: Plan, pretrain: Prepared | None) -> dict[str, Any] | None:
+    """What the label-free stages read when the protocol pretrains on another dataset."""
+    if plan.pretrain_adapter is None or pretrain is None:
+        return None
+    root = plan.pretrain_adapter.root
+    sources = [src for s in plan.pretrain_samples for src in s.sources.values() if isinstance(src, Path)]
+    return {"dataset": plan.pretrain_adapter.name, "root": str(root), "samples": len(pretrain.ids),
+            "root_fingerprint": provenance.files_fingerprint(sources, root),
+            "preprocessing": pretrain.variants, "fallbacks": pretrain.fallbacks}
+
+
 def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
     """The exact ``bench run`` command line that recomputes one cell."""
     req = plan.request
@@ -515,6 +588,8 @@ def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
         parts += ["--modalities", *plan.modalities]
     if req.data_root:
         parts += ["--data-root", str(req.data_root)]
+    if req.pretrain_data_root:
+        parts += ["--pretrain-data-root", str(req.pretrain_data_root)]
     parts += ["--out", str(req.out)]
     return shlex.join(parts)
 

@@ -7,7 +7,8 @@ ConCluGen pretrains on it without labels (paper §4.1; the official datamodule o
     <root>/dev/mp4/<idNNNNN>/<YouTube id>/<NNNNN>.mp4
 
 The mp4 files carry the audio track too (the paper: the videos "also contain audio"), so both
-``video`` and ``audio`` point at the mp4. Samples: ``id`` ``<idNNNNN>/<YouTube id>/<NNNNN>``,
+``video`` and ``audio`` point at the mp4; ``text`` is the clip's transcript from the optional
+``transcripts/`` tree (VoxCeleb2 ships no text: ConCluGen runs ASR on it), absent without it. Samples: ``id`` ``<idNNNNN>/<YouTube id>/<NNNNN>``,
 ``subject`` the speaker id, ``group`` the YouTube video (one video's clips never straddle a split,
 even when two speakers share it), ``label`` None. The dataset has no emotion labels, but an
 adapter must name a task and a :class:`~bench.api.TaskSpec` needs at least one label name: it
@@ -33,13 +34,32 @@ _VIDEO = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _CLIP = re.compile(r"^\d{5}$")
 
 LAYOUT = """\
-<root>/dev/mp4/<idNNNNN>/<YouTube id>/<NNNNN>.mp4   video with its audio track (vox2_dev_mp4)"""
+<root>/dev/mp4/<idNNNNN>/<YouTube id>/<NNNNN>.mp4   video with its audio track (vox2_dev_mp4)
+<root>/transcripts/<idNNNNN>/<YouTube id>/<NNNNN>.txt
+                    optional (text): one UTF-8 transcript per clip, made by the user; ConCluGen
+                    transcribes VoxCeleb2 with the ASR model facebook/s2t-large-librispeech-asr
+                    (its src/utils/transcripts_util.py). When the folder exists every clip needs one."""
 
 
 def _entries(folder: Path) -> list[os.DirEntry[str]]:
     """The visible entries of ``folder``, by name."""
     with os.scandir(folder) as it:
         return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+
+
+def _transcript(root: Path, speaker: str, video: str, stem: str) -> str | None:
+    """The clip's transcript when ``transcripts/`` exists (None without it); a missing one is a DataError."""
+    folder = root / "transcripts"
+    if not folder.is_dir():
+        return None
+    path = folder / speaker / video / f"{stem}.txt"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing transcript of clip {speaker}/{video}/{stem} (transcripts/ exists, so "
+                        "every clip needs one; remove the folder to pretrain without text)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: unreadable transcript ({error})") from None
 
 
 def _scan(root: Path) -> tuple[list[Sample], list[str]]:
@@ -63,10 +83,14 @@ def _scan(root: Path) -> tuple[list[Sample], list[str]]:
                     problems.append(f"{clip.path}: expected a clip named NNNNN.mp4")
                     continue
                 path = Path(clip.path)
+                sources: dict[str, Path | str] = {"video": path, "audio": path}
+                text = _transcript(root, speaker.name, video.name, stem)
+                if text is not None:
+                    sources["text"] = text
                 samples.append(Sample(
                     id=f"{speaker.name}/{video.name}/{stem}",
                     label=None,
-                    sources={"video": path, "audio": path},
+                    sources=sources,
                     subject=speaker.name,
                     group=video.name,
                 ))
@@ -74,7 +98,7 @@ def _scan(root: Path) -> tuple[list[Sample], list[str]]:
 
 
 class VoxCeleb2(DatasetAdapter):
-    """VoxCeleb2 dev, unlabelled video + audio clips for ConCluGen's pretraining.
+    """VoxCeleb2 dev, unlabelled video + audio clips (+ transcripts when given) for ConCluGen's pretraining.
 
     See the module docstring for the layout and why the task is a one-name placeholder.
     """
@@ -83,7 +107,7 @@ class VoxCeleb2(DatasetAdapter):
     task: ClassVar[TaskKind] = "classification"
     label_names = ("unlabelled",)
     label_names_source = "none: VoxCeleb2 has no emotion labels (placeholder; every label is None)"
-    modalities = ("video", "audio")
+    modalities = ("video", "audio", "text")
     layout = LAYOUT
 
     def samples(self) -> list[Sample]:
