@@ -580,7 +580,10 @@ def _pretrain_record(plan: Plan, pretrain: Prepared | None) -> dict[str, Any] | 
 def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
     """The exact ``bench run`` command line that recomputes one cell."""
     req = plan.request
-    parts = ["bench", "run", "--method", plan.method.name, "--protocol", plan.protocol.name,
+    # a protocol file outside protocols/ by its absolute path, so the command works from anywhere
+    given = Path(req.protocol)
+    protocol = str(given.resolve()) if given.suffix in (".yaml", ".yml") and given.is_file() else plan.protocol.name
+    parts = ["bench", "run", "--method", plan.method.name, "--protocol", protocol,
              "--fold", split.name, "--seed", str(seed), "--preset", req.preset]
     for key, value in req.overrides.items():
         parts += ["--set", f"{key}={_yaml_scalar(value)}"]

@@ -80,6 +80,7 @@ def test_the_pretraining_stage_reads_the_other_dataset_without_labels(tmp_path: 
     assert pretrain["preprocessing"] == record["data"]["preprocessing"]
     assert record["regime"]["pretrain_on"] == {"dataset": "voxceleb2", "options": {}}
     assert "--pretrain-data-root" in record["command"] and str(vox_root) in record["command"]
+    assert f"--protocol {(tmp_path / 'synthetic_linear_after_vox.yaml').resolve()} " in record["command"]
 
 
 def test_without_the_pretraining_root_the_message_names_the_flag(tmp_path: Path,
