@@ -201,6 +201,11 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
     stages = plan.method.stages(plan.cfg, plan.protocol.regime.kind, plan.protocol.regime.pretrain)
     test = _TestSplit(prepared, labels, index["test"], split.name)
+    transductive = bool(getattr(module, "wants_unlabelled", False))
+    if transductive:
+        batch = stages[0].batch_size
+        module.attach_unlabelled([ArrayDataset(prepared, None, index["val"], train=True).loader(batch, True, seed),
+                                  test.unlabelled_loader(batch, seed)])
     history: list[dict[str, Any]] = []
     selector = _Selector(plan, prepared, labels, index, test, history)
     identity = {"protocol_hash": plan.protocol.hash, "config_hash": plan.config_hash, "fold": split.name,
@@ -241,7 +246,7 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets,
                              groups=[by_id[i].group_key for i in split.test])
     record = _record(plan, split, seed, prepared, pretrain, started, scores, outputs, targets, chosen_epoch, history,
-                     module, timings={
+                     module, transductive, timings={
                          "prepare_s": round(prepare_s, 3), "fit_s": round(fit_s, 3), "predict_s": round(predict_s, 3),
                          "train_clips_per_s": round(seen / fit_s, 1) if fit_s > 0 else None,
                          "peak_memory_mb": _peak_memory_mb(), "resumed": resume.resumes if resume else 0,
@@ -294,6 +299,13 @@ class _TestSplit:
         self.opened = True
         log.info("evaluating the test split of %s (%d samples)", self._fold, len(self._dataset))
         return predict(module, self._dataset), self._labels
+
+    def unlabelled_loader(self, batch_size: int, seed: int) -> torch.utils.data.DataLoader:
+        """The test inputs without their labels, for a transductive method (MPUC's MOSEI config);
+        logged, and the record's ``data.transductive`` says the test inputs were trained on."""
+        log.warning("transductive: the test inputs of %s (not their labels) are handed to the method", self._fold)
+        return ArrayDataset(self._dataset.prepared, None, self._dataset.indices, train=True).loader(
+            batch_size, shuffle=True, seed=seed)
 
     def peek_for_selection(self, module: Any) -> tuple[np.ndarray, np.ndarray]:
         """Test predictions during training: only for protocols that allow best_test selection."""
@@ -520,7 +532,7 @@ class _Selector(L.Callback):
 def _record(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Prepared | None, started: str,
             scores: dict[str, float],
             outputs: np.ndarray, targets: np.ndarray, chosen_epoch: int, history: list[dict[str, Any]],
-            module: Any, timings: dict[str, Any]) -> dict[str, Any]:
+            module: Any, transductive: bool, timings: dict[str, Any]) -> dict[str, Any]:
     protocol = plan.protocol
     sources = [src for s in plan.samples for src in s.sources.values() if isinstance(src, Path)]
     return {
@@ -544,6 +556,8 @@ def _record(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: P
             "preprocessing": prepared.variants,
             "fallbacks": prepared.fallbacks,
             "pretrain": _pretrain_record(plan, pretrain),
+            # the method trained (without labels) on these sides' inputs as well as on train
+            "transductive": ["val", "test"] if transductive else [],
         },
         "weights": getattr(module, "weights_provenance", {"all": "random-init"}),
         "selection": {"rule": protocol.selection.rule, "metric": protocol.selection.metric,

@@ -189,3 +189,28 @@ def test_committed_ravdess_split_files_are_the_folds_the_protocols_draw(tmp_path
     tampered.write_text(json.dumps(actor10))
     assert splitfile.verify("ravdess_actor10", RAVDESS_AUDIO, tampered) == [
         "fold1: the folds differ (test actors in the file ['01'], now ['05', '19', '22'])"]
+
+
+def test_transductive_updates_read_the_validation_and_test_inputs_and_say_so(
+        data_root: Path, cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """transductive=true (the code's MOSEI config): after each pretraining epoch the encoders take
+    contrastive steps on the validation and test inputs, never their labels; the record says so."""
+    seen: list[tuple[int, bool]] = []
+    original = mpuc_module.MPUCModule.attach_unlabelled
+
+    def spy(self, loaders):  # type: ignore[no-untyped-def]
+        loaders = list(loaders)
+        for loader in loaders:
+            seen.append((len(loader.dataset), any("label" in batch for batch in loader)))
+        return original(self, loaders)
+
+    monkeypatch.setattr(mpuc_module.MPUCModule, "attach_unlabelled", spy)
+    path = protocol(tmp_path, "mpuc_transductive", selection="{rule: best_val}")
+    req = request(path, data_root, cache_dir, tmp_path / "out",
+                  overrides={"pretrain_epochs": 2, "epochs": 2, "transductive": True})
+    plan = run.make_plan(req)
+    (result,) = run.execute(plan)
+    split = plan.folds[0]
+    assert seen == [(len(split.val), False), (len(split.test), False)]
+    assert result.record["data"]["transductive"] == ["val", "test"]
+    assert "transductive" in result.record["weights"]

@@ -177,9 +177,8 @@ class MPUCModule(L.LightningModule):
 
     def on_fit_start(self) -> None:
         if self.wants_unlabelled and self.stage != "linear_eval" and not self._unlabelled:
-            raise ConfigError("mpuc: transductive=true trains on the validation and test inputs, which this "
-                              "runner does not hand to methods (module.attach_unlabelled); run with "
-                              "transductive=false")
+            raise ConfigError("mpuc: transductive=true trains on the validation and test inputs, but none were "
+                              "attached (module.attach_unlabelled; bench's runner does it when wants_unlabelled)")
 
     def on_train_epoch_start(self) -> None:
         if self.stage == "linear_eval":
