@@ -194,3 +194,51 @@ def test_davenet_first_conv_quirk_shapes():
     assert backbones.DavEnet(2, 128).eval()(mel).shape == (1, 16)
     quirk = backbones.DavEnet(2, 40).eval()
     assert quirk.conv1(mel).shape[2] == 89  # the 40-bin conv slides along the 128 mel bins
+
+
+def test_code_lr_schedule_hand_values():
+    from bench_methods.conclugen import schedules
+
+    pre, down = schedules.PRETRAIN, schedules.DOWNSTREAM
+    assert pre.lr(1.0, 0) == pytest.approx(0.1)                   # warm-up starts at 0.1 · lr
+    assert pre.lr(1.0, 4) == pytest.approx(0.1 + 0.9 * 4 / 5)
+    assert pre.lr(1.0, 5) == pytest.approx(1.0)                   # cycle 0 (20 epochs) at its peak
+    assert pre.lr(1.0, 15) == pytest.approx(1e-6 + (1 - 1e-6) / 2)
+    assert pre.lr(1.0, 25) == pytest.approx(0.75)                 # first restart: peak × γ
+    assert pre.lr(1.0, 45) == pytest.approx(1e-6 + (0.75 - 1e-6) / 2)   # mid of the 40-epoch cycle
+    assert pre.lr(1.0, 65) == pytest.approx(0.75 ** 2)
+    assert down.lr(2.0, 25) == pytest.approx(2.0)                 # no decay downstream
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2.0)
+    scheduler = down.scheduler(optimizer)
+    seen = []
+    for _ in range(7):
+        seen.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert seen == pytest.approx([down.lr(2.0, e) for e in range(7)])
+
+
+def test_module_uses_the_schedule_switch():
+    batch, shapes = _batch()
+    task = TaskSpec("classification", ("a", "b"))
+    module = ConCluGenModule(task, ConCluGenConfig(representation_dim=8), shapes, {})
+    module.start_stage("pretrain")
+    configured = module.configure_optimizers()
+    assert configured["lr_scheduler"]["interval"] == "epoch"
+    constant = ConCluGenModule(task, ConCluGenConfig(representation_dim=8, lr_schedule="constant"), shapes, {})
+    constant.start_stage("linear_eval")
+    assert isinstance(constant.configure_optimizers(), torch.optim.AdamW)
+
+
+@pytest.mark.parametrize("arch, width, blocks", [("r3d_18", 512, 8), ("r3d_34", 512, 16), ("r3d_50", 2048, 16),
+                                                 ("r3d_101", 2048, 33)])
+def test_resnet3d_depths(arch, width, blocks):
+    import torchvision
+
+    net = backbones.r3d(arch)
+    assert net.fc.in_features == width
+    assert sum(len(getattr(net, f"layer{i}")) for i in range(1, 5)) == blocks  # 3D ResNet-(2·or 3·blocks + 2)
+    if arch == "r3d_18":  # exactly torchvision's r3d_18, so its state_dicts load strictly
+        assert list(net.state_dict()) == list(torchvision.models.video.r3d_18().state_dict())
+    with pytest.raises(ValueError, match="unknown 3D ResNet"):
+        backbones.r3d("r3d_7")

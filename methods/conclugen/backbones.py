@@ -105,15 +105,38 @@ def build_video_2d(arch: str, weights: str | None, tiny_dim: int) -> tuple[nn.Mo
     return net.eval().requires_grad_(False), dim
 
 
-def build_video_3d(arch: str, weights: str | None, tiny_dim: int) -> tuple[nn.Module, int]:
-    """A frozen 3D backbone on ``[B, 3, T, H, W]`` windows → ``[B, D]``, and D."""
-    import torchvision
+R3D_DEPTHS: dict[str, tuple[str, tuple[int, int, int, int]]] = {
+    "r3d_18": ("basic", (2, 2, 2, 2)), "r3d_34": ("basic", (3, 4, 6, 3)), "r3d_50": ("bottleneck", (3, 4, 6, 3)),
+    "r3d_101": ("bottleneck", (3, 4, 23, 3)), "r3d_152": ("bottleneck", (3, 8, 36, 3)),
+}
+"""3D ResNet depth → (block, blocks per stage): He et al.'s ResNet depths with full 3x3x3
+convolutions (Hara et al.'s 3D ResNets; the code's pretorched ``resnet3d101`` is the 101 one,
+bottleneck blocks, 2048-d features). ``r3d_18`` is torchvision's ``r3d_18``."""
 
+
+def r3d(arch: str) -> nn.Module:
+    """A torchvision ``VideoResNet`` (stem conv 3x7x7 stride (1, 2, 2), Conv3DSimple blocks) of the
+    depth ``arch`` names (:data:`R3D_DEPTHS`), randomly initialised; state_dict keys in
+    torchvision's naming (``stem.*``, ``layer1.*`` .., ``fc.*``). pretorched's ``resnet3d101``
+    checkpoint has another stem (7x7x7 + max-pool) and key names, so it does not load strictly
+    into ``r3d_101``: convert it to this layout first."""
+    from torchvision.models.video import resnet as video
+
+    if arch not in R3D_DEPTHS:
+        raise ValueError(f"unknown 3D ResNet {arch!r}; one of {', '.join(R3D_DEPTHS)}")
+    block, layers = R3D_DEPTHS[arch]
+    return video.VideoResNet(video.BasicBlock if block == "basic" else video.Bottleneck,
+                             [video.Conv3DSimple] * 4, list(layers), video.BasicStem)
+
+
+def build_video_3d(arch: str, weights: str | None, tiny_dim: int) -> tuple[nn.Module, int]:
+    """A frozen 3D backbone on ``[B, 3, T, H, W]`` windows → ``[B, D]``, and D (512 for depths 18
+    and 34, 2048 for the bottleneck depths 50, 101 and 152)."""
     if arch == "tiny":
         net, dim = _seeded(functools.partial(_Tiny, nn.Conv3d(3, tiny_dim, (3, 5, 5), stride=(1, 2, 2),
                                                               padding=(1, 0, 0)))), tiny_dim
     else:
-        net = _seeded(functools.partial(getattr(torchvision.models.video, arch), weights=None))
+        net = _seeded(functools.partial(r3d, arch))
         if weights:
             load_strict(net, weights, f"3D video backbone {arch}")
         dim = net.fc.in_features

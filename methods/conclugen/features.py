@@ -101,7 +101,7 @@ class ConCluGenVideoFeatures(Transform):
     @dataclasses.dataclass(frozen=True)
     class Params:
         backbone_2d: Literal["resnet152", "resnet18", "tiny"] = "resnet152"
-        backbone_3d: Literal["r3d_18", "tiny"] = "r3d_18"
+        backbone_3d: Literal["r3d_18", "r3d_34", "r3d_50", "r3d_101", "r3d_152", "tiny"] = "r3d_101"
         weights_2d: str | None = None
         weights_3d: str | None = None
         size: int = 180

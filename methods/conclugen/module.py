@@ -10,6 +10,7 @@ the classifier. Weighted CE (single-label) or BCE with ``pos_weight`` (multilabe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import lightning as L
 import torch
@@ -17,7 +18,7 @@ from torch import nn
 
 from bench.api import TaskSpec
 from bench.errors import ConfigError
-from bench_methods.conclugen import class_weights, heads, kmeans, losses
+from bench_methods.conclugen import class_weights, heads, kmeans, losses, schedules
 from bench_methods.conclugen.config import ConCluGenConfig
 
 ORDER = ("video", "audio", "text")
@@ -93,11 +94,17 @@ class ConCluGenModule(L.LightningModule):
             self.input_norm.eval()
         self._queue = []  # the code zeroes its k-means queue at every epoch start (L505-512)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> Any:
+        """AdamW over what trains in this stage; with ``lr_schedule='code'`` the stage's per-epoch
+        warm-up + warm-restarts schedule (:mod:`.schedules`)."""
         pretrain = self.stage == "pretrain"
-        return torch.optim.AdamW([p for p in self.parameters() if p.requires_grad],
-                                 lr=self.cfg.pretrain_lr if pretrain else self.cfg.lr,
-                                 weight_decay=self.cfg.pretrain_weight_decay if pretrain else self.cfg.weight_decay)
+        optimizer = torch.optim.AdamW([p for p in self.parameters() if p.requires_grad],
+                                      lr=self.cfg.pretrain_lr if pretrain else self.cfg.lr,
+                                      weight_decay=self.cfg.pretrain_weight_decay if pretrain else self.cfg.weight_decay)
+        if self.cfg.lr_schedule == "constant":
+            return optimizer
+        schedule = schedules.PRETRAIN if pretrain else schedules.DOWNSTREAM
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule.scheduler(optimizer), "interval": "epoch"}}
 
     # ---------------------------------------------------------------- forward
     def features(self, batch: Mapping[str, torch.Tensor], view: int = 0) -> dict[str, torch.Tensor]:
