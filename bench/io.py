@@ -20,12 +20,24 @@ from typing import Any, BinaryIO
 import numpy as np
 
 
+def new_file_mode() -> int:
+    """The permissions ``open()`` would give a new file under the current umask (``0o666 & ~umask``).
+
+    ``tempfile.mkstemp`` creates its file ``0o600``; an atomically written file is given this
+    mode instead, so records and caches in a shared store stay as readable as plain writes make them.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_open(path: Path) -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path`` for binary writing; rename it to ``path`` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, new_file_mode())
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle

@@ -58,3 +58,25 @@ def test_frame_has_one_row_per_record(tmp_path: Path) -> None:
     df = store.frame(tmp_path)
     assert list(df["fold"]) == ["fold1", "fold2"]
     assert list(df["metric.war"]) == [0.75, 0.75]
+
+
+def test_atomic_writes_get_the_umask_mode_not_mkstemps_private_one(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    import numpy as np
+
+    from bench.data.media import write_video
+    from bench.io import write_json
+
+    before = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        write_video(tmp_path / "v.mp4", np.zeros((2, 16, 16, 3), np.uint8), 8.0)
+        os.umask(0o077)
+        write_json(tmp_path / "private.json", {"x": 1})
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "v.mp4").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "private.json").stat().st_mode) == 0o600

@@ -35,7 +35,7 @@ import numpy as np
 import soundfile as sf
 
 from bench.errors import DataError
-from bench.io import atomic_open
+from bench.io import atomic_open, new_file_mode
 
 SOUNDFILE_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".opus")
 """Audio files read with soundfile; every other suffix is read as a container with PyAV."""
@@ -180,6 +180,7 @@ def _temporary_beside(path: Path) -> Iterator[Path]:
     """Yield a fresh temporary path beside ``path`` with its suffix; rename it over ``path`` on success."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.fchmod(fd, new_file_mode())
     os.close(fd)
     tmp = Path(name)
     try:
