@@ -54,9 +54,10 @@ class ConCluGenConfig:
     # --- frozen backbones (feature extraction stage, REFERENCE 1.3) ---------------------
     video_backbone_2d: Literal["resnet152", "resnet18", "tiny"] = "resnet152"
     """2D ResNet on frames at 1 fps (paper [24]; code: torchvision ResNet-152, ImageNet)."""
-    video_backbone_3d: Literal["r3d_18", "tiny"] = "r3d_18"
-    """3D ResNet on 16-frame windows. The code uses pretorched ``resnet3d101`` (Kinetics-400,
-    2048-d), which torchvision does not ship; bench offers torchvision's ``r3d_18`` (512-d)."""
+    video_backbone_3d: Literal["r3d_18", "r3d_34", "r3d_50", "r3d_101", "r3d_152", "tiny"] = "r3d_101"
+    """3D ResNet on 16-frame windows, by depth (``backbones.R3D_DEPTHS``). The code uses pretorched
+    ``resnet3d101`` (Kinetics-400, 2048-d): ``r3d_101`` is that depth and width in torchvision's
+    layout (its weights must be converted to it); ``r3d_18`` is torchvision's (512-d)."""
     video_weights_2d: str | None = None
     """Local file with the 2D backbone's state_dict (loaded strictly); None = random init (recorded)."""
     video_weights_3d: str | None = None
@@ -134,6 +135,10 @@ class ConCluGenConfig:
     """joint: eq. 10 on the fused R; individual: one term per modality g_m vs the joint labels (code)."""
 
     # --- training (REFERENCE 1.6) --------------------------------------------------------
+    lr_schedule: Literal["code", "constant"] = "code"
+    """code: per-epoch linear warm-up (5 epochs from 0.1·lr) then cosine warm restarts (T_0 20,
+    T_mult 2, eta_min 1e-6; the peak × 0.75 at every restart in pretraining), REFERENCE 1.6 — the
+    paper states no schedule but cites SGDR; constant: the base lr throughout."""
     pretrain_epochs: int = 100
     pretrain_batch_size: int = 256
     pretrain_lr: float = 2e-5
@@ -172,8 +177,17 @@ class ConCluGenConfig:
 
 TINY: dict[str, object] = {
     "video_backbone_2d": "tiny", "video_backbone_3d": "tiny", "frame_size": 32, "instance_views": 2,
-    "audio_width": 8, "tiny_dim": 128, "input_norm": True, "representation_dim": 64, "projection_dim": 32, "num_clusters": 4,
-    "reconstruction_dim": 32, "kmeans_iters": 10, "pretrain_epochs": 10, "pretrain_batch_size": 256,
-    "pretrain_lr": 3e-3, "epochs": 60, "batch_size": 256, "lr": 1e-2, "weight_decay": 1e-4,
+    "audio_width": 8, "tiny_dim": 128, "input_norm": True, "representation_dim": 256, "projection_dim": 64,
+    "num_clusters": 4, "reconstruction_dim": 64, "kmeans_iters": 10, "pretrain_epochs": 50, "pretrain_batch_size": 32,
+    "pretrain_lr": 3e-3, "epochs": 100, "batch_size": 64, "lr": 1e-2, "weight_decay": 1e-4,
 }
-"""CPU smoke-run sizes: tiny frozen backbones, narrow heads, a few epochs."""
+"""CPU sizes for the synthetic benchmark (192 training clips a fold): tiny frozen backbones.
+
+Measured on synthetic_5fold (tests/test_conclugen_conformance.py): with the earlier sizes
+(batches of 256 > the training side, so ONE optimiser step per epoch: 3-10 pretraining steps,
+30 linear-eval steps) the MMS loss stayed at its uniform value 6·ln 192 = 31.55 and the
+clustering loss at ln 4, i.e. the heads never trained, and ``representation_dim`` 64 was a
+bottleneck below the 256-d video feature (the paper's F keeps 4096 → 4096). Hence batches of
+32 / 64 (6 / 3 steps an epoch), F as wide as the video feature, P and Q at rep/4 like the
+paper's 1024 of 4096.
+"""
