@@ -26,6 +26,7 @@ _HANDLERS = {
     "status": "bench.launch:status_command",
     "table": "bench.tables:table_command",
     "check": "bench.check:check_command",
+    "splits": "bench.splitfiles:splits_command",
 }
 
 
@@ -90,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="compare stored results with reported and expected numbers")
     check.add_argument("--out", type=Path, default=Path("results"))
     check.add_argument("--expected", type=Path, help="folder of expected numbers (default: results/expected)")
+
+    split_file = sub.add_parser("splits", help="write the folds a protocol draws to a split file, or verify one")
+    split_file.add_argument("protocol")
+    split_file.add_argument("--data-root", type=Path)
+    action = split_file.add_mutually_exclusive_group(required=True)
+    action.add_argument("--out", type=Path, help="write the split file here (atomically)")
+    action.add_argument("--verify", type=Path, help="compare the folds drawn now with this split file; exit 1 if they differ")
     return parser
 
 

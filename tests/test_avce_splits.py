@@ -74,25 +74,28 @@ def afew_tree(root: Path, clips: int) -> None:
 def test_the_split_file_records_whole_videos_and_verifies(tmp_path: Path) -> None:
     import json
 
-    from bench_methods.avce import splitfile
+    from bench import splitfiles
+    from bench.cli import main
 
     afew_tree(tmp_path / "data", 18)
     out = tmp_path / "afewva_cv.splits.json"
-    assert splitfile.main(["afewva_cv", "--data-root", str(tmp_path / "data"), "--out", str(out)]) == 0
+    assert main(["splits", "afewva_cv", "--data-root", str(tmp_path / "data"), "--out", str(out)]) == 0
     document = json.loads(out.read_text(encoding="utf-8"))
     assert document["protocol"] == "afewva_cv" and len(document["folds"]) == 5
     samples = AFEWVA(tmp_path / "data").samples()
     folds = splits.make_splits(protocols.load("afewva_cv").split, samples, AFEWVA(tmp_path / "data"))
+    videos = {s.group_key for s in samples}
     for fold, stored in zip(folds, document["folds"]):
         assert stored["fingerprint"] == splits.split_fingerprint(fold)  # what every run record stores
-        assert len(stored["videos"]["test"]) == 3 and len(stored["videos"]["train"]) == 15  # 18 clips at 5:1
-        assert not set(stored["videos"]["test"]) & set(stored["videos"]["train"])
-        assert stored["frames"]["test"] == len(fold.test)
-    assert splitfile.verify("afewva_cv", tmp_path / "data", out) == []
+        assert len(stored["groups"]["test"]) == 3  # 18 clips at 5:1: 3 test videos, the other 15 train
+        train_videos = {s.group_key for s in samples if s.id in set(fold.train)}
+        assert train_videos == videos - set(stored["groups"]["test"])
+        assert stored["sizes"]["test"] == len(fold.test)
+    assert splitfiles.verify("afewva_cv", tmp_path / "data", out) == []
     # another copy of the data with one clip fewer draws other folds: verify says so
     import shutil
 
     shutil.rmtree(tmp_path / "data" / "018")
-    problems = splitfile.verify("afewva_cv", tmp_path / "data", out)
-    assert problems and problems[0].startswith("samples: file has")
-    assert splitfile.main(["afewva_cv", "--data-root", str(tmp_path / "data"), "--verify", str(out)]) == 1
+    problems = splitfiles.verify("afewva_cv", tmp_path / "data", out)
+    assert problems and problems[0].startswith("samples: the file has")
+    assert main(["splits", "afewva_cv", "--data-root", str(tmp_path / "data"), "--verify", str(out)]) == 1

@@ -174,21 +174,22 @@ def test_real_ravdess_without_landmark_csvs_names_the_missing_modality_and_the_p
 def test_committed_ravdess_split_files_are_the_folds_the_protocols_draw(tmp_path: Path) -> None:
     import json
 
-    from bench_methods.mpuc import splitfile
+    from bench import splitfiles
+    from bench_methods.mpuc import SPLITS_DIR
 
     for name in ("ravdess_actor10", "ravdess_kfold10", "ravdess_actor_holdout"):
-        path = splitfile.SPLITS_DIR / f"{name}.json"
-        assert splitfile.verify(name, RAVDESS_AUDIO, path) == [], name
-    actor10 = json.loads((splitfile.SPLITS_DIR / "ravdess_actor10.json").read_text())
-    tested = sorted(a for fold in actor10["folds"] for a in fold["actors"]["test"])
+        assert splitfiles.verify(name, RAVDESS_AUDIO, SPLITS_DIR / f"{name}.json") == [], name
+    actor10 = json.loads((SPLITS_DIR / "ravdess_actor10.json").read_text())
+    tested = sorted(a for fold in actor10["folds"] for a in fold["subjects"]["test"])
     assert tested == [f"{a:02d}" for a in range(1, 25)]  # the 10 test folds partition the 24 actors
-    holdout = json.loads((splitfile.SPLITS_DIR / "ravdess_actor_holdout.json").read_text())
-    assert holdout["folds"][0]["actors"]["test"] == ["01", "04", "21"]  # the official code's one split
-    actor10["folds"][0]["actors"]["test"] = ["01"]
+    holdout = json.loads((SPLITS_DIR / "ravdess_actor_holdout.json").read_text())
+    assert holdout["folds"][0]["subjects"]["test"] == ["01", "04", "21"]  # the official code's one split
+    assert holdout["folds"][0]["sizes"] == {"train": 1080, "val": 180, "test": 180}
+    actor10["folds"][0]["groups"]["test"] = actor10["folds"][0]["groups"]["test"][:60]
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(actor10))
-    assert splitfile.verify("ravdess_actor10", RAVDESS_AUDIO, tampered) == [
-        "fold1: the folds differ (test actors in the file ['01'], now ['05', '19', '22'])"]
+    assert splitfiles.verify("ravdess_actor10", RAVDESS_AUDIO, tampered) == [
+        "fold1: the folds differ on the test side (60 groups in the file, 180 now)"]
 
 
 def test_transductive_updates_read_the_validation_and_test_inputs_and_say_so(

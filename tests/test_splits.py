@@ -476,3 +476,17 @@ def test_fingerprint_of_made_splits_is_stable() -> None:
     again = [split_fingerprint(s) for s in make_splits(cfg, list(reversed(SAMPLES)), ADAPTER)]
     assert first == again  # same folds whatever order the samples come in
     assert len({fp["test"] for fp in first}) == 4
+
+
+def test_split_file_of_the_synthetic_folds_round_trips_and_refuses_other_files(tmp_path: Path) -> None:
+    from bench import splitfiles
+
+    out = tmp_path / "synthetic_5fold.json"
+    document = splitfiles.write("synthetic_5fold", None, out)
+    assert [f["sizes"] for f in document["folds"]] == [{"train": 192, "val": 0, "test": 48}] * 5
+    tested = sorted(s for f in document["folds"] for s in f["subjects"]["test"])
+    assert len(tested) == 10 and len(set(tested)) == 10  # subject-disjoint folds: each subject tested once
+    assert splitfiles.verify("synthetic_5fold", None, out) == []
+    out.write_text('{"schema": 1, "folds": []}', encoding="utf-8")
+    with pytest.raises(DataError, match=r"synthetic_5fold.json: not a split file of schema 2"):
+        splitfiles.verify("synthetic_5fold", None, out)

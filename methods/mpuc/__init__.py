@@ -51,7 +51,7 @@ data root (the ravdess adapter finds ``Actor_NN`` folders at any depth):
 The ravdess protocols (``ravdess_actor10``, ``ravdess_kfold10``, ``ravdess_actor_holdout``) are
 ``supervised``: they run the baselines. MPUC's own rows run under ``ravdess_actor10_linear``,
 ``ravdess_kfold10_linear`` and ``ravdess_actor_holdout_linear``: the same folds (committed as
-split files in ``methods/mpuc/splits/``, see :mod:`bench_methods.mpuc.splitfile`) with
+split files in ``methods/mpuc/splits/``, written and verified by ``bench splits``) with
 ``regime: {kind: linear_eval, pretrain: true}``. Commands (``--preset code_ravdess`` is the
 shipped RAVDESS config: supervised-contrastive positives, the code's loss, online probe)::
 
@@ -67,11 +67,15 @@ protocols that fit and the layout. On the embedded synthetic benchmark (no data 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from bench.api import Method, ResourceHints, Stage, TaskSpec, TransformSpec
 from bench.errors import ConfigError
 from bench_methods.mpuc.config import AttentionConfig, EncoderConfig, MPUCConfig, SupervisedConfig, UnimodalConfig
+
+SPLITS_DIR = Path(__file__).resolve().parent / "splits"
+"""The committed split files of the RAVDESS protocols (``<protocol>.json``; ``bench splits``)."""
 
 _TINY_MODEL: dict[str, Any] = {
     "crop_frames": 12, "feature_dim": 32, "projection_hidden": 64, "tcn_blocks": 2, "tcn_repeats": 1,
