@@ -242,3 +242,9 @@ def test_resnet3d_depths(arch, width, blocks):
         assert list(net.state_dict()) == list(torchvision.models.video.r3d_18().state_dict())
     with pytest.raises(ValueError, match="unknown 3D ResNet"):
         backbones.r3d("r3d_7")
+
+
+def test_one_modality_for_a_multimodal_variant_fails_before_extraction():
+    with pytest.raises(ConfigError, match=r"this run has text\. Add a modality .*generative"):
+        ConCluGen().inputs(ConCluGenConfig(variant="multi_cont"), ["text"])
+    assert set(ConCluGen().inputs(ConCluGenConfig(variant="generative"), ["text"])) == {"text"}

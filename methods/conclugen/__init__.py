@@ -58,6 +58,11 @@ class ConCluGen(Method):
         used = used_modalities(cfg, modalities)
         if not used:
             raise ConfigError(f"conclugen variant {cfg.variant!r} uses none of the modalities {list(modalities)}")
+        if {"mms", "clu"} & cfg.spec.losses and len(used) < 2:  # before any feature is extracted
+            single = sorted(v for v, spec in VARIANTS.items() if not {"mms", "clu"} & spec.losses)
+            raise ConfigError(f"conclugen variant {cfg.variant!r}: the multi-modal losses (MMS, clustering) need at "
+                              f"least two of video, audio, text; this run has {', '.join(used)}. Add a modality "
+                              f"(--modalities) or pick a variant that needs one: {', '.join(single)}")
         specs = {
             "video": TransformSpec("conclugen_video_features", {
                 "backbone_2d": cfg.video_backbone_2d, "backbone_3d": cfg.video_backbone_3d,
