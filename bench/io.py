@@ -12,12 +12,16 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from bench.errors import DataError
 
 
 def new_file_mode() -> int:
@@ -48,6 +52,30 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_directory(root: Path) -> Iterator[Path]:
+    """Yield a new empty folder beside ``root``; when the block succeeds it is renamed to ``root``.
+
+    ``root`` is therefore absent or whole. When a concurrent writer renamed its copy into place
+    first (``root`` exists and is not empty), this copy is discarded and the caller should check
+    what is there; any other failure to rename is a DataError. The temporary folder never
+    outlives the block.
+    """
+    root = Path(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, root)
+        except OSError as error:
+            if not (root.is_dir() and any(root.iterdir())):
+                raise DataError(f"{root}: cannot move the finished folder into place ({error})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_bytes(path: Path, data: bytes) -> None:

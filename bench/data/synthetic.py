@@ -76,9 +76,6 @@ import hashlib
 import io
 import json
 import math
-import os
-import shutil
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,7 +86,7 @@ import numpy as np
 from bench.api import CheckReport, DatasetAdapter, Label, Sample, Split, TaskKind
 from bench.data.media import write_video, write_wav
 from bench.errors import DataError, did_you_mean
-from bench.io import write_json, write_text
+from bench.io import atomic_directory, write_json, write_text
 from bench.paths import cache_root
 
 GENERATOR_VERSION = 2  # 2: video written losslessly (media.write_video), decodes identically on every run
@@ -589,21 +586,12 @@ def generate(root: Path, spec: SyntheticSpec) -> Path:
         return root
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise DataError(f"{root}: exists but is not a complete synthetic dataset; remove it or choose another root")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with atomic_directory(root) as tmp:
         _write_all(tmp, spec)
-        try:
-            os.rename(tmp, root)
-        except OSError:
-            # Another generator finished first (root is now non-empty): keep its copy.
-            info = _read_info(root)
-            if info is None:
-                raise DataError(f"{root}: cannot move the generated data into place") from None
-            _check_same_spec(root, info, spec)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    info = _read_info(root)  # ours, or that of a concurrent generator that finished first
+    if info is None:
+        raise DataError(f"{root}: cannot move the generated data into place")
+    _check_same_spec(root, info, spec)
     return root
 
 

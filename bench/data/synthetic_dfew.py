@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import ClassVar
 
@@ -36,7 +34,7 @@ from bench.data.adapters.dfew import DFEW
 from bench.data.media import read_video
 from bench.data.synthetic import CLASS_NAMES, GENERATOR_VERSION, NUM_FOLDS, SyntheticClassification
 from bench.errors import DataError
-from bench.io import write_json, write_text
+from bench.io import atomic_directory, write_json, write_text
 from bench.paths import cache_root
 
 LAYOUT_VERSION = 1
@@ -56,18 +54,10 @@ def generate_dfew_layout(root: Path, source: SyntheticClassification) -> Path:
         return root
     if root.exists() and any(root.iterdir()):
         raise DataError(f"{root}: exists but is not a complete synthetic DFEW tree; remove it")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with atomic_directory(root) as tmp:
         _write_tree(tmp, source)
-        try:
-            os.rename(tmp, root)
-        except OSError:
-            if not (root / _DONE).is_file():
-                raise DataError(f"{root}: cannot move the generated tree into place") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if not (root / _DONE).is_file():
+        raise DataError(f"{root}: cannot move the generated tree into place")
     return root
 
 
