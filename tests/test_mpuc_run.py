@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -215,3 +216,28 @@ def test_transductive_updates_read_the_validation_and_test_inputs_and_say_so(
     assert seen == [(len(split.val), False), (len(split.test), False)]
     assert result.record["data"]["transductive"] == ["val", "test"]
     assert "transductive" in result.record["weights"]
+
+
+def test_text_runs_on_glove_vectors_from_a_local_file(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
+    """MPUC with text (Table II's full row): each word of the synthetic sentences gets a vector from
+    a GloVe-format file written here for their vocabulary; the record names the vectors file."""
+    import csv
+
+    with (data_root / "manifest.csv").open(newline="", encoding="utf-8") as handle:
+        vocabulary = sorted({w for row in csv.DictReader(handle) for w in row["text"].split()})
+    rng = np.random.default_rng(0)
+    vectors = tmp_path / "glove.tiny.txt"
+    dim = 20
+    vectors.write_text("".join(f"{w} {' '.join(f'{v:.4f}' for v in rng.normal(size=dim))}\n" for w in vocabulary),
+                       encoding="utf-8")
+    path = tmp_path / "mpuc_text.yaml"
+    path.write_text(PROTOCOL.format(name="mpuc_text", regime="{kind: linear_eval, pretrain: true}",
+                                    selection="{rule: last_epoch}").replace("[audio, landmarks]", "[audio, text]"))
+    req = request(str(path), data_root, cache_dir, tmp_path / "out",
+                  overrides={"glove_path": str(vectors), "text_dim": dim, "text_heads": 2, "pretrain_epochs": 2,
+                             "epochs": 2})
+    (result,) = run.execute(run.make_plan(req))
+    text = result.record["data"]["preprocessing"]["text"]
+    assert text["name"] == "text_glove" and text["params"]["vectors_path"] == str(vectors)
+    assert len(text["vectors_digest"]) == 64
+    assert result.record["selection"]["epochs_trained"] == {"pretrain": 2, "linear_eval": 2}

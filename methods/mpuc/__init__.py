@@ -28,9 +28,10 @@ an OpenFace CSV's ``x_0..x_67, y_0..y_67``; a CSV without them is a DataError na
 and that header), ``face_frames`` (R(2+1)D input: MTCNN face crops, the paper's detector [61];
 its crop rule is unstated, bench takes the square union box, policy ``mma_dfer_square``,
 resized to 112 x 112 as the code's evaluation resize; ``window_frames`` TSN-sampled frames per
-item, then ``video_clip_frames`` evenly spread over the crop). Text needs per-step 300-d GloVe
-vectors aligned with the other modalities (the code's MOSEI pickles), which bench has no
-transform for yet: asking for text is a ConfigError, and Table II runs as its "wout/ text" row.
+item, then ``video_clip_frames`` evenly spread over the crop), ``text_glove`` (one 300-d GloVe
+vector per word from the local file ``glove_path``; the code's MOSEI pickles put words on the
+other modalities' step axis, bench crops the word sequence on its own axis, see
+:class:`bench.data.text.TextGloVe`); without ``glove_path`` asking for text is a ConfigError.
 
 Reproducing Table I (RAVDESS)
 =============================
@@ -93,11 +94,11 @@ or 5e-5 alike."""
 
 
 def _inputs(cfg: EncoderConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
-    if "text" in modalities:
+    if "text" in modalities and not cfg.glove_path:
         raise ConfigError(
-            "mpuc: the text backbone reads 300-d GloVe word vectors per step, aligned with the other "
-            "modalities (the code's MOSEI pickles, REFERENCE 3.3); bench has no such transform yet. "
-            "Run without text (e.g. --modalities audio landmarks video: Table II's 'wout/ text' row)")
+            "mpuc: the text backbone reads GloVe word vectors: give a local vectors file with "
+            "--set glove_path=/path/glove.840B.300d.txt (nothing is downloaded), or run without text "
+            "(--modalities audio landmarks video: Table II's 'wout/ text' row)")
     window = cfg.window_frames
     specs = {
         "audio": TransformSpec("audio_logmel_mpuc", {"num_frames": window, "n_mels": cfg.mel_bins,
@@ -105,6 +106,8 @@ def _inputs(cfg: EncoderConfig, modalities: Sequence[str]) -> dict[str, Transfor
         "landmarks": TransformSpec("landmarks_openface_mpuc", {"num_frames": window}),
         "video": TransformSpec("face_frames", {"policy": "mma_dfer_square", "num_frames": window,
                                                "size": cfg.video_size}),
+        "text": TransformSpec("text_glove", {"vectors_path": cfg.glove_path, "dim": cfg.text_dim,
+                                             "num_frames": window}),
     }
     return {m: specs[m] for m in modalities}
 

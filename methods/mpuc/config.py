@@ -63,7 +63,9 @@ class EncoderConfig:
     video_clip_frames: int = 8
     video_size: int = 112
     video_weights: str = ""
-    # Text transformer over 300-d word vectors (code Encoder.py L75-81).
+    # Text transformer over 300-d word vectors (code Encoder.py L75-81); the GloVe vectors come
+    # from a local file (text_glove transform), e.g. glove.840B.300d.txt.
+    glove_path: str = ""
     text_dim: int = 300
     text_layers: int = 6
     text_heads: int = 5
