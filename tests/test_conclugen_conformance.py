@@ -1,9 +1,25 @@
-"""Every ConCluGen variant end to end on the synthetic benchmark: pretrain → linear eval, tiny preset."""
+"""Every ConCluGen variant end to end on the synthetic benchmark: pretrain → linear eval, tiny preset.
+
+All five subject-disjoint folds of the synthetic benchmark (4 balanced classes, chance UAR
+0.25, 48 test clips a fold), the ``tiny`` preset as it is (``lr_schedule='code'``). Measured
+mean UAR over the five folds (this machine, CPU, deterministic):
+
+    conclu 0.492, conclugen 0.588, conclugen_vision 0.454, congen 0.637, generative 0.675,
+    instance_cont 0.571, multi_cont 0.558, multi_cont_wo_audio 0.554, multi_cont_wo_text 0.433,
+    supervised 0.621  (about 6 min for the ten variants × five folds on one busy core).
+
+Before the tiny preset was resized (one optimiser step per epoch, 64-d F) the same run gave
+0.25-0.40 on the official split (conclu, generative and multi_cont exactly 0.25): the
+pretraining losses never left their uniform values (MMS 6·ln 192 = 31.55, clustering ln 4).
+A logistic regression on the frozen tiny features themselves reaches 0.80 (video), 0.43
+(audio) and 0.61 (text) on the same folds, so the features were never the limit.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,13 +31,15 @@ name: conclugen_synthetic_linear
 dataset: synthetic
 task: classification
 modalities: [video, audio, text]
-split: {scheme: official}
+split: {scheme: official_folds, folds: 5}
 regime: {kind: linear_eval, pretrain: true}
 selection: {rule: last_epoch}
-metrics: [accuracy, weighted_f1]
-primary: accuracy
+metrics: [uar, accuracy, weighted_f1]
+primary: uar
 seeds: [0]
 """
+CHANCE = 0.25
+FLOOR = 0.4
 
 
 @pytest.fixture
@@ -33,21 +51,24 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def test_every_variant_runs_pretrain_then_linear_eval(tmp_path: Path, one_thread: None) -> None:
+def test_every_variant_pretrains_then_linear_evals_above_chance(tmp_path: Path, one_thread: None) -> None:
     protocol = tmp_path / "conclugen_synthetic_linear.yaml"
     protocol.write_text(PROTOCOL)
     cache = tmp_path / "cache"
-    accuracies = {}
+    uar = {}
     for variant in sorted(VARIANTS):
         plan = make_plan(RunRequest(method="conclugen", protocol=str(protocol), preset="tiny",
-                                    overrides={"variant": variant, "pretrain_epochs": 3, "epochs": 30},
-                                    out=tmp_path / "out", progress=False, cache_root=cache))
-        record = execute(plan)[0].record
-        stages = {h["stage"] for h in record["history"]}
-        assert stages == ({"supervised"} if variant == "supervised" else {"pretrain", "linear_eval"})
-        assert all(v == "random-init" for v in record["weights"].values())
-        assert "video_2d:tiny" in record["weights"]
-        assert record["data"]["preprocessing"]["video"]["name"] == "conclugen_video_features"
-        accuracies[variant] = record["metrics"]["accuracy"]
-        assert 0.0 <= accuracies[variant] <= 1.0
-    print(accuracies)
+                                    overrides={"variant": variant}, out=tmp_path / "out", progress=False,
+                                    cache_root=cache))
+        records = [result.record for result in execute(plan)]
+        assert len(records) == 5
+        for record in records:
+            stages = {h["stage"] for h in record["history"]}
+            assert stages == ({"supervised"} if variant == "supervised" else {"pretrain", "linear_eval"})
+            assert all(v == "random-init" for v in record["weights"].values())
+            assert "video_2d:tiny" in record["weights"]
+            assert record["data"]["preprocessing"]["video"]["name"] == "conclugen_video_features"
+        uar[variant] = float(np.mean([r["metrics"]["uar"] for r in records]))
+    print({k: round(v, 3) for k, v in uar.items()})
+    below = {k: round(v, 3) for k, v in uar.items() if v < FLOOR}
+    assert not below, f"mean UAR over 5 folds below {FLOOR} (chance {CHANCE}): {below}"
