@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import lightning as L
 import torch
@@ -37,6 +35,7 @@ from bench_methods.avce.config import AVCEConfig
 from bench_methods.avce.losses import dis_loss, main_loss
 from bench_methods.avce.module import AVCEModule
 from bench_methods.avce.views import softmax_view, sparsemax
+from _steptiming import RepeatedBatch, StepClock, sync  # noqa: E402 (this folder)
 
 TASK = TaskSpec("regression", ("valence", "arousal"))
 
@@ -47,33 +46,6 @@ def make_batch(cfg: AVCEConfig, seed: int = 0) -> dict[str, torch.Tensor]:
             "label": torch.rand(cfg.batch, 2, generator=g) * 2 - 1, "index": torch.arange(cfg.batch)}
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class _Clock(L.Callback):
-    def __init__(self, warmup: int, device: torch.device) -> None:
-        self.warmup, self.device, self.start, self.end = warmup, device, 0.0, 0.0
-
-    def on_train_batch_start(self, trainer: L.Trainer, module: Any, batch: Any, batch_idx: int) -> None:
-        if batch_idx == self.warmup:
-            sync(self.device)
-            self.start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer: L.Trainer, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        sync(self.device)
-        self.end = time.perf_counter()
-
-
-class _Repeated(torch.utils.data.IterableDataset):
-    def __init__(self, batch: dict[str, torch.Tensor], count: int) -> None:
-        self.batch, self.count = batch, count
-
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        return (self.batch for _ in range(self.count))
-
-
 def build(cfg: AVCEConfig, device: torch.device) -> AVCEModule:
     L.seed_everything(0, verbose=False)
     return AVCEModule(TASK, cfg, {"video": (3, cfg.resize, cfg.resize)}).to(device)
@@ -81,8 +53,8 @@ def build(cfg: AVCEConfig, device: torch.device) -> AVCEModule:
 
 def harness(cfg: AVCEConfig, batch: dict[str, torch.Tensor], device: torch.device, warmup: int, steps: int) -> float:
     module = build(cfg, device)
-    loader = torch.utils.data.DataLoader(_Repeated(batch, warmup + steps), batch_size=None)
-    clock = _Clock(warmup, device)
+    loader = torch.utils.data.DataLoader(RepeatedBatch(batch, warmup + steps), batch_size=None)
+    clock = StepClock(warmup, device)
     with run._quiet_lightning():
         trainer = L.Trainer(max_epochs=1, accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
                             logger=False, enable_checkpointing=False, enable_model_summary=False, deterministic=True,

@@ -25,8 +25,6 @@ import argparse
 import dataclasses
 import statistics
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import lightning as L
 import torch
@@ -37,6 +35,7 @@ from bench.api import TaskSpec
 from bench_methods.mma_dfer import MMADFER
 from bench_methods.mma_dfer.config import MMADFERConfig
 from bench_methods.mma_dfer.module import MMADFERModule, expected_shapes
+from _steptiming import RepeatedBatch, StepClock, sync  # noqa: E402 (this folder)
 
 PAPER_FOLD_HOURS = 8.0  # §4.2: one fold at 160 px on one V100-32GB
 
@@ -50,35 +49,6 @@ def make_batch(cfg: MMADFERConfig, classes: int, seed: int = 0) -> dict[str, tor
             "index": torch.arange(cfg.batch_size)}
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class _Clock(L.Callback):
-    """Wall time from the start of step ``warmup`` to the end of the last step."""
-
-    def __init__(self, warmup: int, device: torch.device) -> None:
-        self.warmup, self.device, self.start, self.end = warmup, device, 0.0, 0.0
-
-    def on_train_batch_start(self, trainer: L.Trainer, module: Any, batch: Any, batch_idx: int) -> None:
-        if batch_idx == self.warmup:
-            sync(self.device)
-            self.start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer: L.Trainer, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        sync(self.device)
-        self.end = time.perf_counter()
-
-
-class _Repeated(torch.utils.data.IterableDataset):
-    def __init__(self, batch: dict[str, torch.Tensor], count: int) -> None:
-        self.batch, self.count = batch, count
-
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        return (self.batch for _ in range(self.count))
-
-
 def build(cfg: MMADFERConfig, task: TaskSpec, device: torch.device) -> MMADFERModule:
     L.seed_everything(0, verbose=False)
     return MMADFERModule(task, cfg, expected_shapes(cfg)).to(device)
@@ -87,8 +57,8 @@ def build(cfg: MMADFERConfig, task: TaskSpec, device: torch.device) -> MMADFERMo
 def harness(cfg: MMADFERConfig, task: TaskSpec, batch: dict[str, torch.Tensor], device: torch.device,
             warmup: int, steps: int, deterministic: bool = True) -> float:
     module = build(cfg, task, device)
-    loader = torch.utils.data.DataLoader(_Repeated(batch, warmup + steps), batch_size=None)
-    clock = _Clock(warmup, device)
+    loader = torch.utils.data.DataLoader(RepeatedBatch(batch, warmup + steps), batch_size=None)
+    clock = StepClock(warmup, device)
     with run._quiet_lightning():
         trainer = L.Trainer(max_epochs=1, accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
                             logger=False, enable_checkpointing=False, enable_model_summary=False,
