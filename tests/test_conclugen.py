@@ -248,3 +248,27 @@ def test_one_modality_for_a_multimodal_variant_fails_before_extraction():
     with pytest.raises(ConfigError, match=r"this run has text\. Add a modality .*generative"):
         ConCluGen().inputs(ConCluGenConfig(variant="multi_cont"), ["text"])
     assert set(ConCluGen().inputs(ConCluGenConfig(variant="generative"), ["text"])) == {"text"}
+
+
+def test_kmeans_queue_thinning_keeps_the_first_rows_of_each_run() -> None:
+    """kmeans_queue_reduction_factor 2 at batch 256: runs of 256 // 128 = 2 rows, the first of each
+    kept (code L557-566), i.e. rows 0, 2, 4, ...; factor 0 keeps the batch as it is."""
+    from bench_methods.conclugen.module import thin_for_queue
+
+    fused = torch.arange(256 * 2, dtype=torch.float32).reshape(256, 2)
+    kept = thin_for_queue(fused, 256, 2)
+    assert kept.shape == (128, 2)
+    assert torch.equal(kept, fused[0::2])
+    assert torch.equal(thin_for_queue(fused, 256, 0), fused)
+    four = thin_for_queue(torch.arange(512 * 1, dtype=torch.float32).reshape(512, 1), 512, 2)
+    assert four[:4, 0].tolist() == [0.0, 1.0, 4.0, 5.0]  # runs of 4 rows, the first 2 of each
+    short = thin_for_queue(fused[:5], 256, 2)  # a short last batch: its two complete runs
+    assert torch.equal(short, fused[[0, 2]])
+
+
+def test_kmeans_queue_thinning_needs_a_large_enough_batch() -> None:
+    from bench import config as config_mod
+
+    with pytest.raises(ConfigError, match="needs pretrain_batch_size >= 128 x the factor"):
+        config_mod.resolve(ConCluGen.Config, ConCluGen.presets, "paper",
+                           {"kmeans_queue_reduction_factor": 2, "pretrain_batch_size": 200}, "conclugen")

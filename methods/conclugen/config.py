@@ -129,6 +129,12 @@ class ConCluGenConfig:
     kmeans_queue_batches: int = 0
     """k-means runs on ``[queue; current batch]``, the queue holding this many past batches of
     fused R, reset at every epoch start and used once full (code ``kmeans_queue_size``)."""
+    kmeans_queue_reduction_factor: int = 0
+    """0: the queue keeps every row of the past batches (code default None). r > 0: the code's
+    thinning (``contrastive_clustering_model.py`` L192-195, L557-566): a batch's fused rows are
+    taken as 128 runs of ``pretrain_batch_size // 128`` consecutive rows and only the first
+    ``(pretrain_batch_size // 128) // r`` of each run are queued (k-means still sees the whole
+    current batch). Needs ``pretrain_batch_size`` >= 128 · r."""
     kmeans_start_epoch: int = 0
     """The clustering term counts from this epoch on (code ``kmeans_start_epoch``)."""
     kmeans_loss_mode: Literal["joint", "individual"] = "joint"
@@ -167,6 +173,12 @@ class ConCluGenConfig:
             raise ValueError(f"nce_temperature must be > 0, got {self.nce_temperature}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.kmeans_queue_reduction_factor < 0:
+            raise ValueError(f"kmeans_queue_reduction_factor must be >= 0 (0 = off), got {self.kmeans_queue_reduction_factor}")
+        if self.kmeans_queue_reduction_factor and self.pretrain_batch_size // 128 < self.kmeans_queue_reduction_factor:
+            raise ValueError(f"kmeans_queue_reduction_factor={self.kmeans_queue_reduction_factor} keeps "
+                             f"(pretrain_batch_size // 128) // factor = 0 rows per run at pretrain_batch_size="
+                             f"{self.pretrain_batch_size}; it needs pretrain_batch_size >= 128 x the factor")
         if self.instance_views < 2:
             raise ValueError(f"instance_views must be >= 2 (a positive pair), got {self.instance_views}")
 

@@ -172,5 +172,22 @@ class ConCluGenModule(L.LightningModule):
         else:
             assignment = kmeans.assign(fused, self._centroids, cfg.kmeans_metric)
         if cfg.kmeans_queue_batches > 0:
-            self._queue = [*self._queue, fused][-cfg.kmeans_queue_batches:]
+            queued = thin_for_queue(fused, cfg.pretrain_batch_size, cfg.kmeans_queue_reduction_factor)
+            self._queue = [*self._queue, queued][-cfg.kmeans_queue_batches:]
         return self._centroids, assignment
+
+
+def thin_for_queue(fused: torch.Tensor, batch_size: int, factor: int) -> torch.Tensor:
+    """The rows of a batch's fused representation that enter the k-means queue.
+
+    ``factor`` 0 keeps all; otherwise the code's ``kmeans_queue_reduction_factor``: runs of
+    ``batch_size // 128`` consecutive rows, of which the first ``run // factor`` are kept. A
+    short last batch keeps only its complete runs (the code's ``view`` would fail on it).
+    """
+    if factor <= 0:
+        return fused
+    run = batch_size // 128
+    complete = fused.shape[0] - fused.shape[0] % run
+    runs = fused[:complete].reshape(-1, run, fused.shape[1])
+    return runs[:, : run // factor].reshape(-1, fused.shape[1])
+
