@@ -244,6 +244,53 @@ def test_resnet3d_depths(arch, width, blocks):
         backbones.r3d("r3d_7")
 
 
+def _pretorched_layout(blocks: tuple[int, ...], generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """A state_dict named as pretorched's ``ResNet3D(Bottleneck, blocks)`` after ``modify_resnets``
+    names it (conv1/bn1 stem, layerI.J.convK / bnK, layerI.0.downsample.{0,1}, last_linear),
+    with random values; shapes from the bottleneck widths 64·2^i and expansion 4."""
+    def bn(prefix: str, width: int) -> dict[str, torch.Tensor]:
+        return {f"{prefix}.weight": torch.rand(width, generator=generator), f"{prefix}.bias": torch.rand(width, generator=generator),
+                f"{prefix}.running_mean": torch.rand(width, generator=generator),
+                f"{prefix}.running_var": torch.rand(width, generator=generator) + 0.5,
+                f"{prefix}.num_batches_tracked": torch.tensor(7)}
+    state = {"conv1.weight": torch.randn(64, 3, 7, 7, 7, generator=generator), **bn("bn1", 64)}
+    inplanes = 64
+    for i, count in enumerate(blocks, 1):
+        planes = 64 * 2 ** (i - 1)
+        for j in range(count):
+            p = f"layer{i}.{j}"
+            state[f"{p}.conv1.weight"] = torch.randn(planes, inplanes, 1, 1, 1, generator=generator)
+            state[f"{p}.conv2.weight"] = torch.randn(planes, planes, 3, 3, 3, generator=generator)
+            state[f"{p}.conv3.weight"] = torch.randn(planes * 4, planes, 1, 1, 1, generator=generator)
+            state.update({**bn(f"{p}.bn1", planes), **bn(f"{p}.bn2", planes), **bn(f"{p}.bn3", planes * 4)})
+            if j == 0:
+                state[f"{p}.downsample.0.weight"] = torch.randn(planes * 4, inplanes, 1, 1, 1, generator=generator)
+                state.update(bn(f"{p}.downsample.1", planes * 4))
+            inplanes = planes * 4
+    state["last_linear.weight"] = torch.randn(400, 2048, generator=generator)
+    state["last_linear.bias"] = torch.randn(400, generator=generator)
+    return state
+
+
+def test_a_pretorched_resnet3d_checkpoint_loads_strictly_into_the_pretorched_stem(tmp_path):
+    """The code's 3D backbone is pretorched's resnet3d101; its checkpoints load as shipped (here the
+    50-layer one of the same family, to stay small). The renaming was checked once against
+    pretorched's own ResNet3D-101: identical logits on a random clip (max |Δ| 0.0)."""
+    state = _pretorched_layout((3, 4, 6, 3), torch.Generator().manual_seed(0))
+    path = tmp_path / "resnet3d50_kinetics.pth"
+    torch.save(state, path)
+    net, dim = backbones.build_video_3d("r3d_50", str(path), tiny_dim=8, stem="pretorched")
+    assert dim == 2048
+    loaded = net.state_dict()
+    assert torch.equal(loaded["stem.0.weight"], state["conv1.weight"])
+    assert torch.equal(loaded["layer3.5.conv2.0.weight"], state["layer3.5.conv2.weight"])
+    assert torch.equal(loaded["layer2.0.conv3.1.running_var"], state["layer2.0.bn3.running_var"])
+    assert net(torch.rand(1, 3, 16, 32, 32)).shape == (1, 2048)
+    with pytest.raises(DataError, match=r"\(torchvision stem\) weights do not match the network: missing keys: "
+                                        r"fc\.bias, fc\.weight, layer1\.0\.conv1\.0\.weight.*unexpected keys: bn1\.bias"):
+        backbones.build_video_3d("r3d_50", str(path), tiny_dim=8, stem="torchvision")
+
+
 def test_one_modality_for_a_multimodal_variant_fails_before_extraction():
     with pytest.raises(ConfigError, match=r"this run has text\. Add a modality .*generative"):
         ConCluGen().inputs(ConCluGenConfig(variant="multi_cont"), ["text"])

@@ -1,8 +1,8 @@
 """ConCluGen's frozen backbones (paper Sec. 3.1, Fig. 1; REFERENCE 1.3), and strict weight loading.
 
 * video: a 2D ResNet per frame (paper [24]; code torchvision ResNet-152) and a 3D ResNet per
-  16-frame window (paper [3]; code pretorched resnet3d101 — not in torchvision, bench offers
-  ``r3d_18``);
+  16-frame window (paper [3]; code pretorched ``resnet3d101``: :func:`r3d` at depths 18-152 with
+  pretorched's or torchvision's stem, and pretorched checkpoints renamed on loading);
 * audio: a ResDAVEnet-style CNN on the mel spectrogram (paper [23], :class:`DavEnet`);
 * tiny CPU stand-ins of the video backbones for tests (``tiny``).
 
@@ -16,6 +16,8 @@ fixed seed (so a cached feature stays a function of its parameters) and reported
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Callable
 import hashlib
 from pathlib import Path
 
@@ -48,8 +50,10 @@ def weights_sha256(path: str | None, what: str) -> str:
     return _sha256(str(file.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def load_strict(net: nn.Module, path: str, what: str) -> None:
-    """Load a state_dict file (``{'state_dict': ...}`` is unwrapped) into ``net``, strictly."""
+def load_strict(net: nn.Module, path: str, what: str,
+                convert: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None) -> None:
+    """Load a state_dict file (``{'state_dict': ...}`` is unwrapped) into ``net``, strictly;
+    ``convert`` renames another layout's keys first."""
     try:
         state = torch.load(Path(path).expanduser(), map_location="cpu", weights_only=True)
     except Exception as error:  # any unreadable file is the user's input error, named
@@ -58,6 +62,8 @@ def load_strict(net: nn.Module, path: str, what: str) -> None:
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise DataError(f"{path}: {what} weights must be a state_dict (a mapping of names to tensors)")
+    if convert is not None:
+        state = convert(state)
     own = net.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -114,31 +120,72 @@ convolutions (Hara et al.'s 3D ResNets; the code's pretorched ``resnet3d101`` is
 bottleneck blocks, 2048-d features). ``r3d_18`` is torchvision's ``r3d_18``."""
 
 
-def r3d(arch: str) -> nn.Module:
-    """A torchvision ``VideoResNet`` (stem conv 3x7x7 stride (1, 2, 2), Conv3DSimple blocks) of the
-    depth ``arch`` names (:data:`R3D_DEPTHS`), randomly initialised; state_dict keys in
-    torchvision's naming (``stem.*``, ``layer1.*`` .., ``fc.*``). pretorched's ``resnet3d101``
-    checkpoint has another stem (7x7x7 + max-pool) and key names, so it does not load strictly
-    into ``r3d_101``: convert it to this layout first."""
+R3D_STEMS: tuple[str, ...] = ("pretorched", "torchvision")
+"""``pretorched``: Hara et al.'s stem as the code's pretorched ``ResNet3D`` has it (conv 7x7x7,
+stride (1, 2, 2), padding 3, BN, ReLU, max-pool 3 stride 2); ``torchvision``: ``BasicStem``
+(conv 3x7x7, stride (1, 2, 2), BN, ReLU, no pool). The residual stages are the same in both."""
+
+
+def r3d(arch: str, stem: str = "torchvision") -> nn.Module:
+    """A torchvision ``VideoResNet`` (Conv3DSimple blocks) of the depth ``arch`` names
+    (:data:`R3D_DEPTHS`) with the ``stem`` of :data:`R3D_STEMS`, randomly initialised; state_dict
+    keys in torchvision's naming (``stem.*``, ``layer1.*`` .., ``fc.*``). A pretorched checkpoint
+    loads into the ``pretorched`` stem after :func:`pretorched_to_torchvision`."""
     from torchvision.models.video import resnet as video
 
     if arch not in R3D_DEPTHS:
         raise ValueError(f"unknown 3D ResNet {arch!r}; one of {', '.join(R3D_DEPTHS)}")
+    if stem not in R3D_STEMS:
+        raise ValueError(f"unknown 3D ResNet stem {stem!r}; one of {', '.join(R3D_STEMS)}")
     block, layers = R3D_DEPTHS[arch]
-    return video.VideoResNet(video.BasicBlock if block == "basic" else video.Bottleneck,
-                             [video.Conv3DSimple] * 4, list(layers), video.BasicStem)
+    net = video.VideoResNet(video.BasicBlock if block == "basic" else video.Bottleneck,
+                            [video.Conv3DSimple] * 4, list(layers), video.BasicStem)
+    if stem == "pretorched":
+        net.stem = nn.Sequential(nn.Conv3d(3, 64, 7, stride=(1, 2, 2), padding=3, bias=False), nn.BatchNorm3d(64),
+                                 nn.ReLU(inplace=True), nn.MaxPool3d(3, stride=2, padding=1))
+        nn.init.kaiming_normal_(net.stem[0].weight, mode="fan_out", nonlinearity="relu")
+    return net
 
 
-def build_video_3d(arch: str, weights: str | None, tiny_dim: int) -> tuple[nn.Module, int]:
+_PRETORCHED_BLOCK = re.compile(r"^(layer\d+\.\d+)\.(conv|bn)([123])\.(.+)$")
+
+
+def pretorched_to_torchvision(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """pretorched ``ResNet3D`` keys (``conv1``/``bn1`` stem, per-block ``convK``/``bnK``,
+    ``last_linear`` after its ``modify_resnets``) renamed to :func:`r3d`'s ``pretorched`` layout
+    (``stem.0``/``stem.1``, ``convK.0``/``convK.1``, ``fc``); ``downsample.*`` keys are the same.
+    A state without pretorched's stem keys is returned unchanged."""
+    if "conv1.weight" not in state or "bn1.weight" not in state:
+        return state
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        new = key
+        if key.startswith("conv1."):
+            new = "stem.0." + key[len("conv1."):]
+        elif key.startswith("bn1."):
+            new = "stem.1." + key[len("bn1."):]
+        elif key.startswith("last_linear."):
+            new = "fc." + key[len("last_linear."):]
+        elif match := _PRETORCHED_BLOCK.match(key):
+            layer, kind, k, rest = match.groups()
+            new = f"{layer}.conv{k}.{0 if kind == 'conv' else 1}.{rest}"
+        out[new] = value
+    return out
+
+
+def build_video_3d(arch: str, weights: str | None, tiny_dim: int,
+                   stem: str = "pretorched") -> tuple[nn.Module, int]:
     """A frozen 3D backbone on ``[B, 3, T, H, W]`` windows → ``[B, D]``, and D (512 for depths 18
-    and 34, 2048 for the bottleneck depths 50, 101 and 152)."""
+    and 34, 2048 for the bottleneck depths 50, 101 and 152); ``stem`` see :data:`R3D_STEMS`
+    (a pretorched checkpoint is renamed on loading)."""
     if arch == "tiny":
         net, dim = _seeded(functools.partial(_Tiny, nn.Conv3d(3, tiny_dim, (3, 5, 5), stride=(1, 2, 2),
                                                               padding=(1, 0, 0)))), tiny_dim
     else:
-        net = _seeded(functools.partial(r3d, arch))
+        net = _seeded(functools.partial(r3d, arch, stem))
         if weights:
-            load_strict(net, weights, f"3D video backbone {arch}")
+            load_strict(net, weights, f"3D video backbone {arch} ({stem} stem)",
+                        pretorched_to_torchvision if stem == "pretorched" else None)
         dim = net.fc.in_features
         net.fc = nn.Identity()
         return net.eval().requires_grad_(False), dim

@@ -56,8 +56,12 @@ class ConCluGenConfig:
     """2D ResNet on frames at 1 fps (paper [24]; code: torchvision ResNet-152, ImageNet)."""
     video_backbone_3d: Literal["r3d_18", "r3d_34", "r3d_50", "r3d_101", "r3d_152", "tiny"] = "r3d_101"
     """3D ResNet on 16-frame windows, by depth (``backbones.R3D_DEPTHS``). The code uses pretorched
-    ``resnet3d101`` (Kinetics-400, 2048-d): ``r3d_101`` is that depth and width in torchvision's
-    layout (its weights must be converted to it); ``r3d_18`` is torchvision's (512-d)."""
+    ``resnet3d101`` (Kinetics-400, 2048-d): ``r3d_101`` with ``video_3d_stem`` pretorched is that
+    network, and its checkpoint loads as shipped (keys renamed on loading); ``r3d_18`` with the
+    torchvision stem is torchvision's ``r3d_18`` (512-d)."""
+    video_3d_stem: Literal["pretorched", "torchvision"] = "pretorched"
+    """The 3D ResNet's stem (``backbones.R3D_STEMS``): pretorched's 7x7x7 conv + max-pool (the code;
+    the paper names no 3D network) or torchvision's 3x7x7 ``BasicStem``."""
     video_weights_2d: str | None = None
     """Local file with the 2D backbone's state_dict (loaded strictly); None = random init (recorded)."""
     video_weights_3d: str | None = None

@@ -95,13 +95,14 @@ class ConCluGenVideoFeatures(Transform):
     """
 
     name = "conclugen_video_features"
-    version = 2
+    version = 3  # 3: the 3D backbone's stem is a parameter (pretorched's by default)
     modality = "video"
 
     @dataclasses.dataclass(frozen=True)
     class Params:
         backbone_2d: Literal["resnet152", "resnet18", "tiny"] = "resnet152"
         backbone_3d: Literal["r3d_18", "r3d_34", "r3d_50", "r3d_101", "r3d_152", "tiny"] = "r3d_101"
+        stem_3d: Literal["pretorched", "torchvision"] = "pretorched"
         weights_2d: str | None = None
         weights_3d: str | None = None
         size: int = 180
@@ -126,7 +127,7 @@ class ConCluGenVideoFeatures(Transform):
     def _nets(self) -> tuple[torch.nn.Module, torch.nn.Module]:
         p = self.params
         return (backbones.build_video_2d(p.backbone_2d, p.weights_2d, p.tiny_dim)[0],
-                backbones.build_video_3d(p.backbone_3d, p.weights_3d, p.tiny_dim)[0])
+                backbones.build_video_3d(p.backbone_3d, p.weights_3d, p.tiny_dim, p.stem_3d)[0])
 
     def _features(self, frames: torch.Tensor, fps: float) -> np.ndarray:
         net_2d, net_3d = self._nets
