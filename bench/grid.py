@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import submitit.helpers
-import yaml
 
 from bench import protocols, registry, run, store
 from bench.api import MODALITIES, ResourceHints
-from bench.errors import BenchError, ConfigError, did_you_mean, unknown
+from bench.config import read_mapping_file
+from bench.errors import BenchError, ConfigError, unknown
 
 _KEYS = ("name", "description", "methods", "protocols", "folds", "seeds", "preset", "overrides", "modalities",
          "profile")
@@ -106,16 +106,7 @@ def load(path: Path) -> Grid:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"grid file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping with the keys {', '.join(_KEYS)}; got {type(data).__name__}")
-    for key in data:
-        if key not in _KEYS:
-            raise ConfigError(f"{path}: unknown key {key!r}{did_you_mean(str(key), _KEYS)}; valid keys: "
-                              f"{', '.join(_KEYS)}")
+    data = read_mapping_file(path, _KEYS)
     for key in ("methods", "protocols"):
         if key not in data:
             raise ConfigError(f"{path}: missing key {key!r} (a list of {key})")

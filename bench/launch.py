@@ -38,13 +38,13 @@ from pathlib import Path
 from typing import Any
 
 import submitit
-import yaml
 from submitit.core.utils import pickle_load
 from submitit.slurm.slurm import SlurmInfoWatcher
 from tabulate import tabulate
 
 from bench import io, store
-from bench.errors import ConfigError, DataError, RunError, did_you_mean, unknown
+from bench.config import read_mapping_file
+from bench.errors import ConfigError, DataError, RunError, unknown
 from bench.grid import Cell, Grid, expand, load
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "slurm" / "profiles"
@@ -151,16 +151,7 @@ def load_profile(name: str) -> Profile:
         if name.endswith((".yaml", ".yml")):
             raise ConfigError(f"SLURM profile file {path} does not exist")
         raise ConfigError(unknown("SLURM profile", name, available_profiles()) + f" (profiles live in {PROFILE_DIR})")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping with the keys {', '.join(_PROFILE_KEYS)}")
-    for key in data:
-        if key not in _PROFILE_KEYS:
-            raise ConfigError(f"{path}: unknown key {key!r}{did_you_mean(str(key), _PROFILE_KEYS)}; "
-                              f"valid keys: {', '.join(_PROFILE_KEYS)}")
+    data = read_mapping_file(path, _PROFILE_KEYS, allow_empty=True)
     partition = data.get("partition")
     if partition is not None and not (isinstance(partition, str) and partition):
         raise ConfigError(f"{path}: partition: expected a partition name, got {partition!r}")
