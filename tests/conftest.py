@@ -1,8 +1,12 @@
-"""Test-wide settings: nothing may reach a model hub, and caches stay inside the test's temp folder."""
+"""Test-wide settings: nothing may reach a model hub, and caches stay inside the test's temp folder.
+
+Modules of tiny models take ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,3 +18,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point BENCH_CACHE at a per-session folder so tests never touch the user's cache."""
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path_factory.getbasetemp() / "bench-cache"))
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One intra-op thread for a module of tiny models: they gain nothing from more, and idle
+    OpenMP threads spin on cores shared with other jobs. The previous count is restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

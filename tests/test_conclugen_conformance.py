@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from bench.run import RunRequest, execute, make_plan
 from bench_methods.conclugen.config import VARIANTS
@@ -42,16 +41,10 @@ CHANCE = 0.25
 FLOOR = 0.4
 
 
-@pytest.fixture
-def one_thread():
-    # the tiny heads are far faster on one thread than on two contended ones
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def test_every_variant_pretrains_then_linear_evals_above_chance(tmp_path: Path, one_thread: None) -> None:
+def test_every_variant_pretrains_then_linear_evals_above_chance(tmp_path: Path) -> None:
     protocol = tmp_path / "conclugen_synthetic_linear.yaml"
     protocol.write_text(PROTOCOL)
     cache = tmp_path / "cache"

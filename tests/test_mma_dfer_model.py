@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -19,13 +18,7 @@ from bench_methods.mma_dfer.model import MMADFERNet
 TINY_CFG = MMADFERConfig(**TINY)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from intra-op threads, which spin on busy shared cores: use one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def inputs(cfg: MMADFERConfig, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

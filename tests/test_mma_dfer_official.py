@@ -13,7 +13,6 @@ import dataclasses
 import fractions
 import hashlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +33,7 @@ OFFICIAL_TINY = dataclasses.replace(TINY_CFG, **OFFICIAL)
 TASK = TaskSpec("classification", ("a", "b", "c", "d"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from intra-op threads, which spin on busy shared cores: use one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 #: main.py L104-138: freeze these, then re-enable names containing any of the second list.
 FROZEN_IF = ("image_encoder", "audio_model")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import types
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,13 +25,7 @@ from bench_methods.mma_dfer.module import MMADFERModule, expected_shapes
 TASK = TaskSpec("classification", ("a", "b", "c", "d"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from intra-op threads, which spin on busy shared cores: use one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def resolve(preset: str = "paper", **overrides: object) -> MMADFERConfig:

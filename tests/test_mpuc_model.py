@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import lightning as L
@@ -22,13 +21,7 @@ from bench_methods.mpuc.tcn import AcousticTCN
 TASK = TaskSpec("classification", ("a", "b", "c"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Small models on a shared 2-core CPU run faster on one thread than on contended two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def cfg_of(method: type, preset: str = "paper", **overrides: object) -> object:

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from bench import protocols
 from bench.data.synthetic import SyntheticClassification, SyntheticSpec, generate
@@ -30,6 +29,8 @@ metrics: [accuracy]
 primary: accuracy
 seeds: [0]
 """
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 VOX_CLIPS = 24
 BATCH = 8
@@ -65,7 +66,6 @@ def _request(protocol: Path, tmp_path: Path, vox_root: Path | None, **kw: object
 
 
 def test_the_pretraining_stage_reads_the_other_dataset_without_labels(tmp_path: Path, vox_root: Path) -> None:
-    torch.set_num_threads(1)
     plan = make_plan(_request(_write(tmp_path, PROTOCOL), tmp_path, vox_root))
     assert plan.pretrain_adapter is not None and len(plan.pretrain_samples) == VOX_CLIPS
     assert all(s.label is None for s in plan.pretrain_samples)
