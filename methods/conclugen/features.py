@@ -109,6 +109,7 @@ class ConCluGenVideoFeatures(Transform):
         swap_2d_normalisation: bool = False
         views: int = 0
         tiny_dim: int = 32
+        parts: Literal["2d_3d", "3d"] = "2d_3d"
 
         def __post_init__(self) -> None:
             positive("conclugen_video_features", size=self.size, tiny_dim=self.tiny_dim)
@@ -132,13 +133,16 @@ class ConCluGenVideoFeatures(Transform):
     def _features(self, frames: torch.Tensor, fps: float) -> np.ndarray:
         net_2d, net_3d = self._nets
         n = frames.shape[0]
-        mean_2d, std_2d = (IMAGENET_STD, IMAGENET_MEAN) if self.params.swap_2d_normalisation else (IMAGENET_MEAN, IMAGENET_STD)
-        two = _normalise(frames[torch.from_numpy(subsample_indices(n, fps, 1.0))], mean_2d, std_2d)
         three = _normalise(frames[torch.from_numpy(subsample_indices(n, fps, float(WINDOW)))], KINETICS_MEAN, KINETICS_STD)
         with torch.no_grad():
-            f2 = net_2d(two).mean(dim=0)
             windows = [three[i:i + WINDOW].transpose(0, 1)[None] for i in range(0, len(three), WINDOW)]
             f3 = torch.cat([net_3d(w) for w in windows]).mean(dim=0)
+            if self.params.parts == "3d":
+                return f3.numpy().astype(np.float32)
+            swap = self.params.swap_2d_normalisation
+            mean_2d, std_2d = (IMAGENET_STD, IMAGENET_MEAN) if swap else (IMAGENET_MEAN, IMAGENET_STD)
+            two = _normalise(frames[torch.from_numpy(subsample_indices(n, fps, 1.0))], mean_2d, std_2d)
+            f2 = net_2d(two).mean(dim=0)
         return torch.cat([f2, f3]).numpy().astype(np.float32)
 
     def run(self, source: Path | str) -> Output:
@@ -167,6 +171,7 @@ class ConCluGenAudioFeatures(Transform):
         width: int = 128
         first_conv_bins: int = 128
         weights: str | None = None
+        layout: Literal["bench", "code"] = "bench"
         missing_audio: MissingAudio = "error"
 
         def __post_init__(self) -> None:
@@ -184,7 +189,8 @@ class ConCluGenAudioFeatures(Transform):
 
     @functools.cached_property
     def _net(self) -> torch.nn.Module:
-        return backbones.build_audio(self.params.width, self.params.first_conv_bins, self.params.weights)[0]
+        p = self.params
+        return backbones.build_audio(p.width, p.first_conv_bins, p.weights, p.layout)[0]
 
     def run(self, source: Path | str) -> Output:
         spectrogram = self.mel.run(source)

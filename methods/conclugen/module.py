@@ -18,7 +18,7 @@ from torch import nn
 
 from bench.api import TaskSpec
 from bench.errors import ConfigError
-from bench_methods.conclugen import class_weights, heads, kmeans, losses, schedules
+from bench_methods.conclugen import class_weights, heads, kmeans, losses, official, schedules
 from bench_methods.conclugen.config import ConCluGenConfig
 
 ORDER = ("video", "audio", "text")
@@ -57,6 +57,8 @@ class ConCluGenModule(L.LightningModule):
                 m: heads.reconstruction_head(rep, cfg.reconstruction_dim, dims[m], cfg.reconstruction_final_relu)
                 for m in self.order})
         self.classifier = heads.Classifier(rep * len(self.eval_order), task.num_outputs, cfg.dropout)
+        if cfg.official_checkpoint:
+            official.load(self, cfg.official_checkpoint)
         self.weights_provenance = dict(provenance)
         self.stage = "pretrain"
         self.loss_fn: nn.Module | None = None
@@ -103,7 +105,10 @@ class ConCluGenModule(L.LightningModule):
                                       weight_decay=self.cfg.pretrain_weight_decay if pretrain else self.cfg.weight_decay)
         if self.cfg.lr_schedule == "constant":
             return optimizer
-        schedule = schedules.PRETRAIN if pretrain else schedules.DOWNSTREAM
+        if pretrain:
+            schedule = schedules.PRETRAIN_AS_RUN if self.cfg.pretrain_warmup == "last_epoch_10" else schedules.PRETRAIN
+        else:
+            schedule = schedules.DOWNSTREAM
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule.scheduler(optimizer), "interval": "epoch"}}
 
     # ---------------------------------------------------------------- forward
@@ -167,7 +172,7 @@ class ConCluGenModule(L.LightningModule):
             data = torch.cat([*self._queue, fused]) if full else fused
             generator = torch.Generator().manual_seed(int(self.global_step))
             self._centroids, labels = kmeans.kmeans(data, cfg.num_clusters, cfg.kmeans_metric, cfg.kmeans_iters,
-                                                    generator)
+                                                    generator, loop=cfg.kmeans_loop, empty=cfg.kmeans_empty_cluster)
             assignment = labels[-fused.shape[0]:]
         else:
             assignment = kmeans.assign(fused, self._centroids, cfg.kmeans_metric)
