@@ -1,4 +1,5 @@
-"""ConCluGen's frozen backbones (paper Sec. 3.1, Fig. 1; REFERENCE 1.3), and strict weight loading.
+"""ConCluGen's frozen backbones (paper Sec. 3.1, Fig. 1; code ``configs/model/conclu/concat/conclu_single.yaml``
+L24-35, ``src/models/backbones/dav_enet.py``), and strict weight loading.
 
 * video: a 2D ResNet per frame (paper [24]; code torchvision ResNet-152) and a 3D ResNet per
   16-frame window (paper [3]; code pretorched ``resnet3d101``: :func:`r3d` at depths 18-152 with

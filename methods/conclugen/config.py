@@ -232,13 +232,5 @@ TINY: dict[str, object] = {
     "num_clusters": 4, "reconstruction_dim": 64, "kmeans_iters": 10, "pretrain_epochs": 50, "pretrain_batch_size": 32,
     "pretrain_lr": 3e-3, "epochs": 100, "batch_size": 64, "lr": 1e-2, "weight_decay": 1e-4,
 }
-"""CPU sizes for the synthetic benchmark (192 training clips a fold): tiny frozen backbones.
-
-Measured on synthetic_5fold (tests/test_conclugen_conformance.py): with the earlier sizes
-(batches of 256 > the training side, so ONE optimiser step per epoch: 3-10 pretraining steps,
-30 linear-eval steps) the MMS loss stayed at its uniform value 6·ln 192 = 31.55 and the
-clustering loss at ln 4, i.e. the heads never trained, and ``representation_dim`` 64 was a
-bottleneck below the 256-d video feature (the paper's F keeps 4096 → 4096). Hence batches of
-32 / 64 (6 / 3 steps an epoch), F as wide as the video feature, P and Q at rep/4 like the
-paper's 1024 of 4096.
-"""
+"""CPU sizes for the synthetic benchmark (192 training clips a fold) with tiny frozen backbones;
+why these sizes: REPRODUCE.md, ConCluGen, "CPU checks"."""

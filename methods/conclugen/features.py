@@ -3,11 +3,11 @@
 Each transform turns one clip (or utterance) into its fixed backbone feature, so the bench
 cache (:mod:`bench.data.cache`, keyed by the source's identity + the transform's name,
 version, parameters and the sha256 of its weights) holds each feature once, and every
-variant and every downstream run of the 10 × 3 grid reads it back (REFERENCE 1.3: the code
-precomputes features once per sample too).
+variant and every downstream run of the 10 × 3 grid reads it back (the code precomputes
+features once per sample too, ``video_datamodule.py`` ``_precompute_features``, L869-1140).
 
 ==============================  ===================================================  ==============
-transform                       stored array                                         REFERENCE 1.3
+transform                       stored array                                         backbone
 ==============================  ===================================================  ==============
 ``conclugen_video_features``    float32 ``[1 + views, D2 + D3]``: row 0 the clip,    2D + 3D ResNet
                                 rows 1.. augmented views (Instance-Cont)
@@ -48,7 +48,8 @@ WINDOW = 16
 def subsample_indices(num_frames: int, fps: float, target_fps: float) -> np.ndarray:
     """The code's ``subsample_frames``: ``max(int(N · min(fps, target)/fps), 1)`` indices by ``linspace(0, N-1)``.
 
-    2D frames at ``target_fps = 1``, 3D frames at 16 (REFERENCE 1.3, ``video_util.py``).
+    2D frames at ``target_fps = 1``, 3D frames at 16 (code ``src/utils/video_util.py`` L10,
+    called from ``video_dataset.py`` L70-117).
     """
     count = max(int(num_frames * min(fps, target_fps) / fps), 1)
     return np.linspace(0, num_frames - 1, count).round().astype(np.int64)
@@ -64,7 +65,8 @@ def simclr_view(frames: torch.Tensor, size: int, seed: int) -> torch.Tensor:
 
     The same random resized crop (scale [0.3, 1], ratio [0.5, 2]), horizontal flip, colour jitter
     (p 0.8; 0.8, 0.8, 0.8, 0.2), grayscale (p 0.2) and Gaussian blur (p 0.5, kernel
-    ``int(0.1·size)`` made odd) for every frame of the clip — REFERENCE 1.3's SimCLR config.
+    ``int(0.1·size)`` made odd) for every frame of the clip — the code's SimCLR views
+    (``configs/data/voxceleb2/voxceleb2_precomp_simclr_frames3d.yaml`` L17-39).
     torchvision's v2 transforms draw their parameters once per call, so all frames share them.
     """
     from torchvision.transforms import v2
@@ -160,7 +162,8 @@ class ConCluGenVideoFeatures(Transform):
 @register
 class ConCluGenAudioFeatures(Transform):
     """DAVEnet features of ConCluGen's mel spectrogram (``audio_mel_conclugen``: 16 kHz mono,
-    128-bin power mel, min-max to [0, 1]): float32 ``[8 · width]`` (REFERENCE 1.3)."""
+    128-bin power mel, min-max to [0, 1], code ``src/utils/audio_util.py`` L23-48): float32
+    ``[8 · width]``; ``layout`` see :class:`.backbones.DavEnet`."""
 
     name = "conclugen_audio_features"
     version = 1
