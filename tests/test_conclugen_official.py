@@ -236,3 +236,38 @@ def test_code_preset_sets_every_switch_off_its_paper_default():
         assert getattr(defaults, key) != value, key
     fields = {f.name for f in dataclasses.fields(ConCluGenConfig)}
     assert set(CODE) <= fields
+
+
+def test_kmeans_loops_return_labels_of_different_centroids():
+    """One iteration: the library's loop returns the labels it updated from (those of the initial
+    rows); Lloyd's the labels of the updated centroids."""
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [9.0, 0.0]])
+    start = torch.randint(0, 4, (2,), generator=torch.Generator().manual_seed(6))
+    init = x[start]
+    library_c, library_l = kmeans.kmeans(x, 2, "euclidean", 1, torch.Generator().manual_seed(6), loop="fast_pytorch_kmeans")
+    lloyd_c, lloyd_l = kmeans.kmeans(x, 2, "euclidean", 1, torch.Generator().manual_seed(6), loop="lloyd")
+    assert torch.equal(library_l, kmeans.assign(x, init, "euclidean"))
+    assert torch.equal(lloyd_l, kmeans.assign(x, lloyd_c, "euclidean"))
+    assert torch.equal(library_c, lloyd_c)
+    assert library_l.tolist() == [1, 1, 0, 0] and lloyd_l.tolist() == [1, 1, 1, 0]  # init rows (2, 0) and (1, 0)
+
+
+def test_pretrain_warmup_switch_reaches_the_optimiser():
+    task = TaskSpec("classification", ("a", "b"))
+    shapes = {"video": (1, 6), "audio": (5,)}
+    lrs = {}
+    for warmup in ("configured", "last_epoch_10"):
+        cfg = ConCluGenConfig(representation_dim=8, projection_dim=4, num_clusters=2, reconstruction_dim=4,
+                              pretrain_warmup=warmup)
+        module = ConCluGenModule(task, cfg, shapes, {})
+        module.start_stage("pretrain")
+        setup = module.configure_optimizers()
+        optimiser, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+        seen = []
+        for _ in range(3):
+            seen.append(optimiser.param_groups[0]["lr"])
+            optimiser.step()
+            scheduler.step()
+        lrs[warmup] = seen
+    assert np.allclose(lrs["last_epoch_10"], [2e-6, 2e-5, schedules.PRETRAIN_AS_RUN.lr(2e-5, 2)])
+    assert np.allclose(lrs["configured"], [2e-6, 5.6e-6, 9.2e-6])
