@@ -118,7 +118,7 @@ def _module(meta: dict, preset: dict, tmp_path: Path, state: dict, **extra) -> C
     cfg = ConCluGenConfig(**{**preset, "representation_dim": meta["representation_dim"],
                              "projection_dim": meta["projection_dim"], "num_clusters": meta["num_clusters"],
                              "reconstruction_dim": meta["reconstruction_dim"], "official_checkpoint": str(file), **extra})
-    shapes = ({"video": (3, dims["video_3d_simclr"])} if cfg.variant == "instance_cont"
+    shapes = ({"video": (3 + cfg.training_copies, dims["video_3d_simclr"])} if cfg.variant == "instance_cont"
               else {"video": (1, dims["video"]), "audio": (dims["audio"],), "text": (dims["text"],)})
     module = ConCluGenModule(TaskSpec("classification", tuple("abcdefg")), cfg, shapes, {})
     module.start_stage("pretrain")
@@ -188,7 +188,8 @@ def test_instance_cont_matches_the_official_simclr_on_3d_frames(tmp_path):
     state = _official_state(shaper, meta["simclr_state_keys"], meta["seed"], prefix="simclr.")
     module = _module(meta, {**CODE, "variant": "instance_cont"}, tmp_path, state)
     views = [_input(301, (8, 20), "rand"), _input(302, (8, 20), "rand")]
-    batch = {"video": torch.stack([torch.zeros(8, 20), *views], dim=1)}
+    copies = [torch.full((8, 20), 5.0)] * CODE["training_copies"]  # the rows after the views: never a view
+    batch = {"video": torch.stack([torch.zeros(8, 20), *views, *copies], dim=1)}
     assert abs(module.pretraining_terms(batch)["nce"].item() - ref["nce"]) <= TOL
     for v, name in zip(views, ("simclr_proj_0", "simclr_proj_1")):
         z = torch.nn.functional.normalize(module.projection("video", module.representation["video"](v)), dim=1)
@@ -271,3 +272,70 @@ def test_pretrain_warmup_switch_reaches_the_optimiser():
         lrs[warmup] = seen
     assert np.allclose(lrs["last_epoch_10"], [2e-6, 2e-5, schedules.PRETRAIN_AS_RUN.lr(2e-5, 2)])
     assert np.allclose(lrs["configured"], [2e-6, 5.6e-6, 9.2e-6])
+
+
+# ------------------------------------------------------------------ downstream training copies
+def test_spectrogram_masking_zeroes_one_band_per_axis():
+    from bench_methods.conclugen.features import mask_spectrogram
+
+    mel = np.ones((128, 100), np.float32)
+    masked = mask_spectrogram(mel, 3)
+    assert np.array_equal(masked, mask_spectrogram(mel, 3)) and mel.min() == 1.0  # seeded, input untouched
+    rows = np.flatnonzero((masked == 0).all(axis=1))
+    cols = np.flatnonzero((masked == 0).all(axis=0))
+    for band, n in ((rows, 128), (cols, 100)):  # one contiguous band, narrower than 0.35 n
+        assert len(band) < int(0.35 * n) and (len(band) == 0 or np.array_equal(band, np.arange(band[0], band[-1] + 1)))
+    assert (masked == 0).sum() == len(rows) * 100 + len(cols) * 128 - len(rows) * len(cols)
+    assert any((mask_spectrogram(mel, s) == 0).any() for s in range(5))
+
+
+def test_word_swap_swaps_one_neighbouring_pair_half_of_the_time():
+    from bench_methods.conclugen.features import swap_word
+
+    text = "one two three four five"
+    outputs = [swap_word(text, s) for s in range(400)]
+    changed = [o for o in outputs if o != text]
+    assert 150 < len(changed) < 250
+    for out in changed:
+        a, b = text.split(), out.split()
+        diff = [i for i in range(5) if a[i] != b[i]]
+        assert len(diff) == 2 and diff[1] == diff[0] + 1 and sorted(a) == sorted(b)
+    assert swap_word("single", 0) == "single"
+
+
+def test_training_copy_is_one_crop_and_flip_for_the_whole_clip():
+    from bench_methods.conclugen.features import training_copy
+
+    frames = torch.rand(4, 3, 24, 24)
+    frames[1] = frames[0]
+    out = training_copy(frames, 24, 7)
+    assert out.shape == frames.shape and torch.equal(out, training_copy(frames, 24, 7))
+    assert torch.equal(out[0], out[1]) and not torch.equal(out, frames)
+
+
+def test_text_transform_stacks_the_clean_row_and_its_copies(tmp_path):
+    from bench.api import TransformSpec
+    from bench.data.transforms import get_transform
+
+    file = tmp_path / "a.txt"
+    file.write_text("I am really happy about this")
+    plain = get_transform(TransformSpec("conclugen_text_features", {"dim": 16})).run(file).array
+    rows = get_transform(TransformSpec("conclugen_text_features", {"dim": 16, "copies": 3})).run(file).array
+    assert plain.shape == (16,) and rows.shape == (4, 16) and np.array_equal(rows[0], plain)
+
+
+def test_downstream_training_draws_a_copy_and_evaluation_reads_the_clean_row():
+    task = TaskSpec("classification", ("a", "b"))
+    cfg = ConCluGenConfig(variant="generative", representation_dim=8, reconstruction_dim=4, training_copies=2)
+    batch = {"audio": torch.stack([torch.zeros(64, 5), torch.ones(64, 5), 2 * torch.ones(64, 5)], dim=1),
+             "text": torch.randn(64, 4)}
+    module = ConCluGenModule(task, cfg, {"audio": (3, 5), "text": (4,)}, {})
+    module.start_stage("linear_eval")
+    module.train()
+    drawn = module.features(batch)["audio"][:, 0]
+    assert set(drawn.tolist()) == {1.0, 2.0}  # the copies only, each sample its own draw
+    module.eval()
+    assert torch.equal(module.features(batch)["audio"], torch.zeros(64, 5))
+    module.start_stage("pretrain")
+    module.train()
+    assert torch.equal(module.features(batch)["audio"], torch.zeros(64, 5))  # the code pretrains unaugmented

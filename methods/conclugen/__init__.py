@@ -70,12 +70,14 @@ class ConCluGen(Method):
                 "stem_3d": cfg.video_3d_stem, "weights_2d": cfg.video_weights_2d, "weights_3d": cfg.video_weights_3d, "size": cfg.frame_size,
                 "swap_2d_normalisation": cfg.swap_2d_normalisation, "tiny_dim": cfg.tiny_dim,
                 "views": cfg.instance_views if cfg.variant == "instance_cont" else 0,
-                "parts": cfg.instance_cont_frames if cfg.variant == "instance_cont" else "2d_3d"}),
+                "parts": cfg.instance_cont_frames if cfg.variant == "instance_cont" else "2d_3d",
+                "copies": cfg.training_copies}),
             "audio": TransformSpec("conclugen_audio_features", {
                 "width": cfg.audio_width, "first_conv_bins": cfg.audio_first_conv_bins, "weights": cfg.audio_weights,
-                "layout": cfg.audio_layout}),
+                "layout": cfg.audio_layout, "copies": cfg.training_copies}),
             "text": TransformSpec("conclugen_text_features", {
-                "model_dir": cfg.text_model_dir, "max_length": cfg.text_max_length, "dim": cfg.tiny_dim}),
+                "model_dir": cfg.text_model_dir, "max_length": cfg.text_max_length, "dim": cfg.tiny_dim,
+                "copies": cfg.training_copies}),
         }
         return {m: specs[m] for m in used}
 

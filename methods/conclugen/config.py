@@ -183,6 +183,12 @@ class ConCluGenConfig:
     lr: float = 0.00967
     weight_decay: float = 0.004
     dropout: float = 0.5
+    training_copies: int = 0
+    """Precomputed augmented copies of every clip's features for the downstream training stages,
+    one drawn at random per sample and step, the clean features for evaluation and pretraining:
+    0 = none (the paper states no downstream augmentation); the code: 10 (``aug1``..``aug10`` of
+    ``configs/data/<ds>/<ds>_cropped_precomp_augmented.yaml``: video crop + flip, audio
+    frequency + time masking, text word swap; :mod:`.features`)."""
     class_weighting: Literal["official", "none"] = "official"
     """official: the code's weights (:mod:`.class_weights`) — MELD CE [4,15,15,3,1,6,3], MOSEI BCE
     pos_weight [1.05285, 5.21507, 5.33730, 19.48985, 7.04484, 23.68800], CAER CE weights
@@ -209,6 +215,8 @@ class ConCluGenConfig:
             raise ValueError(f"kmeans_queue_reduction_factor={self.kmeans_queue_reduction_factor} keeps "
                              f"(pretrain_batch_size // 128) // factor = 0 rows per run at pretrain_batch_size="
                              f"{self.pretrain_batch_size}; it needs pretrain_batch_size >= 128 x the factor")
+        if self.training_copies < 0:
+            raise ValueError(f"training_copies must be >= 0, got {self.training_copies}")
         if self.instance_views < 2:
             raise ValueError(f"instance_views must be >= 2 (a positive pair), got {self.instance_views}")
 
@@ -221,7 +229,7 @@ CODE: dict[str, object] = {
     "swap_2d_normalisation": True, "instance_cont_frames": "3d", "audio_first_conv_bins": 40, "audio_layout": "code",
     "projection_head": "shared", "reconstruction_final_relu": True, "margin_form": "code", "loss_combination": "mean",
     "kmeans_metric": "cosine", "kmeans_loop": "fast_pytorch_kmeans", "kmeans_empty_cluster": "zero",
-    "pretrain_warmup": "last_epoch_10",
+    "pretrain_warmup": "last_epoch_10", "training_copies": 10,
 }
 """Preset ``code``: every switch set to the official code's side (``tub-cv-group/conclugen`` @ dab52231)."""
 

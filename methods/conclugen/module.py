@@ -113,9 +113,22 @@ class ConCluGenModule(L.LightningModule):
 
     # ---------------------------------------------------------------- forward
     def features(self, batch: Mapping[str, torch.Tensor], view: int = 0) -> dict[str, torch.Tensor]:
-        """The frozen backbone features of each used modality (video: the given view), through ``input_norm``."""
-        return {m: self.input_norm[m](batch[m][:, view].float() if m == "video" else batch[m].float())
-                for m in self.order}
+        """The frozen backbone features of each used modality, through ``input_norm``: row ``view``
+        of a modality stored with several rows, or — while a downstream stage trains with
+        ``training_copies`` — one of the last ``training_copies`` rows drawn per sample (the code's
+        one random ``aug<k>`` copy per ``__getitem__``, ``video_dataset.py`` L290)."""
+        copies = self.cfg.training_copies
+        draw = copies > 0 and self.training and self.stage != "pretrain"
+        out = {}
+        for m in self.order:
+            x = batch[m].float()
+            if x.dim() == 3 and draw:
+                pick = x.shape[1] - copies + torch.randint(0, copies, (x.shape[0],), device=x.device)
+                x = x[torch.arange(x.shape[0], device=x.device), pick]
+            elif x.dim() == 3:
+                x = x[:, view]
+            out[m] = self.input_norm[m](x)
+        return out
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         feats = self.features(batch)
@@ -139,7 +152,8 @@ class ConCluGenModule(L.LightningModule):
         cfg, terms = self.cfg, {}
         if "nce" in self.losses:
             rows = batch["video"].float()
-            first, second = (1 + torch.randperm(rows.shape[1] - 1)[:2]).tolist()
+            views = rows.shape[1] - 1 - cfg.training_copies  # rows: clip, Instance-Cont views, training copies
+            first, second = (1 + torch.randperm(views)[:2]).tolist()
             z = [self.projection("video", self.representation["video"](self.input_norm["video"](rows[:, v])))
                  for v in (first, second)]
             terms["nce"] = losses.info_nce(z[0], z[1], cfg.nce_temperature)
