@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from bench import loader
 from bench.errors import ConfigError, did_you_mean, unknown
 
 
@@ -29,13 +30,10 @@ _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 def read_mapping_file(path: Path, allowed: Sequence[str], allow_empty: bool = False) -> dict[str, Any]:
     """A YAML file holding one mapping whose keys are among ``allowed`` (grid files, SLURM profiles).
 
-    Invalid YAML, anything but a mapping (an empty file too, unless ``allow_empty``: then ``{}``)
+    Invalid YAML (a key given twice too), anything but a mapping (an empty file too, unless ``allow_empty``: then ``{}``)
     and an unknown key are each a ConfigError naming the file and what was expected.
     """
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    data = loader.read(Path(path), ConfigError).data
     if data is None and allow_empty:
         return {}
     if not isinstance(data, dict):

@@ -37,9 +37,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from bench import metrics, splits
+from bench import loader, metrics, splits
 from bench.api import MODALITIES, TASK_KINDS
 from bench.config import stable_hash
 from bench.errors import ProtocolError, did_you_mean, unknown
@@ -153,12 +151,7 @@ def load(name_or_path: str) -> Protocol:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ProtocolError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    data = loader.read(path, ProtocolError).data
     if not isinstance(data, dict):
         raise ProtocolError(f"{path}: expected a mapping of protocol keys at the top level")
     return data
