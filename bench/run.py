@@ -207,7 +207,7 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
         module.attach_unlabelled([ArrayDataset(prepared, None, index["val"], train=True).loader(batch, True, seed),
                                   test.unlabelled_loader(batch, seed)])
     history: list[dict[str, Any]] = []
-    selector = _Selector(plan, prepared, labels, index, test, history)
+    selector = _method_selector(plan, prepared, labels, index) or _Selector(plan, prepared, labels, index, test, history)
     identity = {"protocol_hash": plan.protocol.hash, "config_hash": plan.config_hash, "fold": split.name,
                 "seed": seed}
     resume = _resume_point(checkpoint, identity, stages)
@@ -246,7 +246,7 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets,
                              groups=[by_id[i].group_key for i in split.test])
     record = _record(plan, split, seed, prepared, pretrain, started, scores, outputs, targets, chosen_epoch, history,
-                     module, transductive, timings={
+                     module, transductive, selector.describe(), timings={
                          "prepare_s": round(prepare_s, 3), "fit_s": round(fit_s, 3), "predict_s": round(predict_s, 3),
                          "train_clips_per_s": round(seen / fit_s, 1) if fit_s > 0 else None,
                          "peak_memory_mb": _peak_memory_mb(), "resumed": resume.resumes if resume else 0,
@@ -469,6 +469,13 @@ class _History(L.Callback):
         self.history[:] = [dict(entry) for entry in state_dict["history"]]
 
 
+def _method_selector(plan: Plan, prepared: Prepared, labels: np.ndarray, index: Mapping[str, list[int]]) -> Any:
+    """The method's own selection callback (``Method.selector``), or None for the protocol's rule."""
+    val = ArrayDataset(prepared, labels, index["val"]) if index["val"] else None
+    validation = None if val is None else (lambda module: (predict(module, val), labels[index["val"]]))
+    return plan.method.selector(plan.cfg, plan.task, validation)
+
+
 class _Selector(L.Callback):
     """Applies the protocol's selection rule over the epochs of the last stage."""
 
@@ -478,6 +485,7 @@ class _Selector(L.Callback):
         self.rule = plan.protocol.selection.rule
         self.metric = plan.protocol.selection.metric
         self.patience = plan.protocol.selection.patience
+        self.on_test = plan.protocol.selection.on_test
         self.task = plan.task
         self.higher = metrics.get(self.metric).higher_is_better
         self.test = test
@@ -521,6 +529,10 @@ class _Selector(L.Callback):
         self.best = None if best is None else (best["value"], best["epoch"], best["weights"])
         self.last_epoch = state_dict["last_epoch"]
 
+    def describe(self) -> dict[str, Any]:
+        """The rule as the run record's ``selection`` states it."""
+        return {"rule": self.rule, "metric": self.metric, "on_test": self.on_test, "patience": self.patience}
+
     def restore(self, module: Any) -> int:
         """Load the selected weights into ``module``; return the chosen (0-based) epoch."""
         if self.best is None:
@@ -532,7 +544,7 @@ class _Selector(L.Callback):
 def _record(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Prepared | None, started: str,
             scores: dict[str, float],
             outputs: np.ndarray, targets: np.ndarray, chosen_epoch: int, history: list[dict[str, Any]],
-            module: Any, transductive: bool, timings: dict[str, Any]) -> dict[str, Any]:
+            module: Any, transductive: bool, selection: dict[str, Any], timings: dict[str, Any]) -> dict[str, Any]:
     protocol = plan.protocol
     sources = [src for s in plan.samples for src in s.sources.values() if isinstance(src, Path)]
     return {
@@ -560,9 +572,7 @@ def _record(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: P
             "transductive": ["val", "test"] if transductive else [],
         },
         "weights": getattr(module, "weights_provenance", {"all": "random-init"}),
-        "selection": {"rule": protocol.selection.rule, "metric": protocol.selection.metric,
-                      "epoch": chosen_epoch, "on_test": protocol.selection.on_test,
-                      "patience": protocol.selection.patience,
+        "selection": {**selection, "epoch": chosen_epoch,
                       "epochs_trained": {st: sum(h["stage"] == st for h in history)
                                          for st in dict.fromkeys(h["stage"] for h in history)}},
         "metrics": scores,
