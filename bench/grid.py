@@ -16,7 +16,7 @@ A grid is a YAML file; every key is checked, and an error names the file and the
     profile: default              # the SLURM profile when --profile is not given
 
 :func:`expand` resolves every (method, protocol, configuration) through
-:func:`bench.run.make_plan`, so unknown configuration keys, bad values and folds are refused
+:func:`bench.planning.make_plan`, so unknown configuration keys, bad values and folds are refused
 before anything is submitted, and yields one :class:`Cell` per (fold, seed): a picklable
 callable that runs exactly that ``bench run`` cell wherever submitit sends it.
 """
