@@ -298,7 +298,8 @@ def _selection(cfg: dict[str, Any], primary: str, metric_names: tuple[str, ...],
             f"{where}: selection.rule: best_test selects the checkpoint on the test split; "
             "set selection.allow_on_test: true to allow it (results are then marked on_test)"
         )
-    if rule == "best_val" and split_cfg.get("scheme") != "official" and "val" not in split_cfg:
+    if rule == "best_val" and split_cfg.get("scheme") != "official" and "val" not in split_cfg \
+            and not split_cfg.get("val_share"):
         raise ProtocolError(
             f"{where}: selection.rule: best_val needs a validation side: add split.val "
             "(e.g. {fraction: 0.1, by: subject}) or use a scheme with an official validation split"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import lightning as L
 import pytest
 import torch
 
 from bench import config as config_mod
-from bench.api import TaskSpec
+from bench.api import DatasetAdapter, Sample, TaskSpec
+from bench.errors import DataError, ProtocolError
 from bench_methods.mpuc import MPUCLateFusion
+from bench.splits import make_splits, validate_scheme
 from bench_methods.mpuc.module import positive_weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -65,3 +70,53 @@ def test_protocol_class_weights_take_the_place_of_the_label_balance() -> None:
               enable_model_summary=False, accelerator="cpu").fit(
         module, torch.utils.data.DataLoader(Rows(torch.tensor([[1.0, 0, 0]] * 4)), 4))
     assert module.pos_weight.tolist() == [2.0, 1.0, 0.5]
+
+
+RAVDESS_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess" / "audio_speech_16k_opus"
+
+
+class ByHand(DatasetAdapter):
+    name, task, label_names, label_names_source, modalities, layout = "by_hand", "classification", ("a", "b"), "", (), ""
+
+    def __init__(self, samples: list[Sample]) -> None:
+        self._samples = samples
+
+    def samples(self) -> list[Sample]:
+        return self._samples
+
+
+def test_stratified_holdout_per_class_sizes_by_hand() -> None:
+    # class 0: 20 groups -> pool int(18.0) = 18, val int(1.8) = 1, train 17, test 2; class 1: 10 -> 9, 0, 9, 1
+    samples = [Sample(f"r{i}-{copy}", 0 if i < 20 else 1, {}, group=f"r{i}") for i in range(30) for copy in (0, 1)]
+    [split] = make_splits({"scheme": "stratified_holdout", "pool": 0.9, "val_share": 0.1, "seed": 3}, samples,
+                          ByHand(samples))
+    klass = {s.id: s.label for s in samples}
+    sizes = {side: Counter(klass[i] for i in getattr(split, side)) for side in ("train", "val", "test")}
+    assert sizes == {"train": {0: 34, 1: 18}, "val": {0: 2}, "test": {0: 4, 1: 2}}  # two copies per group
+    again = make_splits({"scheme": "stratified_holdout", "pool": 0.9, "val_share": 0.1, "seed": 4}, samples,
+                        ByHand(samples))
+    assert again[0].test != split.test
+    with pytest.raises(ProtocolError, match=r"split.pool: must be a number in \(0, 1\)"):
+        validate_scheme({"scheme": "stratified_holdout", "pool": 0}, "p.yaml")
+    mixed = [*samples, Sample("r0-x", 1, {}, group="r0")]
+    with pytest.raises(DataError, match="groups with samples of several classes: r0"):
+        make_splits({"scheme": "stratified_holdout", "pool": 0.9}, mixed, ByHand(mixed))
+
+
+@pytest.mark.skipif(not RAVDESS_AUDIO.is_dir(), reason="../shared/data/ravdess is absent")
+def test_the_codes_class_split_has_its_sizes_on_real_ravdess() -> None:
+    from bench import protocols, splitfiles
+    from bench.data.adapters.ravdess import RAVDESS
+    from bench_methods.mpuc import SPLITS_DIR
+
+    assert splitfiles.verify("ravdess_class_holdout", RAVDESS_AUDIO, SPLITS_DIR / "ravdess_class_holdout.json") == []
+    real = RAVDESS(RAVDESS_AUDIO)
+    samples = real.samples()
+    [split] = make_splits(protocols.load("ravdess_class_holdout").split, samples, real)
+    klass = {s.id: s.label for s in samples}
+    per_class = {side: Counter(klass[i] for i in getattr(split, side)) for side in ("train", "val", "test")}
+    # the code's counts (utils/utils.py split_dataset, actor_split False): 192 -> 155/17/20, neutral 96 -> 78/8/10
+    assert per_class["train"] == {0: 78, **{c: 155 for c in range(1, 8)}}
+    assert per_class["val"] == {0: 8, **{c: 17 for c in range(1, 8)}}
+    assert per_class["test"] == {0: 10, **{c: 20 for c in range(1, 8)}}
+    assert protocols.load("ravdess_class_holdout_linear").regime.pretrain
