@@ -6,14 +6,16 @@ from collections import Counter
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 
 from bench import config as config_mod
 from bench.api import DatasetAdapter, Sample, TaskSpec
+from bench.data.transforms import crop_indices
 from bench.errors import DataError, ProtocolError
-from bench_methods.mpuc import MPUCLateFusion
 from bench.splits import make_splits, validate_scheme
+from bench_methods.mpuc import MPUC, MPUCLateFusion
 from bench_methods.mpuc.module import positive_weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -120,3 +122,31 @@ def test_the_codes_class_split_has_its_sizes_on_real_ravdess() -> None:
     assert per_class["val"] == {0: 8, **{c: 17 for c in range(1, 8)}}
     assert per_class["test"] == {0: 10, **{c: 20 for c in range(1, 8)}}
     assert protocols.load("ravdess_class_holdout_linear").regime.pretrain
+
+
+def test_crop_indices_draw_each_crop_over_the_whole_sequence() -> None:
+    rng = np.random.default_rng(0)
+    expected_starts = np.random.default_rng(0).integers(0, 100 - 10 + 1, size=2)  # drawn in turn
+    got = crop_indices(100, 10, True, rng, crops=2)
+    assert got.tolist() == [*range(expected_starts[0], expected_starts[0] + 10),
+                            *range(expected_starts[1], expected_starts[1] + 10)]
+    assert crop_indices(100, 10, False, None, crops=2).tolist() == [*range(10), *range(10)]  # eval: both at 0
+    starts = {int(crop_indices(1000, 10, True, np.random.default_rng(s), crops=2)[10]) for s in range(200)}
+    assert max(starts) > 900  # the second crop reaches the end of a long sequence, no window around the first
+
+
+def test_code_presets_draw_crops_anywhere_and_the_paper_inside_a_window() -> None:
+    code = cfg_of(MPUC, "code")
+    assert (code.crop_range, code.window_frames) == ("sequence", 180)
+    specs = MPUC().inputs(code, ["audio", "landmarks"])
+    assert specs["audio"].params["num_frames"] == 90 and specs["audio"].params["crops"] == 2
+    assert specs["landmarks"].params == {"num_frames": 90, "crops": 2}
+    paper = cfg_of(MPUC)
+    assert (paper.crop_range, paper.window_frames) == ("window", 120)
+    assert "crops" not in MPUC().inputs(paper, ["landmarks"])["landmarks"].params
+    assert cfg_of(MPUC, "code_mosei").crop_range == "sequence"
+    module = MPUC().build(TaskSpec("classification", ("a", "b", "c")), cfg_of(MPUC, "code", crop_frames=12),
+                          {"audio": (24, 128), "landmarks": (24, 51, 2)})
+    batch = {"audio": torch.arange(24.0)[None, :, None].expand(3, 24, 128)}
+    starts = module._starts(batch, 2)
+    assert starts.tolist() == [[0, 0, 0], [12, 12, 12]]  # crop 2 is the second half of every item

@@ -93,14 +93,15 @@ ones about 0.65); with 48 clips (3 steps an epoch) it can stay there for all 200
 or 5e-5 alike."""
 
 
-_CODE_RAVDESS: dict[str, Any] = {"positives": "supervised", "loss_reduction": "mean_half", "probe": "online"}
+_CODE_RAVDESS: dict[str, Any] = {"positives": "supervised", "loss_reduction": "mean_half", "probe": "online",
+                                 "crop_range": "sequence"}
 """The shipped ``config/params_ravdess.yaml`` (``unsupervised: False``): label positives, the code's
 loss reduction (``utils/SupConSeparate.py`` L101, L116), the classifier trained alongside the
-encoder (``train.py`` L161-326)."""
+encoder (``train.py`` L161-326), both crops drawn over the whole sequence (``data/RAVDESS.py`` L151-172)."""
 
 _CODE_MOSEI: dict[str, Any] = {
     "crop_frames": 30, "lr_step_epochs": 5, "positives": "code", "loss_reduction": "mean_half", "probe": "online",
-    "transductive": True, "text_positional": "batch_index"}
+    "transductive": True, "text_positional": "batch_index", "crop_range": "sequence"}
 """The shipped ``config/params_MOSEI.yaml``: 30-step crops, x0.9 every 5 epochs, unsupervised positives as
 coded (``utils/SupConSeparate.py`` L86-98), online probe, contrastive updates on the validation and test
 inputs (``train.py`` L357-364), the text transformer's batch-indexed positions (``models/Encoder.py``
@@ -117,14 +118,16 @@ def _inputs(cfg: EncoderConfig, modalities: Sequence[str]) -> dict[str, Transfor
             "--set glove_path=/path/glove.840B.300d.txt (nothing is downloaded), or run without text "
             "(--modalities audio landmarks video: Table II's 'wout/ text' row)")
     window = cfg.window_frames
+    crops = {"num_frames": window}
+    if isinstance(cfg, MPUCConfig) and cfg.crop_range == "sequence":
+        crops = {"num_frames": cfg.crop_frames, "crops": cfg.views}
     specs = {
-        "audio": TransformSpec("audio_logmel_mpuc", {"num_frames": window, "n_mels": cfg.mel_bins,
+        "audio": TransformSpec("audio_logmel_mpuc", {**crops, "n_mels": cfg.mel_bins,
                                                      "hop_length": cfg.mel_hop_length}),
-        "landmarks": TransformSpec("landmarks_openface_mpuc", {"num_frames": window}),
+        "landmarks": TransformSpec("landmarks_openface_mpuc", crops),
         "video": TransformSpec("face_frames", {"policy": "mma_dfer_square", "num_frames": window,
                                                "size": cfg.video_size}),
-        "text": TransformSpec("text_glove", {"vectors_path": cfg.glove_path, "dim": cfg.text_dim,
-                                             "num_frames": window}),
+        "text": TransformSpec("text_glove", {"vectors_path": cfg.glove_path, "dim": cfg.text_dim, **crops}),
     }
     return {m: specs[m] for m in modalities}
 

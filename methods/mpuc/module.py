@@ -15,8 +15,9 @@ Stages (the runner calls :meth:`MPUCModule.start_stage` before each ``Trainer.fi
 Every item the data layer delivers is a window of ``cfg.window_frames`` steps (random start in
 training, start 0 in evaluation). Training crops of ``crop_frames`` steps start uniformly
 inside it, one start per sample and crop shared by every modality (the code cuts all
-modalities with the same step indices); evaluation classifies the first ``crop_frames``
-steps. Losses: cross-entropy (RAVDESS) or BCE with logits (CMU-MOSEI) whose ``pos_weight`` is
+modalities with the same step indices); with ``crop_range="sequence"`` the transforms have
+already drawn each crop over the whole sequence and laid them one after the other, so crop ``v``
+is steps ``v * crop_frames`` onwards. Evaluation classifies the first ``crop_frames`` steps. Losses: cross-entropy (RAVDESS) or BCE with logits (CMU-MOSEI) whose ``pos_weight`` is
 each label's negatives / positives in the training labels (:func:`positive_weights`), fixed at the
 start of the first labelled stage; the task's ``class_weights`` take their place when a protocol
 sets them.
@@ -126,7 +127,11 @@ class MPUCModule(L.LightningModule):
 
     def _starts(self, batch: Mapping[str, torch.Tensor], views: int) -> torch.Tensor:
         size = batch[self.modalities[0]].shape[0]
-        return crop_starts(size, self.cfg.window_frames, self.cfg.crop_frames, views)
+        cfg = self.cfg
+        if isinstance(cfg, MPUCConfig) and cfg.crop_range == "sequence":
+            # the transforms drew crop v anywhere in the sequence and put it at steps v*crop .. (v+1)*crop
+            return (torch.arange(views) * cfg.crop_frames)[:, None].expand(views, size)
+        return crop_starts(size, cfg.window_frames, cfg.crop_frames, views)
 
     def contrastive_loss(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
         """Eq. 2 on ``cfg.views`` crops per sample; also returns each crop's basic features."""
