@@ -271,7 +271,8 @@ class _ProtocolFile(loader.Model):
         if chosen.rule == "best_test" and chosen.allow_on_test is not True:
             raise loader.fail("best_test selects the checkpoint on the test split; set selection.allow_on_test: "
                               "true to allow it (results are then marked on_test)", ("selection", "rule"))
-        if chosen.rule == "best_val" and self.split.get("scheme") != "official" and "val" not in self.split:
+        if chosen.rule == "best_val" and self.split.get("scheme") != "official" and "val" not in self.split \
+                and not self.split.get("val_share"):
             raise loader.fail("best_val needs a validation side: add split.val (e.g. {fraction: 0.1, by: subject}) "
                               "or use a scheme with an official validation split", ("selection", "rule"))
         if chosen.patience is not None and chosen.rule == "last_epoch":
