@@ -1,10 +1,11 @@
 """Split files: the folds a protocol draws on a data root, written to JSON and checked against it.
 
 Several protocols draw their folds rather than read official ones, because the paper's code has
-no fold loop (MPUC's RAVDESS 10-fold, REFERENCE 3.2) or publishes no partition (AVCE's AFEW-VA
-5:1 cross-validation and Aff-Wild sampled train set). The folds are seeded, so they are a
-function of (protocol, data); a split file makes that function's value publishable beside the
-results, and :func:`verify` tells whether the folds drawn now on another copy are still those.
+no fold loop (MPUC's RAVDESS 10-fold: its ``utils/utils.py`` ``split_dataset`` draws one split) or
+publishes no partition (AVCE's AFEW-VA 5:1 cross-validation and Aff-Wild sampled train set). The
+folds are seeded, so they are a function of (protocol, data); a split file makes that function's
+value publishable beside the results, and :func:`verify` tells whether the folds drawn now on
+another copy are still those.
 
 Per fold the file holds the sizes and subjects (people) of each side, the groups (the units that
 never straddle a split: a video, a recording) of the validation and test sides (training holds

@@ -81,7 +81,8 @@ def tsn_clip_indices(num_available: int, num_segments: int, num_clips: int) -> n
 
     Clip ``k`` takes ``int(tick * (k + 1/2) / K + tick * s)`` for segment ``s`` (``tick = n / T``),
     so ``K = 1`` is MMA-DFER's centre rule (``_get_test_indices``). The multi-clip average of
-    MMA-DFER's Table 1 "*" rows is not in its code (REFERENCE 4.3); this even placement is
+    MMA-DFER's Table 1 "*" rows is not in its code (one clip per video, ``video_dataloader.py``
+    ``_get_test_indices``); this even placement is
     bench's reading of it. Clips with ``n <= T`` frames are the edge-padded ``0 .. n-1``.
     """
     n, t, k = int(num_available), int(num_segments), int(num_clips)
@@ -100,7 +101,8 @@ def _edge_padded(n: int, t: int) -> np.ndarray:
 
 
 def crop_indices(num_available: int, length: int, train: bool, rng: np.random.Generator | None) -> np.ndarray:
-    """A window of ``length`` consecutive steps, MPUC's temporal crop (REFERENCE 3.3): int64 ``[length]``.
+    """A window of ``length`` consecutive steps, MPUC's temporal crop (``data/RAVDESS.py`` L151-172):
+    int64 ``[length]``.
 
     Train: a uniformly random start in ``[0, n - length]``; eval: start 0 (MPUC's first view).
     A sequence shorter than ``length`` wraps around, i.e. is padded with its own first rows, as
