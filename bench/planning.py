@@ -77,7 +77,7 @@ def make_plan(request: RunRequest) -> Plan:
     if task.kind != protocol.task:
         raise ProtocolError(f"{protocol.path}: task {protocol.task!r} but dataset {protocol.dataset!r} is {task.kind!r}")
     samples = adapter.samples()
-    folds = _select_folds(splits.make_splits(protocol.split, samples, adapter), request.folds)
+    folds = _select_folds(splits.make_splits(protocol.split, samples, adapter, protocol.split_where), request.folds)
     _check_sources(protocol, method_cls, modalities, adapter, samples, folds)
     seeds = tuple(request.seeds) if request.seeds else protocol.seeds
     cell_hash = config_mod.stable_hash({"config": config_mod.to_dict(cfg), "modalities": list(modalities)})[:12]

@@ -114,6 +114,8 @@ class Protocol:
     assumptions: tuple[str, ...]
     hash: str
     raw: Mapping[str, Any]
+    split_where: str = ""
+    """``FILE:LINE`` of the ``split:`` mapping, which starts the messages of the folds drawn from it."""
 
 
 def search_path() -> list[Path]:
@@ -298,5 +300,5 @@ def _build(doc: loader.Document) -> Protocol:
                             on_test=chosen.rule == "best_test", patience=chosen.patience),
         metrics=model.metrics, primary=model.primary, serves=tuple(model.serves), seeds=model.seeds, leaky=model.leaky,
         description=str(model.description).strip(), assumptions=model.assumptions,
-        hash=stable_hash(hashed)[:12], raw=data,
+        hash=stable_hash(hashed)[:12], raw=data, split_where=doc.where(("split",)),
     )
