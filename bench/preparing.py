@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench import config, registry, roots
+from bench import config, registry, roots, values
 from bench.api import CheckReport, DatasetAdapter
 from bench.data.cache import Cache, default_cache
 from bench.data.prepare import prepare
@@ -63,6 +63,7 @@ def _prepare_inputs(adapter: DatasetAdapter, args: argparse.Namespace) -> None:
     method = method_cls()
     cfg = config.resolve(method_cls.Config, method_cls.presets, args.preset, config.parse_overrides(args.set),
                          method_cls.name)
+    values.check_config(cfg, method_cls.name)
     samples = adapter.samples()
     wanted = [m for m in method_cls.modalities if m in adapter.modalities]
     used = [m for m in wanted if all(m in s.sources for s in samples)]

@@ -35,7 +35,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from bench import config as config_mod
 from bench import io as atomic_io
-from bench import metrics, protocols, provenance, registry, roots, splits, store
+from bench import metrics, protocols, provenance, registry, roots, splits, store, values
 from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
 from bench.data.cache import Cache, default_cache
 from bench.data.prepare import ArrayDataset, Prepared, labels_array, prepare
@@ -98,6 +98,7 @@ def make_plan(request: RunRequest) -> Plan:
     method_cls = registry.methods.get(request.method)
     method = method_cls()
     cfg = config_mod.resolve(method_cls.Config, method_cls.presets, request.preset, request.overrides, method_cls.name)
+    values.check_run(cfg, method_cls.name, protocol, request.seeds, request.out, request.cache_root)
     modalities = _modalities(protocol, method_cls, request.modalities)
     _check_compatible(protocol, method_cls)
     adapter = roots.open_adapter(protocol.dataset, request.data_root, protocol.dataset_options,
