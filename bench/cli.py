@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.errors import BenchError
+from bench.errors import BenchError, Interrupted
 
 _HANDLERS = {
     "run": "bench.commands:run_command",
@@ -113,8 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: finished cells are kept; the unfinished one left no record", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(str(exc) if isinstance(exc, Interrupted) else
+              "interrupted: finished cells are kept, the unfinished one left no record; run the same command "
+              "again to continue", file=sys.stderr)
         return 130
     return int(code or 0)
 

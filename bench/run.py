@@ -15,12 +15,15 @@ state, so a resumed cell ends with exactly the metrics of an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import datetime as dt
 import logging
 import resource
 import shlex
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,7 +42,7 @@ from bench import metrics, protocols, provenance, registry, roots, splits, store
 from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
 from bench.data.cache import Cache, default_cache
 from bench.data.prepare import ArrayDataset, Prepared, labels_array, prepare
-from bench.errors import ConfigError, DataError, ProtocolError, RunError
+from bench.errors import ConfigError, DataError, Interrupted, ProtocolError, RunError
 from bench.protocols import Protocol
 
 log = logging.getLogger("bench.run")
@@ -228,7 +231,7 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
         epochs = _EpochState(seed, number, stage.name, identity, checkpoint, fit_s, resume.resumes if resume else 0)
         callbacks = [_History(stage.name, history)] + ([selector] if last else []) + [epochs]
         tic = time.perf_counter()
-        with _quiet_lightning():
+        with _quiet_lightning(), _ctrl_c_names_the_cell(plan, split, seed, stage.name, checkpoint):
             trainer = L.Trainer(
                 max_epochs=stage.epochs, accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
                 enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
@@ -254,6 +257,35 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
                      })
     arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets}
     return record, arrays
+
+
+@contextlib.contextmanager
+def _ctrl_c_names_the_cell(plan: Plan, split: Split, seed: int, stage: str, checkpoint: Path | None) -> Iterator[None]:
+    """Ctrl-C inside ``trainer.fit`` becomes :class:`Interrupted` naming the cell, its last epoch and the resume.
+
+    Lightning catches the KeyboardInterrupt of a fit, sets SIGINT to ignored and calls
+    ``sys.exit(1)`` (lightning/pytorch/trainer/call.py, ``_call_and_handle_interrupt``), so the
+    CLI's KeyboardInterrupt handler never ran and the run ended silently with exit 1. The
+    SystemExit raised while handling a KeyboardInterrupt is turned back into one here, and the
+    SIGINT handler of before the fit is restored.
+    """
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    except SystemExit as exc:
+        if not isinstance(exc.__context__, KeyboardInterrupt):
+            raise
+        state = _resume_state(checkpoint) if checkpoint is not None else None
+        where = f"{plan.method.name} × {plan.protocol.name} {split.name} seed {seed}"
+        if state is None:
+            raise Interrupted(f"interrupted: {where} stopped in stage {stage} before its first epoch ended; no "
+                              f"checkpoint, no record; rerun with: {reproduce_command(plan, split, seed)}") from None
+        raise Interrupted(f"interrupted: {where} stopped after {state['epoch'] + 1} finished epoch(s) of stage "
+                          f"{state['stage_name']}; its checkpoint {checkpoint} is kept; resume with: "
+                          f"{reproduce_command(plan, split, seed)}") from None
+    finally:
+        if threading.current_thread() is threading.main_thread() and handler is not None:
+            signal.signal(signal.SIGINT, handler)
 
 
 def _prepare(plan: Plan) -> Prepared:
@@ -367,8 +399,26 @@ class _AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning checkpoints written through :func:`bench.io.atomic_open`: whole, or not at all."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
-        with atomic_io.atomic_open(Path(path)) as handle:
+        with _sigint_deferred(), atomic_io.atomic_open(Path(path)) as handle:
             torch.save(checkpoint, handle)
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block is done, then raise it: a KeyboardInterrupt inside ``torch.save``
+    turns into a RuntimeError of its zip writer (a traceback, not the interrupt message)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda number, frame: caught.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _trainer_plugins() -> list[Any]:
@@ -419,14 +469,23 @@ class _EpochState(L.Callback):
                 "fit_s": self.fit_s_before + time.perf_counter() - self._tic, "resumes": self.resumes}
 
 
+def _resume_state(checkpoint: Path) -> dict[str, Any] | None:
+    """The cell, stage and epoch a checkpoint was saved after; None when there is none or it is unreadable."""
+    if not checkpoint.is_file():
+        return None
+    try:
+        return torch.load(checkpoint, map_location="cpu", weights_only=False)["callbacks"][_EpochState.__qualname__]
+    except Exception as exc:  # whatever is wrong with the file, the cell starts afresh and overwrites it
+        log.warning("ignoring checkpoint %s: unreadable (%s: %s)", checkpoint, type(exc).__name__, exc)
+        return None
+
+
 def _resume_point(checkpoint: Path | None, identity: Mapping[str, Any], stages: Sequence[Any]) -> _Resume | None:
     """The checkpoint to resume from, or None (none there, unreadable, or another cell's)."""
     if checkpoint is None or not checkpoint.is_file():
         return None
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)["callbacks"][_EpochState.__qualname__]
-    except Exception as exc:  # whatever is wrong with the file, the cell starts afresh and overwrites it
-        log.warning("ignoring checkpoint %s: unreadable (%s: %s)", checkpoint, type(exc).__name__, exc)
+    state = _resume_state(checkpoint)
+    if state is None:
         return None
     stage = state.get("stage")
     if state.get("cell") != dict(identity) or not isinstance(stage, int) or not 0 <= stage < len(stages) \
