@@ -160,6 +160,10 @@ def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> 
             path = store.record_path(plan.request.out, plan.protocol.name, plan.method.name, plan.config_hash,
                                      split.name, seed)
             done = store.finished(path, plan.protocol.hash)
+            corrupt = store.problem(path) if done is None else None
+            if corrupt is not None:
+                log.warning("%s; moved aside to %s, the cell runs again", store.describe_corrupt(path, corrupt),
+                            store.set_aside(path).name)
             if done is not None:
                 result = CellResult(path, done, skipped=True)
             else:
