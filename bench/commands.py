@@ -137,8 +137,11 @@ def doctor_report() -> str:
 
 def cache_command(args: argparse.Namespace) -> None:
     """``bench cache info|clean``."""
+    from bench import values
     from bench.data.cache import Cache, default_cache
 
+    if args.cache_dir is not None:
+        values.check_output_dir(args.cache_dir, "--cache-dir")
     cache = Cache(args.cache_dir) if args.cache_dir else default_cache()
     if args.action == "clean":
         print(f"removed {cache.clean()} entries from {cache.root}")

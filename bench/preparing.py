@@ -113,6 +113,10 @@ def prepare_command(args: argparse.Namespace) -> int:
     """
     if not args.check and not args.method:
         raise ConfigError("bench prepare: nothing to do; give --check, --method METHOD, or both")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: allowed an integer >= 1")
+    if args.cache_dir is not None:
+        values.check_output_dir(args.cache_dir, "--cache-dir")
     adapter = _adapter(args.dataset, args.data_root, args.option)
     if args.check:
         report, summary = check_report(adapter), "media not decoded (--no-decode)"
