@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import config as config_mod
-from bench import protocols, registry, roots, splits
+from bench import protocols, registry, roots, splits, values
 from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
 from bench.errors import ConfigError, DataError, ProtocolError
 from bench.protocols import Protocol
@@ -64,6 +64,7 @@ def make_plan(request: RunRequest) -> Plan:
     method_cls = registry.methods.get(request.method)
     method = method_cls()
     cfg = config_mod.resolve(method_cls.Config, method_cls.presets, request.preset, request.overrides, method_cls.name)
+    values.check_run(cfg, method_cls.name, protocol, request.seeds, request.out, request.cache_root)
     modalities = _modalities(protocol, method_cls, request.modalities)
     _check_compatible(protocol, method_cls)
     adapter = roots.open_adapter(protocol.dataset, request.data_root, protocol.dataset_options,

@@ -26,6 +26,7 @@ import functools
 import io
 import math
 import shlex
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ DEFAULT_OUT = Path("results")
 def table_command(args: argparse.Namespace) -> int:
     """``bench table PAPER:TABLE [--format markdown|latex|csv] [--out STORE]``."""
     print(render(reported.load_all(), args.table_id, Path(args.out), args.format))
+    for path, why in store.corrupt_records(Path(args.out)):
+        print(store.describe_corrupt(path, why), file=sys.stderr)
     return 0
 
 
