@@ -31,6 +31,8 @@ class Pair:
     """The regime to ask for (``--regime``) when it is not the protocol's own; None: the protocol's."""
     regime_text: str = ""
     modalities: tuple[str, ...] = ()
+    dropped: tuple[tuple[str, str], ...] = ()
+    """Modalities both sides have that the method cannot build here, with its reason (asked for explicitly)."""
 
     @property
     def runs(self) -> bool:
@@ -54,10 +56,11 @@ def check(method: str, protocol: Protocol, preset: str, overrides: Mapping[str, 
             requested = regimes.method_default(method_cls)  # the protocol's regime does not fit: the method's own
         chosen = regimes.choose(protocol, method_cls, requested)
         resolved = modalities_mod.resolve(name, protocol.modalities, method_cls, None,
-                                          modalities_mod.inputs_reason(method_cls(), cfg), lambda m: [])
+                                          modalities_mod.inputs_reason(method_cls(), cfg), lambda m: [],
+                                          drop=True)
     except BenchError as exc:
         return Pair(method, name, str(exc).splitlines()[0])
     source = "the protocol's" if chosen.protocol_default else (
         "the method's" if requested is not requested_regime else "--regime")
     return Pair(method, name, None, None if chosen.protocol_default else chosen.regime,
-                f"{chosen.describe().split(', from')[0]} ({source})", resolved.modalities)
+                f"{chosen.describe().split(', from')[0]} ({source})", resolved.modalities, resolved.dropped)

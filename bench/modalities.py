@@ -1,9 +1,10 @@
 """Which modalities a run uses: asked for with ``--modalities``, or resolved from both sides.
 
 Without ``--modalities`` a run uses the protocol's modalities that the method reads (in the
-protocol's order), less any whose inputs the method cannot build under its configuration
-(e.g. MPUC's text without a local GloVe file): each dropped modality is named with the
-method's reason. The result is logged on one line and recorded. An empty intersection is an
+protocol's order). When the method cannot build the inputs of one of them under its
+configuration (MPUC's text without a local GloVe file), ``bench run`` stops with the method's
+reason and the ``--modalities`` that would leave it out; ``bench matrix`` (``drop=True``) leaves
+it out and names it with the reason. The result is logged on one line and recorded. An empty intersection is an
 error naming both sides; fewer than the method's ``min_modalities`` (two for a contrastive
 pair) is an error naming the minimum and the protocols that fit. With ``--modalities`` every
 named modality must be the protocol's and the method's; an input the dataset cannot give
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench.api import Method
-from bench.errors import ConfigError
+from bench.errors import BenchError, ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,12 +41,13 @@ class Resolved:
 
 def resolve(protocol_name: str, protocol_modalities: Sequence[str], method_cls: type[Method],
             requested: Sequence[str] | None, buildable: Callable[[Sequence[str]], str | None],
-            datasets_with: Callable[[str], list[str]]) -> Resolved:
+            datasets_with: Callable[[str], list[str]], drop: bool = False) -> Resolved:
     """The modalities of one run (see the module docstring).
 
     ``buildable(modalities)`` returns None when the method can build inputs for exactly those
     modalities, else its reason (one line); ``datasets_with(modality)`` names the registered
-    datasets that have a modality.
+    datasets that have a modality; ``drop`` leaves out what the method cannot build instead
+    of stopping.
     """
     method = method_cls.name
     if requested:
@@ -53,7 +55,7 @@ def resolve(protocol_name: str, protocol_modalities: Sequence[str], method_cls: 
         extra = [m for m in chosen if m not in protocol_modalities]
         if extra:
             have = "; ".join(f"{m}: {', '.join(datasets_with(m)) or 'none'}" for m in extra)
-            raise ConfigError(f"--modalities {' '.join(extra)}: protocol {protocol_name!r} has only "
+            raise ConfigError(f"--modalities {' '.join(extra)}: protocol {protocol_name!r} uses only "
                               f"{', '.join(protocol_modalities)} (datasets with {have})")
         unsupported = [m for m in chosen if m not in method_cls.modalities]
         if unsupported:
@@ -66,6 +68,9 @@ def resolve(protocol_name: str, protocol_modalities: Sequence[str], method_cls: 
         raise ConfigError(f"method {method!r} reads {', '.join(method_cls.modalities)}, protocol {protocol_name!r} "
                           f"has {', '.join(protocol_modalities)}: no modality in common")
     chosen, dropped = _buildable(shared, buildable)
+    if dropped and not drop:
+        raise ConfigError(f"{dropped[0][1]} (or leave {', '.join(m for m, _ in dropped)} out: "
+                          f"--modalities {' '.join(chosen)})")
     _check_minimum(method_cls, chosen, protocol_name, dropped)
     return Resolved(chosen, requested=False, dropped=dropped)
 
@@ -93,8 +98,25 @@ def _check_minimum(method_cls: type[Method], chosen: Sequence[str], protocol_nam
     if len(chosen) >= method_cls.min_modalities:
         return
     why = "".join(f"; {m} left out: {reason}" for m, reason in dropped)
-    raise ConfigError(f"method {method_cls.name!r} needs at least {method_cls.min_modalities} modalities; "
-                      f"protocol {protocol_name!r} gives it {', '.join(chosen) or 'none'}{why}")
+    raise ConfigError(f"method {method_cls.name!r} needs at least {method_cls.min_modalities} modalities, got "
+                      f"{', '.join(chosen) or 'none'} under protocol {protocol_name!r}{why}; "
+                      f"protocols that fit: {', '.join(fitting(method_cls)) or 'none'}")
+
+
+def fitting(method_cls: type[Method]) -> list[str]:
+    """The protocols whose task the method handles and that give it at least its minimum of modalities."""
+    from bench import protocols
+
+    out = []
+    for name, path in protocols.available().items():
+        try:
+            protocol = protocols.load(str(path))
+        except BenchError:
+            continue
+        usable = [m for m in protocol.modalities if m in method_cls.modalities]
+        if len(usable) >= method_cls.min_modalities and protocol.task in method_cls.tasks:
+            out.append(name)
+    return out
 
 
 def inputs_reason(method: Method, cfg: Any) -> Callable[[Sequence[str]], str | None]:

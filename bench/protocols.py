@@ -1,7 +1,9 @@
 """Protocols as data: YAML files turned into validated :class:`Protocol` objects.
 
 A protocol fixes everything that makes two numbers comparable: the dataset, the task, the
-modalities, the split scheme, the training regime, the model-selection rule and the metrics.
+modalities, the split scheme, the model-selection rule and the metrics, and usually the
+training regime (the paper protocols do); a protocol without ``regime:`` leaves it open, to
+``bench run --regime`` or the method's own (:mod:`bench.regimes`).
 Files live in the shipped ``protocols/`` folder and in any folder on ``$BENCH_PROTOCOL_PATH``;
 a file may ``include:`` another protocol and override some of its keys (deep merge), as the
 resolution variants of one protocol do. Every key is checked on load and an error names the
@@ -46,9 +48,9 @@ from bench.errors import ProtocolError, did_you_mean, unknown
 
 REGIME_KINDS = ("supervised", "linear_eval", "finetune")
 SELECTION_RULES = ("last_epoch", "best_val", "best_test")
-_REQUIRED = ("name", "dataset", "task", "modalities", "split", "regime", "selection", "metrics", "primary")
+_REQUIRED = ("name", "dataset", "task", "modalities", "split", "selection", "metrics", "primary")
 _OPTIONAL = ("version", "description", "serves", "seeds", "leaky", "notes", "assumptions", "include",
-             "dataset_options")
+             "dataset_options", "regime")
 _DOC_ONLY = ("description", "notes")
 _SERVES = re.compile(r"^[a-z][a-z0-9_]*:[0-9A-Za-z]+$")
 
@@ -106,7 +108,8 @@ class Protocol:
     task: str
     modalities: tuple[str, ...]
     split: Mapping[str, Any]
-    regime: Regime
+    regime: Regime | None
+    """None: the protocol leaves the regime open (``--regime`` or the method's own)."""
     selection: Selection
     metrics: tuple[str, ...]
     primary: str
@@ -217,7 +220,7 @@ def _build(path: Path, data: dict[str, Any]) -> Protocol:
         raise ProtocolError(f"{where}: modalities: expected at least one modality")
     split_cfg = _typed(data, "split", dict, where)
     splits.validate_scheme(split_cfg, where)
-    regime = _regime(_typed(data, "regime", dict, where), where)
+    regime = _regime(_typed(data, "regime", dict, where), where) if "regime" in data else None
     metric_names = tuple(_str_list(data, "metrics", where))
     valid_metrics = metrics.names(task)
     for metric in metric_names:

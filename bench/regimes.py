@@ -86,7 +86,7 @@ def choose(protocol: Protocol, method_cls: type[Method], requested: Regime | Non
     """The regime of one run (see the module docstring); a regime the method lacks is a ConfigError."""
     own = protocol.regime
     if requested is not None:
-        chosen = Chosen(requested, "--regime", requested == own)
+        chosen = Chosen(requested, "protocol", True) if requested == own else Chosen(requested, "--regime", False)
     elif own is not None:
         chosen = Chosen(own, "protocol", True)
     else:
@@ -99,7 +99,7 @@ def choose(protocol: Protocol, method_cls: type[Method], requested: Regime | Non
                 hint = f"; run it with --regime {method_default(method_cls).kind}"
             except ConfigError:
                 hint = ""
-        raise ConfigError(f"method {method_cls.name!r} has no {', '.join(missing)} stage (it has "
+        raise ConfigError(f"method {method_cls.name!r} has no {', '.join(missing)} regime (it has "
                           f"{', '.join(method_cls.regimes)}); protocol {protocol.name!r} trains "
                           f"{Chosen(chosen.regime, chosen.source, True).describe()}{hint}")
     return chosen

@@ -35,7 +35,8 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from bench import config as config_mod
 from bench import io as atomic_io
-from bench import metrics, protocols, provenance, registry, roots, splits, store
+from bench import modalities as modalities_mod
+from bench import choices, metrics, protocols, provenance, regimes, registry, roots, splits, store
 from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
 from bench.data.cache import Cache, default_cache
 from bench.data.prepare import ArrayDataset, Prepared, labels_array, prepare
@@ -61,6 +62,11 @@ class RunRequest:
     out: Path = Path("results")
     progress: bool = True
     cache_root: Path | None = None
+    regime: str | None = None
+    """``--regime``: None for the protocol's own (or the method's, on a protocol that leaves it open)."""
+    pretrain_on: str | None = None
+    budget: str | None = None
+    """``--budget``: paper (None), short or a number of epochs (:mod:`bench.budget`)."""
 
 
 @dataclasses.dataclass
@@ -81,6 +87,16 @@ class Plan:
     pretrain_adapter: DatasetAdapter | None = None
     """The dataset of ``regime.pretrain_on``, when the protocol pretrains on another one."""
     pretrain_samples: list[Sample] = dataclasses.field(default_factory=list)
+    regime: regimes.Chosen | None = None
+    """How the cells train (:mod:`bench.regimes`); set by :func:`make_plan`."""
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The overrides that make ``cfg``: the budget's keys, then ``--set``."""
+
+    @property
+    def training(self) -> protocols.Regime:
+        """The regime the cells train under."""
+        assert self.regime is not None
+        return self.regime.regime
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,8 +114,9 @@ def make_plan(request: RunRequest) -> Plan:
     method_cls = registry.methods.get(request.method)
     method = method_cls()
     cfg = config_mod.resolve(method_cls.Config, method_cls.presets, request.preset, request.overrides, method_cls.name)
-    modalities = _modalities(protocol, method_cls, request.modalities)
     _check_compatible(protocol, method_cls)
+    chosen = choices.choose(protocol, method, cfg, request.regime, request.pretrain_on, request.modalities)
+    modalities = chosen.modalities.modalities
     adapter = roots.open_adapter(protocol.dataset, request.data_root, protocol.dataset_options,
                                  needed_by=f"protocol {protocol.name!r}")
     adapter_cls = type(adapter)
@@ -107,25 +124,29 @@ def make_plan(request: RunRequest) -> Plan:
     if missing:
         raise ProtocolError(f"{protocol.path}: dataset {protocol.dataset!r} has no {', '.join(missing)} modality, "
                             f"which method {method_cls.name!r} was asked to use; {_fitting(method_cls)}")
+    log.info("%s", chosen.modalities.line(protocol.name, protocol.modalities, method_cls.name, method_cls.modalities))
     task = adapter.task_spec()
     if task.kind != protocol.task:
         raise ProtocolError(f"{protocol.path}: task {protocol.task!r} but dataset {protocol.dataset!r} is {task.kind!r}")
     samples = adapter.samples()
-    folds = _select_folds(splits.make_splits(protocol.split, samples, adapter), request.folds)
+    every_fold = splits.make_splits(protocol.split, samples, adapter)
+    folds = _select_folds(every_fold, request.folds)
     _check_sources(protocol, method_cls, modalities, adapter, samples, folds)
     seeds = tuple(request.seeds) if request.seeds else protocol.seeds
-    cell_hash = config_mod.stable_hash({"config": config_mod.to_dict(cfg), "modalities": list(modalities)})[:12]
-    plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds)
-    if protocol.regime.pretrain_on is not None:
-        plan.pretrain_adapter, plan.pretrain_samples = _open_pretrain_data(protocol, modalities, request)
+    cfg, overrides = choices.apply_budget(method, cfg, request.preset, request.overrides, request.budget,
+                                          chosen.regime, every_fold)
+    cell_hash = choices.cell_hash(cfg, modalities, chosen.regime)
+    plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds,
+                regime=chosen.regime, overrides=overrides)
+    if plan.training.pretrain_on is not None:
+        plan.pretrain_adapter, plan.pretrain_samples = _open_pretrain_data(protocol, plan.training.pretrain_on,
+                                                                           modalities, request)
     return plan
 
 
-def _open_pretrain_data(protocol: Protocol, modalities: Sequence[str],
+def _open_pretrain_data(protocol: Protocol, source: protocols.PretrainData, modalities: Sequence[str],
                         request: RunRequest) -> tuple[DatasetAdapter, list[Sample]]:
     """The adapter and samples of ``regime.pretrain_on``; it must have every modality the cell uses."""
-    source = protocol.regime.pretrain_on
-    assert source is not None
     adapter = roots.open_adapter(source.dataset, request.pretrain_data_root, source.options,
                                  needed_by=f"the pretraining stage of protocol {protocol.name!r}",
                                  flag="--pretrain-data-root")
@@ -199,7 +220,7 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     labels = labels_array([by_id[i] for i in prepared.ids], plan.task)
     L.seed_everything(seed, workers=True, verbose=False)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
-    stages = plan.method.stages(plan.cfg, plan.protocol.regime.kind, plan.protocol.regime.pretrain)
+    stages = plan.method.stages(plan.cfg, plan.training.kind, plan.training.pretrain)
     test = _TestSplit(prepared, labels, index["test"], split.name)
     transductive = bool(getattr(module, "wants_unlabelled", False))
     if transductive:
@@ -543,11 +564,14 @@ def _record(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: P
         "fold": split.name,
         "seed": seed,
         "preset": plan.request.preset,
-        "overrides": {k: v for k, v in plan.request.overrides.items()},
+        "overrides": dict(plan.overrides),
+        "budget": plan.request.budget or "paper",
+        "task": plan.task.kind,
         "config": config_mod.to_dict(plan.cfg),
         "config_hash": plan.config_hash,
         "modalities": list(plan.modalities),
-        "regime": dataclasses.asdict(protocol.regime),
+        "regime": regimes.as_dict(plan.training),
+        "regime_source": plan.regime.source if plan.regime else "protocol",
         "data": {
             "dataset": protocol.dataset, "root": str(plan.adapter.root),
             "root_fingerprint": provenance.files_fingerprint(sources, plan.adapter.root),
@@ -599,8 +623,12 @@ def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
     protocol = str(given.resolve()) if given.suffix in (".yaml", ".yml") and given.is_file() else plan.protocol.name
     parts = ["bench", "run", "--method", plan.method.name, "--protocol", protocol,
              "--fold", split.name, "--seed", str(seed), "--preset", req.preset]
-    for key, value in req.overrides.items():
+    for key, value in plan.overrides.items():
         parts += ["--set", f"{key}={_yaml_scalar(value)}"]
+    if plan.regime is not None and plan.regime.source == "--regime":
+        parts += ["--regime", plan.training.kind]
+        if plan.training.pretrain_on is not None:
+            parts += ["--pretrain-on", plan.training.pretrain_on.dataset]
     if req.modalities:
         parts += ["--modalities", *plan.modalities]
     if req.data_root:
@@ -617,25 +645,8 @@ def _yaml_scalar(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()
 
 
-def _modalities(protocol: Protocol, method_cls: type[Method], requested: Sequence[str] | None) -> tuple[str, ...]:
-    chosen = tuple(requested) if requested else protocol.modalities
-    extra = [m for m in chosen if m not in protocol.modalities]
-    if extra:
-        raise ConfigError(f"--modalities {' '.join(extra)}: protocol {protocol.name!r} uses only "
-                          f"{', '.join(protocol.modalities)}")
-    unsupported = [m for m in chosen if m not in method_cls.modalities]
-    if unsupported:
-        raise ConfigError(f"method {method_cls.name!r} cannot use {', '.join(unsupported)}; "
-                          f"it supports {', '.join(method_cls.modalities)}")
-    if len(chosen) < method_cls.min_modalities:
-        raise ConfigError(f"method {method_cls.name!r} needs at least {method_cls.min_modalities} modalities, "
-                          f"got {', '.join(chosen)}; {_fitting(method_cls)}")
-    return chosen
-
-
 def _fitting(method_cls: type[Method]) -> str:
-    fitting = [name for name, path in protocols.available().items() if _fits(path, method_cls)]
-    return f"protocols that fit: {', '.join(fitting) or 'none'}"
+    return f"protocols that fit: {', '.join(modalities_mod.fitting(method_cls)) or 'none'}"
 
 
 def _check_sources(protocol: Protocol, method_cls: type[Method], modalities: Sequence[str], adapter: DatasetAdapter,
@@ -654,24 +665,10 @@ def _check_sources(protocol: Protocol, method_cls: type[Method], modalities: Seq
                     f"{_fitting(method_cls)}. The {protocol.dataset} layout:\n{type(adapter).layout}")
 
 
-def _fits(path: Path, method_cls: type[Method]) -> bool:
-    try:
-        protocol = protocols.load(str(path))
-    except ProtocolError:
-        return False
-    usable = [m for m in protocol.modalities if m in method_cls.modalities]
-    return len(usable) >= method_cls.min_modalities and protocol.task in method_cls.tasks
-
-
 def _check_compatible(protocol: Protocol, method_cls: type[Method]) -> None:
     if protocol.task not in method_cls.tasks:
         raise ConfigError(f"method {method_cls.name!r} handles {', '.join(method_cls.tasks)} tasks, "
                           f"protocol {protocol.name!r} is {protocol.task}")
-    needed = [protocol.regime.kind] + (["pretrain"] if protocol.regime.pretrain else [])
-    missing = [r for r in needed if r not in method_cls.regimes]
-    if missing:
-        raise ConfigError(f"method {method_cls.name!r} has no {', '.join(missing)} regime "
-                          f"(it has {', '.join(method_cls.regimes)}); protocol {protocol.name!r} needs it")
 
 
 def _select_folds(folds: list[Split], wanted: Sequence[str] | None) -> list[Split]:

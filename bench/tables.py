@@ -121,8 +121,21 @@ def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping
         if rec["method"] == query.method and rec["protocol"]["name"] == query.protocol
         and rec["protocol"]["hash"] == protocol.hash and rec["preset"] == query.preset
         and _same_config(rec["config"], config, local) and set(rec["modalities"]) == modalities
+        and _regime_of(rec) == _own_regime(protocol)
         and (folds is None or rec["fold"] in folds) and (seeds is None or rec["seed"] in seeds)
     ]
+
+
+def _own_regime(protocol: Any) -> dict[str, Any] | None:
+    return None if protocol.regime is None else dataclasses.asdict(protocol.regime)
+
+
+def _regime_of(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The regime a record trained under, None when it was not its protocol's own (``--regime``)."""
+    regime = record.get("regime")
+    if record.get("regime_source", "protocol") != "protocol" or not isinstance(regime, Mapping):
+        return None
+    return {"kind": regime.get("kind"), "pretrain": regime.get("pretrain"), "pretrain_on": regime.get("pretrain_on")}
 
 
 def _same_config(got: Mapping[str, Any], wanted: Mapping[str, Any], local: set[str]) -> bool:
