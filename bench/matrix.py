@@ -110,10 +110,14 @@ def compatibility_table(found: list[compat.Pair], failed: dict[tuple[str, str], 
     rows = []
     for pair in found:
         reason = pair.reason or failed.get((pair.method, pair.protocol))
-        left = "".join(f" (without {m}: {why})" for m, why in pair.dropped)
+        left = "".join(f" (without {m}: {_short(why)})" for m, why in pair.dropped)
         how = f"runs: {pair.regime_text}; {', '.join(pair.modalities)}{left}" if reason is None else f"no: {reason}"
         rows.append([pair.method, pair.protocol, how])
     return tabulate(rows, headers=["method", "protocol", "compatibility"], tablefmt="simple")
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def result_grid(request: Request, found: list[compat.Pair], failed: dict[tuple[str, str], str],

@@ -128,3 +128,13 @@ def test_reported_cells_keep_their_protocol_hash_modalities_and_cell_hash() -> N
                 assert choices.cell_hash(cfg, resolved.modalities, regime) == before, ident
                 seen += 1
     assert seen >= 0.9 * len(frozen)  # the cells of the fixture are still there
+
+
+def test_a_protocol_without_regime_leaves_it_open(tmp_path: Path) -> None:
+    text = protocols.load("synthetic_5fold").path.read_text(encoding="utf-8")
+    path = tmp_path / "synthetic_open.yaml"
+    path.write_text(text.replace("name: synthetic_5fold", "name: synthetic_open")
+                    .replace("regime: {kind: supervised}\n", ""), encoding="utf-8")
+    opened = protocols.load(str(path))
+    assert opened.regime is None
+    assert regimes.choose(opened, registry.methods.get("mpuc"), None).source == "method"
