@@ -2,8 +2,8 @@
 
 :func:`choose` is called by the planner once the method's configuration is resolved: it picks
 the regime (:mod:`bench.regimes`) and the modalities (:mod:`bench.modalities`, logged on one
-line). :func:`apply_budget` turns ``--budget`` into configuration keys (:mod:`bench.budget`)
-once the folds are known. :func:`cell_hash` is the configuration hash that names a cell's
+line). :func:`apply_budget` turns ``--budget`` into configuration keys (:mod:`bench.budget`).
+:func:`cell_hash` is the configuration hash that names a cell's
 folder: the configuration and the modalities, plus the regime when it is not the protocol's
 own (so every cell run before the regime left the protocol keeps its hash).
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ from bench import budget as budget_mod
 from bench import config as config_mod
 from bench import modalities as modalities_mod
 from bench import regimes, registry
-from bench.api import Method, Split
+from bench.api import Method
 from bench.errors import ConfigError, PluginError
 from bench.protocols import Protocol
 
@@ -63,20 +62,15 @@ def choose(protocol: Protocol, method: Method, cfg: Any, requested_regime: str |
     return Choices(chosen, resolved)
 
 
-def apply_budget(method: Method, cfg: Any, preset: str, overrides: Mapping[str, Any], budget: str | None,
-                 regime: regimes.Chosen, folds: Sequence[Split]) -> tuple[Any, dict[str, Any]]:
+def apply_budget(method: Method, cfg: Any, preset: str, overrides: Mapping[str, Any],
+                 budget: str | None) -> tuple[Any, dict[str, Any]]:
     """The configuration under ``--budget`` and the overrides that make it (budget keys, then ``--set``)."""
-    epochs = budget_mod.parse(budget)
-    if epochs is None:
+    added = budget_mod.overrides(config_mod.to_dict(cfg), budget_mod.parse(budget), overrides)
+    if not added:
         return cfg, dict(overrides)
     method_cls = type(method)
-    train = round(statistics.fmean(len(split.train) for split in folds)) if folds else 0
-    stages = method.stages(cfg, regime.regime.kind, regime.regime.pretrain)
-    batch = stages[-1].batch_size if stages else 1
-    added = budget_mod.overrides(config_mod.to_dict(cfg), epochs, train, batch, overrides)
     merged = {**added, **overrides}
-    cfg = config_mod.resolve(method_cls.Config, method_cls.presets, preset, merged, method_cls.name)
-    return cfg, merged
+    return config_mod.resolve(method_cls.Config, method_cls.presets, preset, merged, method_cls.name), merged
 
 
 def cell_hash(cfg: Any, modalities: Sequence[str], regime: regimes.Chosen) -> str:

@@ -12,13 +12,13 @@ import dataclasses
 import hashlib
 import json
 import re
-import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
 
+from bench import loader
 from bench.errors import ConfigError, did_you_mean, unknown
 
 
@@ -88,49 +88,7 @@ def _field_type(config_cls: type, key: str) -> Any:
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
     """Check ``value`` against a field annotation, converting where it is lossless (int -> float, list -> tuple)."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        for option in args:
-            try:
-                return _coerce(value, option, where)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{where}: {value!r} is not one of {_name(annotation)}")
-    if origin is typing.Literal:
-        if value in args:
-            return value
-        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
-    if annotation is type(None):
-        if value is None:
-            return None
-        raise ConfigError(f"{where}: expected null, got {value!r}")
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], where) for v in value)
-        if len(args) != len(value):
-            raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
-        return tuple(_coerce(v, a, where) for v, a in zip(value, args, strict=True))
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
-    if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
-    if annotation is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"{where}: expected a string, got {value!r}")
-    raise ConfigError(f"{where}: fields of type {_name(annotation)} cannot be set from the command line")
-
-
-def _name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    try:
+        return loader.coerce(value, annotation)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

@@ -17,7 +17,7 @@ error names the file, the line and the key::
     profile: default              # the SLURM profile when --profile is not given
 
 :func:`expand` resolves every (method, protocol, configuration) through
-:func:`bench.run.make_plan`, so unknown configuration keys, bad values and folds are refused
+:func:`bench.planning.make_plan`, so unknown configuration keys, bad values and folds are refused
 before anything is submitted, and yields one :class:`Cell` per (fold, seed): a picklable
 callable that runs exactly that ``bench run`` cell wherever submitit sends it.
 """

@@ -117,6 +117,8 @@ class Protocol:
     assumptions: tuple[str, ...]
     hash: str
     raw: Mapping[str, Any]
+    split_where: str = ""
+    """``FILE:LINE`` of the ``split:`` mapping, which starts the messages of the folds drawn from it."""
 
 
 def search_path() -> list[Path]:
@@ -274,7 +276,8 @@ class _ProtocolFile(loader.Model):
         if chosen.rule == "best_test" and chosen.allow_on_test is not True:
             raise loader.fail("best_test selects the checkpoint on the test split; set selection.allow_on_test: "
                               "true to allow it (results are then marked on_test)", ("selection", "rule"))
-        if chosen.rule == "best_val" and self.split.get("scheme") != "official" and "val" not in self.split:
+        if chosen.rule == "best_val" and self.split.get("scheme") != "official" and "val" not in self.split \
+                and not self.split.get("val_share"):
             raise loader.fail("best_val needs a validation side: add split.val (e.g. {fraction: 0.1, by: subject}) "
                               "or use a scheme with an official validation split", ("selection", "rule"))
         if chosen.patience is not None and chosen.rule == "last_epoch":
@@ -303,5 +306,5 @@ def _build(doc: loader.Document) -> Protocol:
                             on_test=chosen.rule == "best_test", patience=chosen.patience),
         metrics=model.metrics, primary=model.primary, serves=tuple(model.serves), seeds=model.seeds, leaky=model.leaky,
         description=str(model.description).strip(), assumptions=model.assumptions,
-        hash=stable_hash(hashed)[:12], raw=data,
+        hash=stable_hash(hashed)[:12], raw=data, split_where=doc.where(("split",)),
     )

@@ -49,7 +49,8 @@ def test_unknown_key_names_the_valid_ones() -> None:
     ("flag", "yes", "expected true or false"),
     ("fusion", "concat", "'concat' is not one of 'bottleneck', 'add', 'none'"),
     ("frequencies", 3, "expected a list"),
-    ("pretrained", 5, "is not one of"),
+    ("pretrained", 5, r"pretrained: expected a string \(or null\), got 5"),
+    ("frequencies", [2, "x"], r"frequencies: item \[1\]: expected an integer, got 'x'"),
 ])
 def test_bad_values_are_rejected(key: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

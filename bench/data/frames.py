@@ -5,7 +5,7 @@ DFEW ships ``clip_224x224/<id>/`` and MMA-DFER stores its MAFW face crops (``0.j
 …``, not zero-padded). Frame images are ordered by the integer in their name
 (``ordering="numeric"``, the temporal order) or, as an explicit switch, by
 ``ordering="lexicographic"``: the ``glob`` + ``sort`` of the MMA-DFER loader
-(``video_dataloader.py`` L138-139, REFERENCE 4.3), which on MAFW's unpadded names gives
+(``video_dataloader.py`` L138-139), which on MAFW's unpadded names gives
 0, 1, 10, 100, … — the order its reported numbers were trained and tested with.
 
 ``video_frames`` caches the whole clip, resized, and samples at batch time: TSN segments

@@ -60,7 +60,7 @@ class MAFW(DatasetAdapter):
     whatever the lists' own order (default ``"A"``, MMA-DFER's; ``"B"`` is MAE-DFER's and the
     MAFW paper's), mapping by :data:`A_TO_B`. ``sources["video"]`` is the clip's
     ``clips_faces/<id>/`` folder (MMA-DFER's crops; its unpadded frame names sort
-    lexicographically in MMA-DFER's loader, see REFERENCE 4.3) or ``clips/<id>.mp4``;
+    lexicographically in MMA-DFER's loader, ``video_dataloader.py`` L138-139) or ``clips/<id>.mp4``;
     ``sources["audio"]`` is ``clips_wav/<id>.wav`` or the mp4's track. ``video_from`` /
     ``audio_from`` choose; ``"auto"`` uses the optional folders when they exist.
     ``meta["num_frames"]`` is list A's frame count (MMA-DFER's is file count minus one);
