@@ -63,7 +63,7 @@ def fit(plan: Plan, fold: str, seed: int, module: Any, prepared: Prepared, label
     ``checkpoint``, the training state is saved there at the end of every epoch, and a valid
     checkpoint of this cell found there is resumed from.
     """
-    stages = plan.method.stages(plan.cfg, plan.protocol.regime.kind, plan.protocol.regime.pretrain)
+    stages = plan.method.stages(plan.cfg, plan.training.kind, plan.training.pretrain)
     transductive = bool(getattr(module, "wants_unlabelled", False))
     if transductive:
         batch = stages[0].batch_size
