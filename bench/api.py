@@ -195,7 +195,9 @@ class Method(abc.ABC):
     """A method family: what it consumes, its configuration and how to build its model.
 
     ``Config`` is a frozen dataclass whose defaults are the paper's values; ``presets`` maps
-    a preset name to overrides of those defaults (``paper`` is always the empty override).
+    a preset name to overrides of those defaults (``paper`` is always the empty override;
+    ``code`` by convention takes the official code's side of every switch) or, as a string, to
+    the name of another preset it is an alias of (:func:`bench.config.preset_name`).
     Paper-vs-official-code differences are Config fields, documented on both sides.
     """
 
@@ -206,7 +208,7 @@ class Method(abc.ABC):
     tasks: ClassVar[tuple[str, ...]]
     regimes: ClassVar[tuple[str, ...]]
     Config: ClassVar[type]
-    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"paper": {}}
+    presets: ClassVar[Mapping[str, Mapping[str, Any] | str]] = {"paper": {}}
     resources: ClassVar[ResourceHints] = ResourceHints()
 
     @abc.abstractmethod

@@ -10,7 +10,7 @@ import pytest
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
-from bench_methods.mma_dfer.config import OFFICIAL, TINY, MMADFERConfig
+from bench_methods.mma_dfer.config import CODE, TINY, MMADFERConfig
 from bench_methods.mma_dfer.encoder import PromptedViT
 from bench_methods.mma_dfer.fusion import AddFusion, FusionBottleneck, MultConcatFusion, MultFusion
 from bench_methods.mma_dfer.model import MMADFERNet
@@ -164,7 +164,7 @@ def encoder_alone(encoder: PromptedViT, x: torch.Tensor) -> torch.Tensor:
     return encoder.cls_features(tokens)
 
 
-@pytest.mark.parametrize("switches", [{}, OFFICIAL, {"fusion": "mult"}, {"temporal": "mtt+ita"}])
+@pytest.mark.parametrize("switches", [{}, CODE, {"fusion": "mult"}, {"temporal": "mtt+ita"}])
 def test_at_init_the_model_equals_its_frozen_encoders(switches: dict) -> None:
     cfg = dataclasses.replace(TINY_CFG, **switches)
     torch.manual_seed(1)
@@ -203,7 +203,7 @@ def test_without_prompts_the_encoders_are_timms_own_vit() -> None:
 def test_full_size_trainable_count_is_the_papers_7_5m(size: int, millions: float) -> None:
     with torch.device("meta"):  # the full ViT-B pair, shapes only: instant
         net = MMADFERNet(MMADFERConfig(img_size=size), ("video", "audio"), 7)
-        official = MMADFERNet(MMADFERConfig(img_size=size, **OFFICIAL), ("video", "audio"), 7)
+        official = MMADFERNet(MMADFERConfig(img_size=size, **CODE), ("video", "audio"), 7)
     count = sum(p.numel() for p in net.parameters() if p.requires_grad)
     assert round(count / 1e6, 2) == millions
     assert sum(p.numel() for p in official.parameters() if p.requires_grad) == count + 23  # 24 gates, not 1

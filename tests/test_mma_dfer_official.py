@@ -23,13 +23,13 @@ from timm.models.vision_transformer import VisionTransformer
 
 from bench.api import TaskSpec
 from bench.errors import ConfigError, DataError
-from bench_methods.mma_dfer.config import OFFICIAL, TINY, MMADFERConfig
+from bench_methods.mma_dfer.config import CODE, TINY, MMADFERConfig
 from bench_methods.mma_dfer.model import MMADFERNet
 from bench_methods.mma_dfer.module import MMADFERModule, expected_shapes
 from bench_methods.mma_dfer.weights import official_to_bench
 
 TINY_CFG = MMADFERConfig(**TINY)
-OFFICIAL_TINY = dataclasses.replace(TINY_CFG, **OFFICIAL)
+OFFICIAL_TINY = dataclasses.replace(TINY_CFG, **CODE)
 TASK = TaskSpec("classification", ("a", "b", "c", "d"))
 
 
@@ -188,7 +188,7 @@ def test_checkpoint_of_another_model_fails_with_a_key_report(tmp_path: Path, mai
         MMADFERModule(TASK, cfg, expected_shapes(cfg))
     message = str(info.value)
     assert "missing (1): fusion_gate" in message and "unexpected (8): fusion.0.gate_a" in message
-    assert "--preset official" in message and str(path) in message
+    assert "--preset code" in message and str(path) in message
     wrong_size = dataclasses.replace(OFFICIAL_TINY, img_size=64, checkpoint=str(path))
     shape = r"wrong shape \(1\): image_encoder.pos_embed: file \[1, 11, 64\], model \[1, 23, 64\]"
     with pytest.raises(DataError, match=shape):

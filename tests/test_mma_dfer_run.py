@@ -62,6 +62,13 @@ def test_tiny_model_learns_the_synthetic_data(data_root: Path, tmp_path: Path,
     assert losses[-1] < losses[0]
 
 
+def test_the_old_preset_name_plans_and_records_as_code(data_root: Path, tmp_path: Path) -> None:
+    request = run.RunRequest(method="mma_dfer", protocol="synthetic_dfew_5fold", folds=("1",), preset="official",
+                             data_root=data_root, out=tmp_path, progress=False)
+    plan = run.make_plan(request)
+    assert plan.request.preset == "code" and plan.cfg == resolve("code")
+
+
 def test_one_modality_builds_the_unimodal_probe(data_root: Path, tmp_path: Path,
                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
     rec = run_tiny(data_root, tmp_path, tmp_path_factory, modalities=["audio"], folds=("1",),
@@ -70,7 +77,7 @@ def test_one_modality_builds_the_unimodal_probe(data_root: Path, tmp_path: Path,
 
 
 def test_inputs_name_the_official_preprocessing() -> None:
-    cfg = resolve("official", test_clips=2, img_size=224)
+    cfg = resolve("code", test_clips=2, img_size=224)
     specs = MMADFER().inputs(cfg, ["video", "audio"])
     assert specs["video"].name == "video_frames" and dict(specs["video"].params) == {
         "num_frames": 16, "size": 224, "ordering": "lexicographic", "test_clips": 2}
@@ -82,7 +89,8 @@ def test_inputs_name_the_official_preprocessing() -> None:
 
 
 def test_presets_and_configuration_errors() -> None:
-    paper, official = resolve(), resolve("official")
+    paper, official = resolve(), resolve("code")
+    assert resolve("official") == official  # the old name of the code preset, an alias
     assert (paper.lr, paper.weight_decay, paper.batch_size, paper.epochs) == (1e-4, 1e-2, 8, 25)
     assert (paper.gates, paper.fusion_tokens, paper.lr_schedule) == ("one", "patches", "cosine_to_zero")
     assert (official.gates, official.fusion_tokens, official.lr_schedule, official.frame_ordering) == (

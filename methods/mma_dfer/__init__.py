@@ -6,7 +6,8 @@ Fusion Bottleneck (§3.3), then the joint adaptation layer (768 → 512), the Mu
 Transformer and a linear classifier (§3.4). About 7.5M parameters train (7.52M / 7.56M / 7.63M
 at 112 / 160 / 224 px for 7 classes). Faithful to the official code where the paper is silent;
 every difference is a switch of :class:`~bench_methods.mma_dfer.config.MMADFERConfig`
-(``--preset official`` takes the code's side of all of them). Runs on ``dfew_5fold`` and
+(``--preset code`` takes the code's side of all of them; ``official`` is its old name, kept
+as an alias). Runs on ``dfew_5fold`` and
 ``mafw_5fold`` (real data) and on any video+audio classification protocol (``synthetic_5fold``
 with ``--preset tiny`` on a CPU); with one ``--modalities`` entry it builds the unimodal
 variant of Table 5.
@@ -18,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.api import Method, ResourceHints, TaskSpec, TransformSpec
-from bench_methods.mma_dfer.config import OFFICIAL, TINY, MMADFERConfig
+from bench_methods.mma_dfer.config import CODE, TINY, MMADFERConfig
 
 
 class MMADFER(Method):
@@ -30,7 +31,7 @@ class MMADFER(Method):
     tasks = ("classification",)
     regimes = ("supervised",)
     Config = MMADFERConfig
-    presets: Mapping[str, Mapping[str, Any]] = {"paper": {}, "official": OFFICIAL, "tiny": TINY}
+    presets: Mapping[str, Mapping[str, Any] | str] = {"paper": {}, "code": CODE, "official": "code", "tiny": TINY}
     resources = ResourceHints(gpus=1, cpus=8, mem_gb=48, time_min=720)
 
     def inputs(self, cfg: MMADFERConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:

@@ -4,11 +4,11 @@ Paper: Chumachenko, Iosifidis, Gabbouj, "MMA-DFER: MultiModal Adaptation of unim
 for Dynamic Facial Expression Recognition in-the-wild", CVPRW 2024 (§4.2 setup). Official code:
 github.com/katerynaCh/MMA-DFER (facts in REFERENCE_IMPLEMENTATIONS.md §4). Where the paper states
 a value it is the default and the code's value is the other side of a named switch; where the
-paper is silent, the code's value is the default. The ``official`` preset sets every switch to
-the code's side:
+paper is silent, the code's value is the default. The ``code`` preset (old name ``official``,
+an alias) sets every switch to the code's side:
 
 ======================  ==========================================  ==========================================
-switch                  paper (default)                              official code (``--preset official``)
+switch                  paper (default)                              official code (``--preset code``)     
 ======================  ==========================================  ==========================================
 ``gates``               ``one``: a single alpha (Eq. 5)             ``per_layer_and_modality``: 24 gates
 ``fusion_tokens``       ``patches``: Eq. 3 averages the N patches   ``all``: CLS and prompts averaged/updated too
@@ -153,7 +153,7 @@ def _at_least(cfg: MMADFERConfig, key: str, low: int) -> None:
 
 
 #: The official code's side of every paper-vs-code switch (see the module docstring).
-OFFICIAL: dict[str, Any] = {
+CODE: dict[str, Any] = {
     "gates": "per_layer_and_modality",
     "fusion_tokens": "all",
     "lr_schedule": "cosine_per_epoch",

@@ -234,7 +234,7 @@ def load_released(net: nn.Module, path: Path, trust: bool) -> str:
     if report:
         raise DataError(
             f"{path} (config key 'checkpoint') does not fit this MMA-DFER model:\n{report}\n"
-            f"released checkpoints come from the official code: build the same model with --preset official "
+            f"released checkpoints come from the official code: build the same model with --preset code "
             f"(24 fusion gates) and the checkpoint's img_size, fusion, prompt and temporal settings")
     net.load_state_dict(state)
     return sha256_file(path)
