@@ -173,12 +173,14 @@ class TransformSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """One ``Trainer.fit`` of a regime: its name, length, batch size and whether labels are seen."""
+    """One ``Trainer.fit`` of a regime: its name, length, batch size, whether labels are seen and
+    whether the last, smaller training batch of an epoch is dropped (``drop_last``)."""
 
     name: str
     epochs: int
     batch_size: int
     labels: bool = True
+    drop_last: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

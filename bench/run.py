@@ -235,7 +235,8 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
                 enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
                 enable_progress_bar=plan.request.progress, callbacks=callbacks, plugins=_trainer_plugins(),
             )
-            trainer.fit(module, train_dataloaders=_train_loader(dataset, stage.batch_size, seed, number),
+            trainer.fit(module, train_dataloaders=_train_loader(dataset, stage.batch_size, seed, number,
+                                                                stage.drop_last),
                         ckpt_path=resume.path if resume is not None and number == resume.stage else None)
         fit_s += time.perf_counter() - tic
         if trainer.interrupted:
@@ -355,12 +356,14 @@ class _EpochSampler(torch.utils.data.Sampler[int]):
         return iter(torch.randperm(len(self.dataset), generator=generator).tolist())
 
 
-def _train_loader(dataset: ArrayDataset, batch_size: int, seed: int, stage: int) -> torch.utils.data.DataLoader:
-    """The training loader of one stage: per-epoch order and sampling (see :class:`_EpochSampler`)."""
+def _train_loader(dataset: ArrayDataset, batch_size: int, seed: int, stage: int,
+                  drop_last: bool = False) -> torch.utils.data.DataLoader:
+    """The training loader of one stage: per-epoch order and sampling (see :class:`_EpochSampler`);
+    ``drop_last`` drops each epoch's last, smaller batch."""
     dataset.seed = seed + stage
     # its own generator: creating an iterator then draws no number from the global RNG
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=_EpochSampler(dataset, seed, stage),
-                                       num_workers=0, collate_fn=dataset.collate,
+                                       num_workers=0, collate_fn=dataset.collate, drop_last=drop_last,
                                        generator=torch.Generator().manual_seed(seed))
 
 

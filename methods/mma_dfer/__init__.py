@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bench.api import Method, ResourceHints, TaskSpec, TransformSpec
-from bench_methods.mma_dfer.config import CODE, TINY, MMADFERConfig
+from bench.api import Method, ResourceHints, Stage, TaskSpec, TransformSpec
+from bench_methods.mma_dfer.config import CODE, TINY, MMADFERConfig, stored_size
 
 
 class MMADFER(Method):
@@ -37,14 +37,18 @@ class MMADFER(Method):
     def inputs(self, cfg: MMADFERConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
         specs = {
             "video": TransformSpec("video_frames", {
-                "num_frames": cfg.num_frames, "size": cfg.img_size, "ordering": cfg.frame_ordering,
-                "test_clips": cfg.test_clips}),
+                "num_frames": cfg.num_frames, "size": stored_size(cfg), "ordering": cfg.frame_ordering,
+                "test_clips": cfg.test_clips, "count": "files" if cfg.frame_count == "files" else "mmadfer_lists"}),
             "audio": TransformSpec("audio_fbank_audiomae", {
                 "sample_rate": cfg.audio_sample_rate, "channel": cfg.audio_channel,
                 "num_mel_bins": cfg.audio_mel_bins, "target_length": cfg.audio_frames,
                 "missing_audio": cfg.missing_audio}),
         }
         return {m: specs[m] for m in modalities}
+
+    def stages(self, cfg: MMADFERConfig, regime: str, pretrain: bool) -> list[Stage]:
+        """One labelled fit; ``drop_last`` as the official training loader (``main.py:173-178``)."""
+        return [Stage(regime, cfg.epochs, cfg.batch_size, labels=True, drop_last=cfg.drop_last)]
 
     def build(self, task: TaskSpec, cfg: MMADFERConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
         from bench_methods.mma_dfer.module import MMADFERModule
