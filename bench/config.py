@@ -17,8 +17,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
@@ -27,27 +26,6 @@ from bench.errors import ConfigError, did_you_mean, unknown
 
 
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-
-
-def read_mapping_file(path: Path, allowed: Sequence[str], allow_empty: bool = False) -> dict[str, Any]:
-    """A YAML file holding one mapping whose keys are among ``allowed`` (grid files, SLURM profiles).
-
-    Invalid YAML, anything but a mapping (an empty file too, unless ``allow_empty``: then ``{}``)
-    and an unknown key are each a ConfigError naming the file and what was expected.
-    """
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if data is None and allow_empty:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping with the keys {', '.join(allowed)}; got {type(data).__name__}")
-    for key in data:
-        if key not in allowed:
-            raise ConfigError(f"{path}: unknown key {key!r}{did_you_mean(str(key), allowed)}; valid keys: "
-                              f"{', '.join(allowed)}")
-    return data
 
 
 def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Grid files: methods × protocols × configurations × folds × seeds, expanded into runnable cells.
 
-A grid is a YAML file; every key is checked, and an error names the file and the key::
+A grid is a YAML file; every key is checked (a typed model read by :mod:`bench.loader`), and an
+error names the file, the line and the key::
 
     name: synthetic_golden        # default: the file's stem; bookkeeping under <out>/grids/<name>/
     description: ...              # free text
@@ -16,7 +17,7 @@ A grid is a YAML file; every key is checked, and an error names the file and the
     profile: default              # the SLURM profile when --profile is not given
 
 :func:`expand` resolves every (method, protocol, configuration) through
-:func:`bench.run.make_plan`, so unknown configuration keys, bad values and folds are refused
+:func:`bench.planning.make_plan`, so unknown configuration keys, bad values and folds are refused
 before anything is submitted, and yields one :class:`Cell` per (fold, seed): a picklable
 callable that runs exactly that ``bench run`` cell wherever submitit sends it.
 """
@@ -27,17 +28,15 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import submitit.helpers
+from pydantic import PlainValidator, field_validator
 
-from bench import protocols, registry, run, store
+from bench import loader, protocols, registry, run, store
 from bench.api import MODALITIES, ResourceHints
-from bench.config import read_mapping_file
 from bench.errors import BenchError, ConfigError, unknown
 
-_KEYS = ("name", "description", "methods", "protocols", "folds", "seeds", "preset", "overrides", "modalities",
-         "profile")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -55,6 +54,8 @@ class Grid:
     overrides: tuple[Mapping[str, Any], ...]
     modalities: tuple[str, ...] | None
     profile: str | None
+    document: loader.Document | None = dataclasses.field(default=None, compare=False, repr=False)
+    """The parsed file, for the lines of later messages (None for a grid built in code)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,26 +107,16 @@ def load(path: Path) -> Grid:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"grid file {path} does not exist")
-    data = read_mapping_file(path, _KEYS)
-    for key in ("methods", "protocols"):
-        if key not in data:
-            raise ConfigError(f"{path}: missing key {key!r} (a list of {key})")
-    name = data.get("name", path.stem)
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(f"{path}: name: expected letters, digits, '_', '.' or '-', got {name!r}")
-    methods = _strings(path, "methods", data["methods"])
-    for method in methods:
-        if method not in registry.methods.names():
-            raise ConfigError(f"{path}: methods: " + unknown("method", method, registry.methods.names()))
+    doc = loader.read(path, ConfigError)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{doc.where()}: expected a mapping with the keys {', '.join(_GridFile.model_fields)}; "
+                          f"got {type(doc.data).__name__}")
+    model = loader.validate(doc, _GridFile, ConfigError)
     return Grid(
-        path=path, name=name, methods=methods,
-        protocols=tuple(_protocol(path, p) for p in _strings(path, "protocols", data["protocols"])),
-        folds=_folds(path, data.get("folds", "all")),
-        seeds=_seeds(path, data.get("seeds")),
-        preset=_string(path, "preset", data.get("preset", "paper")),
-        overrides=_overrides(path, data.get("overrides", [{}])),
-        modalities=_modalities(path, data.get("modalities")),
-        profile=None if data.get("profile") is None else _string(path, "profile", data["profile"]),
+        path=path, name=path.stem if model.name is None else model.name, methods=model.methods,
+        protocols=tuple(_protocol(doc, i, p) for i, p in enumerate(model.protocols)),
+        folds=model.folds, seeds=model.seeds, preset=model.preset, overrides=model.overrides,
+        modalities=model.modalities, profile=model.profile, document=doc,
     )
 
 
@@ -136,7 +127,8 @@ def expand(grid: Grid, out: Path) -> list[Cell]:
     for protocol in grid.protocols:
         for method in grid.methods:
             for number, overrides in enumerate(grid.overrides):
-                where = f"{grid.path}: method {method!r} × protocol {Path(protocol).stem!r} × overrides[{number}]"
+                where = (f"{grid.document.where(('overrides', number)) if grid.document else grid.path}: "
+                         f"method {method!r} × protocol {Path(protocol).stem!r} × overrides[{number}]")
                 try:
                     plan = run.make_plan(run.RunRequest(
                         method=method, protocol=protocol, folds=grid.folds, seeds=grid.seeds, preset=grid.preset,
@@ -157,65 +149,84 @@ def expand(grid: Grid, out: Path) -> list[Cell]:
     return list(cells.values())
 
 
-def _string(path: Path, key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{path}: {key}: expected a non-empty string, got {value!r}")
-    return value
-
-
-def _strings(path: Path, key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{path}: {key}: expected a non-empty list of names, got {value!r}")
-    return tuple(value)
-
-
-def _protocol(path: Path, name: str) -> str:
+def _protocol(doc: loader.Document, index: int, name: str) -> str:
+    where = f"{doc.where(('protocols', index))}: protocols[{index}]"
     if name.endswith((".yaml", ".yml")):
-        file = Path(name) if Path(name).is_absolute() else path.parent / name
+        file = Path(name) if Path(name).is_absolute() else doc.path.parent / name
         if not file.is_file():
-            raise ConfigError(f"{path}: protocols: protocol file {file} does not exist")
+            raise ConfigError(f"{where}: protocol file {file} does not exist")
         return str(file.resolve())
     known = protocols.available()
     if name not in known:
-        raise ConfigError(f"{path}: protocols: " + unknown("protocol", name, known))
+        raise ConfigError(f"{where}: " + unknown("protocol", name, known))
     return name
 
 
-def _folds(path: Path, value: Any) -> tuple[str, ...] | None:
+def _folds(value: Any) -> tuple[str, ...] | None:
     if value == "all":
         return None
     if not isinstance(value, list) or not value or not all(
             isinstance(v, (int, str)) and not isinstance(v, bool) for v in value):
-        raise ConfigError(f"{path}: folds: expected \"all\" or a non-empty list of fold numbers or names, "
-                          f"got {value!r}")
+        raise loader.fail(f"expected \"all\" or a non-empty list of fold numbers or names, got {value!r}")
     return tuple(str(v) for v in value)
 
 
-def _seeds(path: Path, value: Any) -> tuple[int, ...] | None:
+def _seeds(value: Any) -> tuple[int, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool)
                                                            for v in value):
-        raise ConfigError(f"{path}: seeds: expected a non-empty list of integers, got {value!r}")
+        raise loader.fail(f"expected a non-empty list of integers, got {value!r}")
     return tuple(value)
 
 
-def _overrides(path: Path, value: Any) -> tuple[Mapping[str, Any], ...]:
+def _overrides(value: Any) -> tuple[dict[str, Any], ...]:
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"{path}: overrides: expected a non-empty list of key: value mappings, got {value!r}")
+        raise loader.fail(f"expected a non-empty list of key: value mappings, got {value!r}")
     items = [{} if item is None else item for item in value]
     for number, item in enumerate(items):
         if not isinstance(item, dict) or not all(isinstance(k, str) for k in item):
-            raise ConfigError(f"{path}: overrides[{number}]: expected a mapping of config keys to values, "
-                              f"got {item!r}")
+            raise loader.fail(f"expected a mapping of config keys to values, got {item!r}", (number,))
     return tuple(items)
 
 
-def _modalities(path: Path, value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    chosen = _strings(path, "modalities", value)
-    for modality in chosen:
-        if modality not in MODALITIES:
-            raise ConfigError(f"{path}: modalities: " + unknown("modality", modality, MODALITIES))
-    return chosen
+class _GridFile(loader.Model):
+    """The keys of a grid file."""
+
+    name: str | None = None
+    description: Any = None
+    methods: loader.Names
+    protocols: loader.Names
+    folds: Annotated[tuple[str, ...] | None, PlainValidator(_folds)] = None
+    seeds: Annotated[tuple[int, ...] | None, PlainValidator(_seeds)] = None
+    preset: loader.Text = "paper"
+    overrides: Annotated[tuple[dict[str, Any], ...], PlainValidator(_overrides)] = ({},)
+    modalities: tuple[str, ...] | None = None
+    profile: loader.Text | None = None
+
+    @field_validator("name", mode="plain")
+    @classmethod
+    def _name(cls, value: Any) -> str | None:
+        if value is not None and not (isinstance(value, str) and _NAME.match(value)):
+            raise loader.fail(f"expected letters, digits, '_', '.' or '-', got {value!r}")
+        return value
+
+    @field_validator("methods", mode="after")
+    @classmethod
+    def _methods(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for i, method in enumerate(value):
+            if method not in registry.methods.names():
+                raise loader.fail(unknown("method", method, registry.methods.names()), (i,))
+        return value
+
+    @field_validator("modalities", mode="plain")
+    @classmethod
+    def _modalities(cls, value: Any) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise loader.fail(f"expected a non-empty list of names, got {value!r}")
+        for i, modality in enumerate(value):
+            if modality not in MODALITIES:
+                raise loader.fail(unknown("modality", modality, MODALITIES), (i,))
+        return tuple(value)

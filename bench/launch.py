@@ -35,20 +35,19 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import submitit
+from pydantic import PlainValidator
 from submitit.core.utils import pickle_load
 from submitit.slurm.slurm import SlurmInfoWatcher
 from tabulate import tabulate
 
-from bench import io, store
-from bench.config import read_mapping_file
+from bench import io, loader, store
 from bench.errors import ConfigError, DataError, RunError, unknown
 from bench.grid import Cell, Grid, expand, load
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "slurm" / "profiles"
-_PROFILE_KEYS = ("description", "partition", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism", "sbatch")
 # sacct states of a job that is queued or still going (a requeued job passes through several)
 _ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
            "RESIZING", "SUSPENDED", "PREEMPTED", "SIGNALING", "STAGE_OUT", "UNKNOWN"}
@@ -151,29 +150,41 @@ def load_profile(name: str) -> Profile:
         if name.endswith((".yaml", ".yml")):
             raise ConfigError(f"SLURM profile file {path} does not exist")
         raise ConfigError(unknown("SLURM profile", name, available_profiles()) + f" (profiles live in {PROFILE_DIR})")
-    data = read_mapping_file(path, _PROFILE_KEYS, allow_empty=True)
-    partition = data.get("partition")
-    if partition is not None and not (isinstance(partition, str) and partition):
-        raise ConfigError(f"{path}: partition: expected a partition name, got {partition!r}")
-    numbers = {key: _count(path, key, data.get(key), minimum=0 if key == "gpus" else 1)
-               for key in ("gpus", "cpus", "mem_gb", "time_min", "array_parallelism")}
-    sbatch = data.get("sbatch") or {}
-    if not isinstance(sbatch, dict) or not all(isinstance(k, str) and isinstance(v, (str, int)) and
-                                               not isinstance(v, bool) for k, v in sbatch.items()):
-        raise ConfigError(f"{path}: sbatch: expected a mapping of sbatch options to values "
-                          f"(e.g. {{account: myproject, qos: normal}}), got {sbatch!r}")
-    parallelism = numbers.pop("array_parallelism")
-    return Profile(name=path.stem, partition=partition, **numbers,
-                   array_parallelism=16 if parallelism is None else parallelism,
-                   sbatch={k: str(v) for k, v in sbatch.items()})
+    doc = loader.read(path, ConfigError)
+    model = loader.validate(doc, _ProfileFile, ConfigError, data={} if doc.data is None else doc.data)
+    return Profile(name=path.stem, partition=model.partition, gpus=model.gpus, cpus=model.cpus,
+                   mem_gb=model.mem_gb, time_min=model.time_min,
+                   array_parallelism=16 if model.array_parallelism is None else model.array_parallelism,
+                   sbatch=model.sbatch)
 
 
-def _count(path: Path, key: str, value: Any, minimum: int) -> int | None:
+def _sbatch(value: Any) -> dict[str, str]:
     if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{path}: {key}: expected an integer >= {minimum}, got {value!r}")
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, (str, int)) and
+                                              not isinstance(v, bool) for k, v in value.items()):
+        raise loader.fail(f"expected a mapping of sbatch options to values (e.g. {{account: myproject, qos: normal}}), "
+                          f"got {value!r}")
+    return {k: str(v) for k, v in value.items()}
+
+
+def _partition(value: Any) -> str | None:
+    if value is not None and not (isinstance(value, str) and value):
+        raise loader.fail(f"expected a partition name, got {value!r}")
     return value
+
+
+class _ProfileFile(loader.Model):
+    """The keys of a SLURM profile; an empty file is a profile that sets nothing."""
+
+    description: Any = None
+    partition: Annotated[str | None, PlainValidator(_partition)] = None
+    gpus: loader.integer(0, optional=True) = None  # type: ignore[valid-type]
+    cpus: loader.integer(1, optional=True) = None  # type: ignore[valid-type]
+    mem_gb: loader.integer(1, optional=True) = None  # type: ignore[valid-type]
+    time_min: loader.integer(1, optional=True) = None  # type: ignore[valid-type]
+    array_parallelism: loader.integer(1, optional=True) = None  # type: ignore[valid-type]
+    sbatch: Annotated[dict[str, str], PlainValidator(_sbatch)] = {}
 
 
 def resources_for(cell: Cell, profile: Profile) -> Resources:

@@ -4,8 +4,8 @@ A protocol fixes everything that makes two numbers comparable: the dataset, the 
 modalities, the split scheme, the training regime, the model-selection rule and the metrics.
 Files live in the shipped ``protocols/`` folder and in any folder on ``$BENCH_PROTOCOL_PATH``;
 a file may ``include:`` another protocol and override some of its keys (deep merge), as the
-resolution variants of one protocol do. Every key is checked on load and an error names the
-file and the key. Example::
+resolution variants of one protocol do. Every key is checked on load (a typed model, read by
+:mod:`bench.loader`) and an error names the file, the line and the key. Example::
 
     name: dfew_5fold
     version: 1
@@ -35,20 +35,17 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import PlainValidator, model_validator
 
-from bench import metrics, splits
+from bench import loader, metrics, splits
 from bench.api import MODALITIES, TASK_KINDS
 from bench.config import stable_hash
-from bench.errors import ProtocolError, did_you_mean, unknown
+from bench.errors import ProtocolError, unknown
 
 REGIME_KINDS = ("supervised", "linear_eval", "finetune")
 SELECTION_RULES = ("last_epoch", "best_val", "best_test")
-_REQUIRED = ("name", "dataset", "task", "modalities", "split", "regime", "selection", "metrics", "primary")
-_OPTIONAL = ("version", "description", "serves", "seeds", "leaky", "notes", "assumptions", "include",
-             "dataset_options")
 _DOC_ONLY = ("description", "notes")
 _SERVES = re.compile(r"^[a-z][a-z0-9_]*:[0-9A-Za-z]+$")
 
@@ -145,190 +142,160 @@ def load(name_or_path: str) -> Protocol:
     if candidate.suffix in (".yaml", ".yml"):
         if not candidate.is_file():
             raise ProtocolError(f"protocol file {candidate} does not exist")
-        return _build(candidate, _resolve_includes(candidate, ()))
+        return _build(_resolve_includes(candidate, ()))
     known = available()
     if name_or_path not in known:
         raise ProtocolError(unknown("protocol", name_or_path, known))
-    return _build(known[name_or_path], _resolve_includes(known[name_or_path], ()))
+    return _build(_resolve_includes(known[name_or_path], ()))
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ProtocolError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
-    if not isinstance(data, dict):
-        raise ProtocolError(f"{path}: expected a mapping of protocol keys at the top level")
-    return data
-
-
-def _resolve_includes(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+def _resolve_includes(path: Path, seen: tuple[Path, ...]) -> loader.Document:
     if path.resolve() in seen:
         chain = " -> ".join(str(p) for p in (*seen, path.resolve()))
         raise ProtocolError(f"{path}: include cycle: {chain}")
-    data = _read(path)
+    doc = loader.read(path, ProtocolError)
+    if not isinstance(doc.data, dict):
+        raise ProtocolError(f"{doc.where()}: expected a mapping of protocol keys at the top level")
+    data = dict(doc.data)
     parent_name = data.pop("include", None)
+    doc = loader.Document(doc.path, data, doc.lines)
     if parent_name is None:
-        return data
+        return doc
     if not isinstance(parent_name, str):
-        raise ProtocolError(f"{path}: include: expected a protocol name, got {parent_name!r}")
+        raise ProtocolError(f"{doc.where(('include',))}: include: expected a protocol name, got {parent_name!r}")
     known = available()
     if parent_name not in known:
-        raise ProtocolError(f"{path}: include: " + unknown("protocol", parent_name, known))
+        raise ProtocolError(f"{doc.where(('include',))}: include: " + unknown("protocol", parent_name, known))
     base = _resolve_includes(known[parent_name], (*seen, path.resolve()))
-    base.pop("name", None)
-    return _deep_merge(base, data)
+    base_data = dict(base.data)
+    base_data.pop("name", None)
+    return doc.merged_over(loader.Document(base.path, base_data, base.lines))
 
 
-def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _deep_merge(dict(out[key]), value)
-        else:
-            out[key] = value
-    return out
+# ------------------------------------------------------------------------------------- the schema
 
 
-def _build(path: Path, data: dict[str, Any]) -> Protocol:
-    where = str(path)
-    for key in data:
-        if key not in _REQUIRED and key not in _OPTIONAL:
-            raise ProtocolError(
-                f"{where}: unknown key {key!r}{did_you_mean(key, _REQUIRED + _OPTIONAL)}; "
-                f"valid keys: {', '.join(_REQUIRED + _OPTIONAL)}"
-            )
-    missing = [k for k in _REQUIRED if k not in data]
-    if missing:
-        raise ProtocolError(f"{where}: missing required key(s): {', '.join(missing)}")
-    name = _typed(data, "name", str, where)
-    if name != path.stem:
-        raise ProtocolError(f"{where}: name {name!r} must equal the file name {path.stem!r}")
-    task = _typed(data, "task", str, where)
-    if task not in TASK_KINDS:
-        raise ProtocolError(f"{where}: task: " + unknown("task kind", task, TASK_KINDS))
-    modalities = tuple(_str_list(data, "modalities", where))
-    for modality in modalities:
-        if modality not in MODALITIES:
-            raise ProtocolError(f"{where}: modalities: " + unknown("modality", modality, MODALITIES))
-    if not modalities:
-        raise ProtocolError(f"{where}: modalities: expected at least one modality")
-    split_cfg = _typed(data, "split", dict, where)
-    splits.validate_scheme(split_cfg, where)
-    regime = _regime(_typed(data, "regime", dict, where), where)
-    metric_names = tuple(_str_list(data, "metrics", where))
-    valid_metrics = metrics.names(task)
-    for metric in metric_names:
-        if metric not in valid_metrics:
-            raise ProtocolError(f"{where}: metrics: " + unknown(f"{task} metric", metric, valid_metrics))
-    primary = _typed(data, "primary", str, where)
-    if primary not in metric_names:
-        raise ProtocolError(f"{where}: primary: {primary!r} must be one of metrics ({', '.join(metric_names)})")
-    selection = _selection(_typed(data, "selection", dict, where), primary, metric_names, split_cfg, where)
-    serves = tuple(_str_list(data, "serves", where, default=[]))
-    for item in serves:
-        if not _SERVES.match(item):
-            raise ProtocolError(f"{where}: serves: {item!r} is not of the form paper:table (e.g. mma_dfer:1)")
-    seeds = data.get("seeds", [0])
-    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
-        raise ProtocolError(f"{where}: seeds: expected a non-empty list of integers, got {seeds!r}")
-    version = data.get("version", 1)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ProtocolError(f"{where}: version: expected a positive integer, got {version!r}")
-    leaky = data.get("leaky", False)
-    if not isinstance(leaky, bool):
-        raise ProtocolError(f"{where}: leaky: expected true or false, got {leaky!r}")
+def _serves(value: Any) -> str:
+    if not isinstance(value, str) or not _SERVES.match(value):
+        raise loader.fail(f"{value!r} is not of the form paper:table (e.g. mma_dfer:1)")
+    return value
+
+
+def _seeds(value: Any) -> tuple[int, ...]:
+    if not (isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) for s in value)):
+        raise loader.fail(f"expected a non-empty list of integers, got {value!r}")
+    return tuple(value)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise loader.fail(f"expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _split(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise loader.fail(f"expected a mapping with a 'scheme' key, got {value!r}")
+    return value
+
+
+_Strings = Annotated[tuple[str, ...], PlainValidator(_strings)]
+
+
+class _PretrainOn(loader.Model):
+    dataset: loader.Text
+    dataset_options: loader.Options = {}
+
+
+class _Regime(loader.Model):
+    kind: loader.choice("regime", REGIME_KINDS)  # type: ignore[valid-type]
+    pretrain: loader.Flag | None = None
+    pretrain_on: _PretrainOn | None = None
+
+    @model_validator(mode="after")
+    def _stages(self) -> _Regime:
+        if self.kind == "supervised" and self.pretrain:
+            raise loader.fail("a supervised regime has no pretraining stage", ("pretrain",))
+        if self.pretrain_on is not None and not self.pretraining:
+            raise loader.fail("needs regime.pretrain: true (there is no pretraining stage)", ("pretrain_on",))
+        return self
+
+    @property
+    def pretraining(self) -> bool:
+        return self.kind != "supervised" if self.pretrain is None else self.pretrain
+
+
+class _Selection(loader.Model):
+    rule: loader.choice("selection rule", SELECTION_RULES)  # type: ignore[valid-type]
+    metric: str | None = None
+    allow_on_test: loader.Flag = False
+    patience: loader.integer(1, optional=True) = None  # type: ignore[valid-type]
+
+
+class _ProtocolFile(loader.Model):
+    """The keys of a protocol file (after ``include:`` is resolved)."""
+
+    name: loader.Text
+    include: str | None = None  # resolved (and removed) before validation; listed among the valid keys
+    version: loader.integer(1, what="a positive integer") = 1  # type: ignore[valid-type]
+    description: Any = ""
+    notes: Any = None
+    serves: list[Annotated[str, PlainValidator(_serves)]] = []
+    seeds: Annotated[tuple[int, ...], PlainValidator(_seeds)] = (0,)
+    leaky: loader.Flag = False
+    assumptions: _Strings = ()
+    dataset: loader.Text
+    dataset_options: loader.Options = {}
+    task: loader.choice("task kind", TASK_KINDS)  # type: ignore[valid-type]
+    modalities: list[loader.choice("modality", MODALITIES)]  # type: ignore[valid-type]
+    split: Annotated[dict[str, Any], PlainValidator(_split)]
+    regime: _Regime
+    selection: _Selection
+    metrics: _Strings
+    primary: str
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _ProtocolFile:
+        if not self.modalities:
+            raise loader.fail("expected at least one modality", ("modalities",))
+        valid_metrics = metrics.names(self.task)
+        for i, metric in enumerate(self.metrics):
+            if metric not in valid_metrics:
+                raise loader.fail(unknown(f"{self.task} metric", metric, valid_metrics), ("metrics", i))
+        listed = f"must be one of metrics ({', '.join(self.metrics)})"
+        if self.primary not in self.metrics:
+            raise loader.fail(f"{self.primary!r} {listed}", ("primary",))
+        chosen = self.selection
+        if chosen.metric is not None and chosen.metric not in self.metrics:
+            raise loader.fail(f"{chosen.metric!r} {listed}", ("selection", "metric"))
+        if chosen.rule == "best_test" and chosen.allow_on_test is not True:
+            raise loader.fail("best_test selects the checkpoint on the test split; set selection.allow_on_test: "
+                              "true to allow it (results are then marked on_test)", ("selection", "rule"))
+        if chosen.rule == "best_val" and self.split.get("scheme") != "official" and "val" not in self.split:
+            raise loader.fail("best_val needs a validation side: add split.val (e.g. {fraction: 0.1, by: subject}) "
+                              "or use a scheme with an official validation split", ("selection", "rule"))
+        if chosen.patience is not None and chosen.rule == "last_epoch":
+            raise loader.fail("early stopping needs a monitored split; use rule best_val", ("selection", "patience"))
+        return self
+
+
+def _build(doc: loader.Document) -> Protocol:
+    path, data = doc.path, doc.data
+    model = loader.validate(doc, _ProtocolFile, ProtocolError)
+    if model.name != path.stem:
+        raise ProtocolError(f"{doc.where(('name',))}: name {model.name!r} must equal the file name {path.stem!r}")
+    splits.validate_scheme(model.split, doc.where(("split",)))
+    regime, chosen = model.regime, model.selection
+    pretrain_on = None if regime.pretrain_on is None else PretrainData(regime.pretrain_on.dataset,
+                                                                        regime.pretrain_on.dataset_options)
     hashed = {k: v for k, v in data.items() if k not in _DOC_ONLY}
     return Protocol(
-        name=name, version=version, path=path, dataset=_typed(data, "dataset", str, where),
-        dataset_options=_typed({"dataset_options": data.get("dataset_options", {})}, "dataset_options", dict, where),
-        task=task,
-        modalities=modalities, split=split_cfg, regime=regime, selection=selection, metrics=metric_names,
-        primary=primary, serves=serves, seeds=tuple(seeds), leaky=leaky,
-        description=str(data.get("description", "")).strip(),
-        assumptions=tuple(_str_list(data, "assumptions", where, default=[])),
+        name=model.name, version=model.version, path=path, dataset=model.dataset,
+        dataset_options=model.dataset_options, task=model.task, modalities=tuple(model.modalities), split=model.split,
+        regime=Regime(kind=regime.kind, pretrain=regime.pretraining, pretrain_on=pretrain_on),
+        selection=Selection(rule=chosen.rule, metric=chosen.metric or model.primary,
+                            on_test=chosen.rule == "best_test", patience=chosen.patience),
+        metrics=model.metrics, primary=model.primary, serves=tuple(model.serves), seeds=model.seeds, leaky=model.leaky,
+        description=str(model.description).strip(), assumptions=model.assumptions,
         hash=stable_hash(hashed)[:12], raw=data,
     )
-
-
-def _regime(cfg: dict[str, Any], where: str) -> Regime:
-    _known_keys(cfg, ("kind", "pretrain", "pretrain_on"), "regime", where)
-    kind = cfg.get("kind")
-    if kind not in REGIME_KINDS:
-        raise ProtocolError(f"{where}: regime.kind: " + unknown("regime", str(kind), REGIME_KINDS))
-    pretrain = cfg.get("pretrain", kind != "supervised")
-    if not isinstance(pretrain, bool):
-        raise ProtocolError(f"{where}: regime.pretrain: expected true or false, got {pretrain!r}")
-    if kind == "supervised" and pretrain:
-        raise ProtocolError(f"{where}: regime.pretrain: a supervised regime has no pretraining stage")
-    return Regime(kind=kind, pretrain=pretrain, pretrain_on=_pretrain_on(cfg.get("pretrain_on"), pretrain, where))
-
-
-def _pretrain_on(cfg: Any, pretrain: bool, where: str) -> PretrainData | None:
-    if cfg is None:
-        return None
-    if not pretrain:
-        raise ProtocolError(f"{where}: regime.pretrain_on: needs regime.pretrain: true (there is no pretraining stage)")
-    if not isinstance(cfg, dict):
-        raise ProtocolError(f"{where}: regime.pretrain_on: expected a mapping like {{dataset: voxceleb2}}, got {cfg!r}")
-    _known_keys(cfg, ("dataset", "dataset_options"), "regime.pretrain_on", where)
-    dataset = cfg.get("dataset")
-    if not isinstance(dataset, str) or not dataset:
-        raise ProtocolError(f"{where}: regime.pretrain_on.dataset: expected a dataset name, got {dataset!r}")
-    options = cfg.get("dataset_options", {})
-    if not isinstance(options, dict):
-        raise ProtocolError(f"{where}: regime.pretrain_on.dataset_options: expected a mapping, got {options!r}")
-    return PretrainData(dataset=dataset, options=options)
-
-
-def _selection(cfg: dict[str, Any], primary: str, metric_names: tuple[str, ...], split_cfg: Mapping[str, Any],
-               where: str) -> Selection:
-    _known_keys(cfg, ("rule", "metric", "allow_on_test", "patience"), "selection", where)
-    rule = cfg.get("rule")
-    if rule not in SELECTION_RULES:
-        raise ProtocolError(f"{where}: selection.rule: " + unknown("selection rule", str(rule), SELECTION_RULES))
-    metric = cfg.get("metric", primary)
-    if metric not in metric_names:
-        raise ProtocolError(f"{where}: selection.metric: {metric!r} must be one of metrics ({', '.join(metric_names)})")
-    allow = cfg.get("allow_on_test", False)
-    if rule == "best_test" and allow is not True:
-        raise ProtocolError(
-            f"{where}: selection.rule: best_test selects the checkpoint on the test split; "
-            "set selection.allow_on_test: true to allow it (results are then marked on_test)"
-        )
-    if rule == "best_val" and split_cfg.get("scheme") != "official" and "val" not in split_cfg:
-        raise ProtocolError(
-            f"{where}: selection.rule: best_val needs a validation side: add split.val "
-            "(e.g. {fraction: 0.1, by: subject}) or use a scheme with an official validation split"
-        )
-    patience = cfg.get("patience")
-    if patience is not None:
-        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
-            raise ProtocolError(f"{where}: selection.patience: expected a positive integer, got {patience!r}")
-        if rule == "last_epoch":
-            raise ProtocolError(f"{where}: selection.patience: early stopping needs a monitored split; "
-                                "use rule best_val")
-    return Selection(rule=rule, metric=metric, on_test=rule == "best_test", patience=patience)
-
-
-def _known_keys(cfg: Mapping[str, Any], allowed: tuple[str, ...], section: str, where: str) -> None:
-    for key in cfg:
-        if key not in allowed:
-            raise ProtocolError(f"{where}: {section}.{key}: unknown key{did_you_mean(key, allowed)}; "
-                                f"valid: {', '.join(allowed)}")
-
-
-def _typed(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
-    value = data[key]
-    if not isinstance(value, kind):
-        raise ProtocolError(f"{where}: {key}: expected {kind.__name__}, got {value!r}")
-    return value
-
-
-def _str_list(data: Mapping[str, Any], key: str, where: str, default: list[str] | None = None) -> list[str]:
-    value = data.get(key, default)
-    if value is None or not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ProtocolError(f"{where}: {key}: expected a list of strings, got {value!r}")
-    return value

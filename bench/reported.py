@@ -38,9 +38,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import bench
+from bench import loader
 from bench.api import MODALITIES
 from bench.errors import BenchError, DataError, did_you_mean, unknown
 
@@ -564,52 +563,9 @@ def consistency_report(db: Database) -> list[str]:
 # --------------------------------------------------------------------------- YAML helpers
 
 
-class _Printed(float):
-    """A float that remembers how many decimals it was written with (None: not plain notation)."""
-
-    decimals: int | None
-
-
-_PLAIN_DECIMAL = re.compile(r"^[-+]?[0-9]*\.([0-9]+)$")
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice in one mapping (YAML keeps the last silently)
-    and keeps the printed precision of every float (``60.0`` and ``60`` are different printings).
-    """
-
-    def construct_printed_float(self, node: yaml.ScalarNode) -> _Printed:
-        number = _Printed(self.construct_yaml_float(node))
-        match = _PLAIN_DECIMAL.match(str(node.value).replace("_", ""))
-        number.decimals = len(match.group(1)) if match else None
-        return number
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        keys = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in keys:
-                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice",
-                                                        key_node.start_mark)
-            keys.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_printed_float)
-
-
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file strictly (duplicate keys refused, printed precision kept); DataError names it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc}") from exc
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise DataError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    return loader.read(path, DataError, printed=True).data
 
 
 def strict_mapping(data: Any, keys: Mapping[str, bool], where: str) -> dict[str, Any]:

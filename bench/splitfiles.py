@@ -18,11 +18,10 @@ run record stores.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from bench import io, protocols, roots, splits
+from bench import io, loader, protocols, roots, splits
 from bench.errors import DataError
 
 SCHEMA = 2
@@ -67,10 +66,7 @@ def write(protocol_name: str, data_root: Path | None, out: Path) -> dict[str, An
 
 def verify(protocol_name: str, data_root: Path | None, path: Path) -> list[str]:
     """The differences between the folds drawn now and the split file ``path`` (empty: identical)."""
-    try:
-        stored = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{path}: cannot read the split file ({error})") from None
+    stored = loader.read(Path(path), DataError).data
     if not isinstance(stored, dict) or stored.get("schema") != SCHEMA:
         raise DataError(f"{path}: not a split file of schema {SCHEMA} (write it anew with bench splits --out)")
     now = folds_document(protocol_name, data_root)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import pytest
 import torch
 import yaml
 
-from bench import cli, launch, run, store
+from bench import cli, launch, run, store, training
 from bench.api import ResourceHints
 from bench.data.synthetic import SyntheticSpec, generate
 from bench.grid import expand, load
@@ -72,22 +73,22 @@ def only_record(out: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("keys", "expected"), [
     ({"protocol": ["synthetic_5fold"]}, "unknown key 'protocol' (did you mean 'protocols'?)"),
-    ({"methods": ["late_fusoin"]}, "methods: unknown method 'late_fusoin' (did you mean 'late_fusion'?)"),
-    ({"protocols": ["synthetic_5fld"]}, "protocols: unknown protocol 'synthetic_5fld' (did you mean 'synthetic_5fold'?)"),
+    ({"methods": ["late_fusoin"]}, "methods[0]: unknown method 'late_fusoin' (did you mean 'late_fusion'?)"),
+    ({"protocols": ["synthetic_5fld"]}, "protocols[0]: unknown protocol 'synthetic_5fld' (did you mean 'synthetic_5fold'?)"),
     ({"protocols": ["nowhere.yaml"]}, "nowhere.yaml does not exist"),
     ({"overrides": [{"epochs": 1}, {"epoch": 2}]}, "overrides[1]: method 'late_fusion', --set: unknown config key 'epoch' "
                                                    "(did you mean 'epochs'?)"),
     ({"overrides": [{}, {"epochs": 12}]}, "overrides[1]: gives the same configuration"),
     ({"folds": [9]}, "--fold 9: this protocol has folds fold1, fold2, fold3, fold4, fold5"),
     ({"seeds": "0"}, "seeds: expected a non-empty list of integers, got '0'"),
-    ({"modalities": ["vidoe"]}, "modalities: unknown modality 'vidoe' (did you mean 'video'?)"),
+    ({"modalities": ["vidoe"]}, "modalities[0]: unknown modality 'vidoe' (did you mean 'video'?)"),
 ])
 def test_grid_file_errors_name_the_file_and_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                     keys: dict[str, Any], expected: str) -> None:
     path = write_grid(tmp_path, **keys)
     for command in ("grid", "status"):
         code, _, err = bench(capsys, command, str(path), "--out", str(tmp_path / "out"))
-        assert code == 2 and f"error: {path}: " in err and expected in err, err
+        assert code == 2 and re.search(rf"error: {re.escape(str(path))}:\d+: ", err) and expected in err, err
         assert "Traceback" not in err
     assert not (tmp_path / "out").exists()
 
@@ -99,10 +100,10 @@ def test_profile_errors_and_missing_grid(tmp_path: Path, capsys: pytest.CaptureF
     bad = tmp_path / "mine.yaml"
     bad.write_text("partition: gpu\ncpu: 4\n")
     code, _, err = bench(capsys, "grid", str(path), "--profile", str(bad), "--dry-run")
-    assert code == 2 and f"{bad}: unknown key 'cpu' (did you mean 'cpus'?)" in err
+    assert code == 2 and f"{bad}:2: unknown key 'cpu' (did you mean 'cpus'?)" in err
     bad.write_text("mem_gb: lots\n")
     code, _, err = bench(capsys, "grid", str(path), "--profile", str(bad), "--dry-run")
-    assert code == 2 and f"{bad}: mem_gb: expected an integer >= 1, got 'lots'" in err
+    assert code == 2 and f"{bad}:1: mem_gb: expected an integer >= 1, got 'lots'" in err
     code, _, err = bench(capsys, "status", str(tmp_path / "absent.yaml"))
     assert code == 2 and "grid file" in err and "absent.yaml does not exist" in err
 
@@ -327,7 +328,7 @@ def test_resume_keeps_the_selection_state_and_the_early_stop(tmp_path: Path, dat
         raise RuntimeError("killed after the last epoch")
 
     for crash, where in ((crash_at_eleventh_step, (model.LateFusionModule, "training_step")),
-                         (crash_before_testing, (run._TestSplit, "predict"))):
+                         (crash_before_testing, (training.TestSplit, "predict"))):
         out = tmp_path / crash.__name__
         with monkeypatch.context() as patch:
             patch.setattr(*where, crash)

@@ -130,3 +130,29 @@ def test_doc_only_keys_do_not_change_the_hash(tmp_path: Path) -> None:
     a = protocols.load(str(write(tmp_path, "same", GOOD.format(name="same"))))
     b = protocols.load(str(write(tmp_path / ".." / tmp_path.name, "same", GOOD.format(name="same") + "notes: hi\n")))
     assert a.hash == b.hash
+
+
+@pytest.mark.parametrize("edit,expected", [
+    (lambda t: t.replace("regime: {kind: supervised}", "regime:\n  kind: supervised\n  pretrian: false"),
+     ":8: regime: unknown key 'pretrian' (did you mean 'pretrain'?); valid keys: kind, pretrain, pretrain_on"),
+    (lambda t: t.replace("rule: last_epoch", "rule: last_epoch, patience: 0"),
+     ":7: selection.patience: expected an integer >= 1, got 0"),
+    (lambda t: t.replace("metrics: [uar, war]", "metrics:\n  - uar\n  - wra"),
+     ":10: metrics[1]: unknown classification metric 'wra' (did you mean 'war'?)"),
+    (lambda t: t.replace("official_folds, folds: 5", "official_folds, folds: 1"),
+     ":5: split.folds: must be an integer >= 2, got 1"),
+])
+def test_errors_name_the_line(tmp_path: Path, edit, expected: str) -> None:
+    path = write(tmp_path, "lines", edit(GOOD.format(name="lines")))
+    with pytest.raises(ProtocolError) as info:
+        protocols.load(str(path))
+    assert str(info.value).startswith(f"{path}{expected}")
+
+
+def test_an_included_key_is_named_in_the_file_that_wrote_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "base_bad", GOOD.format(name="base_bad").replace("primary: uar", "primary: war\nleaky: 3"))
+    child = write(tmp_path, "child_ok", "name: child_ok\ninclude: base_bad\n")
+    monkeypatch.setenv("BENCH_PROTOCOL_PATH", str(tmp_path))
+    with pytest.raises(ProtocolError) as info:
+        protocols.load(str(child))
+    assert str(info.value) == f"{tmp_path / 'base_bad.yaml'}:10: leaky: expected true or false, got 3"
