@@ -278,3 +278,8 @@ def test_a_code_side_cell_gets_an_as_written_row(tmp_path: Path) -> None:
     missing_paper = tables.build(reported.load_all(root), "demo:1", tmp_path / "empty").row_notes[1]
     assert missing_paper == [f"(r2) `bench run --method mma_dfer --protocol synthetic_dfew_5fold --set img_size=32 "
                              f"--out {tmp_path / 'empty'}`"]
+
+
+def test_the_paper_side_of_a_preset_is_named_by_convention() -> None:
+    assert [tables.paper_side(p) for p in ("code", "code_resnet18", "paper", "tiny", "codec")] == [
+        "paper", "paper_resnet18", None, None, None]
