@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import reported, store, tables
+from bench import reported, store, tables, yamlfields
 from bench.errors import BenchError, DataError, PluginError
 
 EXIT_REGRESSION = 1
@@ -162,7 +162,7 @@ def load_expected(path: Path) -> list[ExpectedFile]:
 
 
 def _expected_file(path: Path) -> ExpectedFile:
-    data = reported.strict_mapping(reported.read_yaml(path), _FILE_KEYS, str(path))
+    data = yamlfields.strict_mapping(yamlfields.read_yaml(path), _FILE_KEYS, str(path))
     k, decimals = data["k"], data["decimals"]
     if isinstance(k, bool) or not isinstance(k, int | float) or k <= 0:
         raise DataError(f"{path}: k: expected a positive number of standard errors, got {k!r}")
@@ -175,7 +175,7 @@ def _expected_file(path: Path) -> ExpectedFile:
 
 
 def _expected_cell(raw: Any, where: str) -> ExpectedCell:
-    data = reported.strict_mapping(raw, _CELL_KEYS, where)
+    data = yamlfields.strict_mapping(raw, _CELL_KEYS, where)
     for key in ("method", "protocol", "preset"):
         if not isinstance(data[key], str) or not data[key]:
             raise DataError(f"{where}: {key}: expected a name, got {data[key]!r}")
@@ -192,7 +192,7 @@ def _expected_cell(raw: Any, where: str) -> ExpectedCell:
         raise DataError(f"{where}: metrics: expected a mapping of metric name to mean/std/n")
     metrics = {}
     for name, raw_metric in data["metrics"].items():
-        m = reported.strict_mapping(raw_metric, _METRIC_KEYS, f"{where}: metrics.{name}")
+        m = yamlfields.strict_mapping(raw_metric, _METRIC_KEYS, f"{where}: metrics.{name}")
         if not all(isinstance(m[k], int | float) and not isinstance(m[k], bool) for k in _METRIC_KEYS) or \
                 m["n"] < 1 or m["std"] < 0 or not isinstance(m["n"], int):
             raise DataError(f"{where}: metrics.{name}: expected numbers mean, std >= 0 and an integer n >= 1")

@@ -31,15 +31,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import bench
-from bench import loader
+from bench import yamlfields
 from bench.api import MODALITIES
 from bench.errors import BenchError, DataError, did_you_mean, unknown
 
@@ -197,18 +196,9 @@ class Database:
         return self.specs[(paper, table)], self.papers[paper].tables[table]
 
 
-@dataclasses.dataclass(frozen=True)
-class Violation:
-    """A cell that fails a consistency check: which check, where, and the numbers."""
-
-    check: str
-    table_id: str
-    row: str
-    column: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.table_id} {self.check} at ({self.row!r}, {self.column!r}): {self.detail}"
+def rounding(cell: Cell) -> float:
+    """Half a unit of the last digit the paper printed (``66.70`` -> 0.005, ``58`` -> 0.5)."""
+    return 0.0 if cell.printed_decimals is None else 0.5 * 10.0 ** -cell.printed_decimals
 
 
 # --------------------------------------------------------------------------- loading
@@ -240,8 +230,8 @@ def load_all(root: Path | None = None) -> Database:
 def load_paper(path: Path) -> Paper:
     """Read and validate one ``results/reported/<paper>.yaml``."""
     path = Path(path)
-    data = strict_mapping(read_yaml(path), _PAPER_KEYS, str(path))
-    key = _string(data, "paper", str(path))
+    data = yamlfields.strict_mapping(yamlfields.read_yaml(path), _PAPER_KEYS, str(path))
+    key = yamlfields.string(data, "paper", str(path))
     if key != path.stem:
         raise DataError(f"{path}: paper: {key!r} must equal the file name {path.stem!r}")
     descriptive = data.get("descriptive_metrics") or {}
@@ -263,30 +253,30 @@ def load_paper(path: Path) -> Paper:
         if table.id in tables:
             raise DataError(f"{path}: tables[{i}]: table id {table.id!r} appears twice")
         tables[table.id] = table
-    return Paper(key, _string(data, "title", str(path)), _string(data, "venue", str(path)),
-                 _string(data, "text", str(path)), dict(descriptive), tables, path)
+    title, venue, text = (yamlfields.string(data, k, str(path)) for k in ("title", "venue", "text"))
+    return Paper(key, title, venue, text, dict(descriptive), tables, path)
 
 
 def load_spec(path: Path) -> TableSpec:
     """Read and validate one ``results/tables/<paper>-<table>.yaml`` on its own."""
     path = Path(path)
     where = str(path)
-    data = strict_mapping(read_yaml(path), _SPEC_KEYS, where)
-    paper, table = _string(data, "paper", where), _id(data, "table", where)
+    data = yamlfields.strict_mapping(yamlfields.read_yaml(path), _SPEC_KEYS, where)
+    paper, table = yamlfields.string(data, "paper", where), yamlfields.quoted_id(data, "table", where)
     if path.stem != f"{paper}-{table}":
         raise DataError(f"{path}: a table spec of {paper}:{table} must be named {paper}-{table}.yaml")
-    rows, columns = _labels(data, "rows", where), _labels(data, "columns", where)
-    decimals = _decimals(data["decimals"], f"{where}: decimals")
-    column_decimals = {c: _decimals(d, f"{where}: column_decimals.{c}")
-                       for c, d in _label_map(data, "column_decimals", columns, where).items()}
+    rows, columns = yamlfields.labels(data, "rows", where), yamlfields.labels(data, "columns", where)
+    decimals = yamlfields.decimals(data["decimals"], f"{where}: decimals")
+    column_decimals = {c: yamlfields.decimals(d, f"{where}: column_decimals.{c}")
+                       for c, d in yamlfields.label_map(data, "column_decimals", columns, where).items()}
     notes = data.get("notes") or []
     if not isinstance(notes, list) or not all(isinstance(n, str) and n.strip() for n in notes):
         raise DataError(f"{where}: notes: expected a list of non-empty strings")
-    mixed = _label_map(data, "mixed_metrics", columns, where)
+    mixed = yamlfields.label_map(data, "mixed_metrics", columns, where)
     if not all(isinstance(v, str) and v.strip() for v in mixed.values()):
         raise DataError(f"{where}: mixed_metrics: each column needs the reason the paper mixes metrics")
     mean_of = {}
-    for column, parts in _label_map(data, "mean_of", columns, where).items():
+    for column, parts in yamlfields.label_map(data, "mean_of", columns, where).items():
         if not isinstance(parts, list) or len(parts) < 2 or any(p not in columns or p == column for p in parts):
             raise DataError(f"{where}: mean_of.{column}: expected a list of at least two other columns of "
                             f"this table, got {parts!r}")
@@ -299,26 +289,26 @@ def load_spec(path: Path) -> TableSpec:
         equal_columns.append(tuple(group))
     same_as = []
     for i, raw in enumerate(data.get("same_as") or []):
-        item = strict_mapping(raw, _SAME_AS_KEYS, f"{where}: same_as[{i}]")
-        entry = SameAs(*(_id(item, k, f"{where}: same_as[{i}]") for k in _SAME_AS_KEYS))
+        item = yamlfields.strict_mapping(raw, _SAME_AS_KEYS, f"{where}: same_as[{i}]")
+        entry = SameAs(*(yamlfields.quoted_id(item, k, f"{where}: same_as[{i}]") for k in _SAME_AS_KEYS))
         if entry.row not in rows or entry.column not in columns:
             raise DataError(f"{where}: same_as[{i}]: ({entry.row!r}, {entry.column!r}) is not a cell of this table")
         same_as.append(entry)
     exceptions = []
     for i, raw in enumerate(data.get("exceptions") or []):
-        item = strict_mapping(raw, _EXCEPTION_KEYS, f"{where}: exceptions[{i}]")
-        exc = KnownException(*(_string(item, k, f"{where}: exceptions[{i}]") for k in _EXCEPTION_KEYS))
+        item = yamlfields.strict_mapping(raw, _EXCEPTION_KEYS, f"{where}: exceptions[{i}]")
+        exc = KnownException(*(yamlfields.string(item, k, f"{where}: exceptions[{i}]") for k in _EXCEPTION_KEYS))
         if exc.check not in CHECKS:
             raise DataError(f"{where}: exceptions[{i}].check: " + unknown("check", exc.check, CHECKS))
         exceptions.append(exc)
-    return TableSpec(paper, table, _string(data, "title", where), rows, columns, decimals,
+    return TableSpec(paper, table, yamlfields.string(data, "title", where), rows, columns, decimals,
                      str(data.get("row_header") or "Method"), column_decimals, tuple(notes), mixed, mean_of,
                      tuple(equal_columns), tuple(same_as), tuple(exceptions), path)
 
 
 def _table(raw: Any, paper: str, descriptive: Mapping[str, str], where: str) -> ReportedTable:
-    data = strict_mapping(raw, _TABLE_KEYS, where)
-    table_id = _id(data, "id", where)
+    data = yamlfields.strict_mapping(raw, _TABLE_KEYS, where)
+    table_id = yamlfields.quoted_id(data, "id", where)
     where = f"{where} (table {table_id})"
     cells_raw = data["cells"]
     if not isinstance(cells_raw, list) or not cells_raw:
@@ -332,14 +322,14 @@ def _table(raw: Any, paper: str, descriptive: Mapping[str, str], where: str) -> 
                             f"already given by cells[{seen[(cell.row, cell.column)]}]")
         seen[(cell.row, cell.column)] = j
         cells.append(cell)
-    return ReportedTable(paper, table_id, _string(data, "caption", where), tuple(cells))
+    return ReportedTable(paper, table_id, yamlfields.string(data, "caption", where), tuple(cells))
 
 
 def _cell(raw: Any, paper: str, table: str, descriptive: Mapping[str, str], where: str) -> Cell:
     if isinstance(raw, Mapping) and "row" in raw and "column" in raw:
         where = f"{where} (row {raw['row']!r}, column {raw['column']!r})"
-    data = strict_mapping(raw, _CELL_KEYS, where)
-    row, column = _string(data, "row", where), _string(data, "column", where)
+    data = yamlfields.strict_mapping(raw, _CELL_KEYS, where)
+    row, column = yamlfields.string(data, "row", where), yamlfields.string(data, "column", where)
     unit = data["unit"]
     if unit not in UNITS:
         raise DataError(f"{where}: unit: " + unknown("unit", str(unit), UNITS))
@@ -348,9 +338,9 @@ def _cell(raw: Any, paper: str, table: str, descriptive: Mapping[str, str], wher
         known = _protocol_names()
         if protocol not in known:
             raise DataError(f"{where}: protocol: " + unknown("protocol", str(protocol), known))
-    metric = _string(data, "metric", where)
+    metric = yamlfields.string(data, "metric", where)
     _check_metric(metric, protocol, descriptive, where)
-    value, printed = _value(data["value"], unit, where)
+    value, printed = yamlfields.printed_value(data["value"], unit, where)
     modalities = data["modalities"]
     if not isinstance(modalities, list) or any(m not in MODALITIES for m in modalities):
         raise DataError(f"{where}: modalities: expected a list of {', '.join(MODALITIES)} (or []), got {modalities!r}")
@@ -382,8 +372,8 @@ def _reproduce(raw: Any, where: str) -> Reproduce:
     if isinstance(raw, Mapping) and "preset" not in raw:
         raise DataError(f"{where}: key 'preset' is missing: name the preset that produced the number (code: the "
                         f"official code's replay; paper: the paper as written)")
-    data = strict_mapping(raw, _REPRODUCE_KEYS, where)
-    method = _string(data, "method", where)
+    data = yamlfields.strict_mapping(raw, _REPRODUCE_KEYS, where)
+    method = yamlfields.string(data, "method", where)
     overrides = data.get("set") or {}
     if not isinstance(overrides, Mapping) or not all(isinstance(k, str) for k in overrides):
         raise DataError(f"{where}.set: expected a mapping of config key to value")
@@ -493,145 +483,3 @@ def _cross_validate(db: Database) -> None:
         for table_id in paper.tables:
             if (paper.key, table_id) not in db.specs:
                 raise DataError(f"{paper.path}: table {table_id} has no layout tables/{paper.key}-{table_id}.yaml")
-
-
-# --------------------------------------------------------------------------- consistency checks
-
-
-def violations(db: Database, spec: TableSpec) -> list[Violation]:
-    """Every cell of ``spec``'s table that fails one of its declared checks (exceptions included).
-
-    Printed numbers are rounded, each by half a unit of its last printed digit
-    (:func:`rounding`): a printed mean may differ from the mean of its printed parts by its
-    own rounding plus the mean rounding of the parts; equal columns and a cell printed again
-    in another table may differ by the coarser rounding of the two.
-    """
-    table = db.papers[spec.paper].tables[spec.table]
-    found: list[Violation] = []
-    for column, parts in spec.mean_of.items():
-        for row in spec.rows:
-            mean_cell = table.cell(row, column)
-            cells = [table.cell(row, p) for p in parts]
-            if mean_cell is None or mean_cell.value is None or any(c is None or c.value is None for c in cells):
-                continue
-            expected = math.fsum(c.value for c in cells) / len(cells)
-            tol = rounding(mean_cell) + math.fsum(rounding(c) for c in cells) / len(cells) + 1e-9
-            if abs(mean_cell.value - expected) > tol:
-                found.append(Violation("mean_of", spec.table_id, row, column,
-                                       f"printed {mean_cell.value} but the mean of {', '.join(parts)} is "
-                                       f"{expected:.4f} (tolerance {tol:.4g})"))
-    for group in spec.equal_columns:
-        for row in spec.rows:
-            cells = [table.cell(row, c) for c in group]
-            if any(c is None or c.value is None for c in cells):
-                continue
-            tol = max(rounding(c) for c in cells) + 1e-9
-            if max(c.value for c in cells) - min(c.value for c in cells) > tol:
-                listed = ", ".join(f"{c.column} {c.value}" for c in cells)
-                found.append(Violation("equal_columns", spec.table_id, row, group[0], f"{listed} differ"))
-    for link in spec.same_as:
-        here = table.cell(link.row, link.column)
-        there = db.papers[spec.paper].tables[link.table].cell(link.other_row, link.other_column)
-        if here is None or there is None or here.value is None or there.value is None:
-            continue
-        if abs(here.value - there.value) > max(rounding(here), rounding(there)) + 1e-9:
-            found.append(Violation("same_as", spec.table_id, link.row, link.column,
-                                   f"printed {here.value} here but {there.value} in table {link.table} "
-                                   f"({link.other_row!r}, {link.other_column!r})"))
-    return found
-
-
-def rounding(cell: Cell) -> float:
-    """Half a unit of the last digit the paper printed (``66.70`` -> 0.005, ``58`` -> 0.5)."""
-    return 0.0 if cell.printed_decimals is None else 0.5 * 10.0 ** -cell.printed_decimals
-
-
-def consistency_report(db: Database) -> list[str]:
-    """Problems with the declared checks: undocumented violations, and exceptions that no longer fail."""
-    problems: list[str] = []
-    for spec in db.specs.values():
-        found = violations(db, spec)
-        keys = {(v.check, v.row, v.column) for v in found}
-        documented = {(e.check, e.row, e.column) for e in spec.exceptions}
-        problems += [f"{spec.path}: {v} (not listed under exceptions:)" for v in found
-                     if (v.check, v.row, v.column) not in documented]
-        problems += [f"{spec.path}: exception {e.check} at ({e.row!r}, {e.column!r}) is listed but the check passes"
-                     for e in spec.exceptions if (e.check, e.row, e.column) not in keys]
-    return problems
-
-
-# --------------------------------------------------------------------------- YAML helpers
-
-
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file strictly (duplicate keys refused, printed precision kept); DataError names it."""
-    return loader.read(path, DataError, printed=True).data
-
-
-def strict_mapping(data: Any, keys: Mapping[str, bool], where: str) -> dict[str, Any]:
-    """``data`` as a dict with every required key (``keys[k]`` True) and no key outside ``keys``."""
-    if not isinstance(data, Mapping):
-        raise DataError(f"{where}: expected a mapping with keys {', '.join(keys)}")
-    for key, required in keys.items():
-        if required and key not in data:
-            raise DataError(f"{where}: key {key!r} is missing")
-    extra = [k for k in data if k not in keys]
-    if extra:
-        raise DataError(f"{where}: " + unknown("key", str(extra[0]), keys))
-    return dict(data)
-
-
-def _string(data: Mapping[str, Any], key: str, where: str) -> str:
-    value = data[key]
-    if not isinstance(value, str) or not value.strip():
-        raise DataError(f"{where}: {key}: expected a non-empty string, got {value!r}")
-    return value
-
-
-def _id(data: Mapping[str, Any], key: str, where: str) -> str:
-    value = data[key]
-    if not isinstance(value, str) or not value.strip():
-        raise DataError(f"{where}: {key}: expected a quoted string (e.g. \"1\" or \"IV\"), got {value!r}")
-    return value
-
-
-def _labels(data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
-    value = data[key]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise DataError(f"{where}: {key}: expected a non-empty list of quoted labels, got {value!r}")
-    dupes = sorted({v for v in value if value.count(v) > 1})
-    if dupes:
-        raise DataError(f"{where}: {key}: {dupes[0]!r} is listed twice")
-    return tuple(value)
-
-
-def _label_map(data: Mapping[str, Any], key: str, columns: Sequence[str], where: str) -> dict[str, Any]:
-    value = data.get(key) or {}
-    if not isinstance(value, Mapping):
-        raise DataError(f"{where}: {key}: expected a mapping keyed by column label")
-    for column in value:
-        if column not in columns:
-            raise DataError(f"{where}: {key}: " + unknown("column", str(column), columns))
-    return dict(value)
-
-
-def _decimals(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
-        raise DataError(f"{where}: expected an integer number of decimals (0-6), got {value!r}")
-    return value
-
-
-def _value(value: Any, unit: str, where: str) -> tuple[float | None, int | None]:
-    """The number and how many decimals the paper printed (``66.70`` -> 2, ``58`` -> 0)."""
-    if value is None:
-        return None, None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise DataError(f"{where}: value: expected a number as printed or null, got {value!r}")
-    printed = 0 if isinstance(value, int) else getattr(value, "decimals", None)
-    if printed is None:
-        raise DataError(f"{where}: value: write {value!r} in plain decimal notation, as the paper prints it")
-    if unit == "percent" and not 0.0 <= value <= 100.0:
-        raise DataError(f"{where}: value: {value} is not a percentage in [0, 100]")
-    if unit == "fraction" and not -1.0 <= value <= 1.0:
-        raise DataError(f"{where}: value: {value} is not a fraction in [-1, 1]")
-    return float(value), printed

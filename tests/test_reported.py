@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import metrics, registry, reported, tables
+from bench import consistency, metrics, registry, reported, tables
 from bench.api import TaskSpec
 from bench.errors import DataError, PluginError
 
@@ -89,7 +89,7 @@ def test_every_value_is_printed_in_the_paper(db: reported.Database) -> None:
 
 def test_consistency_checks_hold_up_to_documented_exceptions(db: reported.Database) -> None:
     """Declared mean_of / equal_columns / same_as checks: no undocumented failure, no stale exception."""
-    assert reported.consistency_report(db) == []
+    assert consistency.consistency_report(db) == []
     assert sum(len(s.mean_of) + len(s.equal_columns) + len(s.same_as) for s in db.specs.values()) >= 20
 
 
@@ -116,7 +116,7 @@ def test_the_mosei_linear_eval_inconsistency_is_documented(db: reported.Database
     table2 = db.papers["conclugen"].tables["2"]
     assert table3.cell("ConCluGen", "Acc.").value == 60.4
     assert table2.cell("ConCluGen (linear eval.)", "CMU-MOSEI").value == 60.0
-    found = reported.violations(db, spec)
+    found = consistency.violations(db, spec)
     assert [(v.check, v.row, v.column) for v in found] == [("same_as", "ConCluGen", "Acc.")]
     assert [(e.check, e.row, e.column) for e in spec.exceptions] == [("same_as", "ConCluGen", "Acc.")]
 
@@ -310,20 +310,20 @@ def avg_db(root: Path, avg_a: str, extra_spec: str = "") -> reported.Database:
 
 def test_mean_of_tolerates_printed_rounding_only(tmp_path: Path) -> None:
     """Row A: mean of 50.00 and 61.00 is 55.50; row B prints 40.5 (one decimal): tolerance 0.05 + 0.005."""
-    assert reported.consistency_report(avg_db(tmp_path, "55.51")) == []  # 0.01 <= 0.005 + 0.005
+    assert consistency.consistency_report(avg_db(tmp_path, "55.51")) == []  # 0.01 <= 0.005 + 0.005
     db = avg_db(tmp_path, "55.52")  # 0.02 > 0.01
-    [violation] = reported.violations(db, db.specs[("demo", "1")])
+    [violation] = consistency.violations(db, db.specs[("demo", "1")])
     assert (violation.check, violation.row, violation.column) == ("mean_of", "A", "Avg.")
     assert "printed 55.52 but the mean of X, Y is 55.5000" in str(violation)
-    [problem] = reported.consistency_report(db)
+    [problem] = consistency.consistency_report(db)
     assert "not listed under exceptions" in problem and "demo-1.yaml" in problem
 
 
 def test_documented_exception_silences_exactly_its_cell(tmp_path: Path) -> None:
     exception = ('exceptions:\n  - {check: mean_of, row: "A", column: "Avg.", '
                  'note: "the paper averages before rounding"}\n')
-    assert reported.consistency_report(avg_db(tmp_path, "55.60", exception)) == []
-    [stale] = reported.consistency_report(avg_db(tmp_path, "55.50", exception))
+    assert consistency.consistency_report(avg_db(tmp_path, "55.60", exception)) == []
+    [stale] = consistency.consistency_report(avg_db(tmp_path, "55.50", exception))
     assert "exception mean_of at ('A', 'Avg.') is listed but the check passes" in stale
 
 
