@@ -41,7 +41,7 @@ from typing import Annotated, Any
 
 from pydantic import PlainValidator, model_validator
 
-from bench import loader, metrics, splits
+from bench import loader, metrics, splitspec
 from bench.api import MODALITIES, TASK_KINDS
 from bench.config import stable_hash
 from bench.errors import ProtocolError, unknown
@@ -290,7 +290,7 @@ def _build(doc: loader.Document) -> Protocol:
     model = loader.validate(doc, _ProtocolFile, ProtocolError)
     if model.name != path.stem:
         raise ProtocolError(f"{doc.where(('name',))}: name {model.name!r} must equal the file name {path.stem!r}")
-    splits.validate_scheme(model.split, doc.where(("split",)))
+    splitspec.validate_scheme(model.split, doc.where(("split",)))
     regime, chosen = model.regime, model.selection
     own = None
     if regime is not None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import Field
 
-from bench import io, loader, protocols, roots, splits
+from bench import io, loader, protocols, roots, splits, splitspec
 from bench.errors import DataError
 
 SCHEMA = 2
@@ -108,7 +108,7 @@ def verify(protocol_name: str, data_root: Path | None, path: Path) -> list[str]:
     if len(old_folds) != len(now["folds"]):
         problems.append(f"{doc.where(('folds',))}: the file has {len(old_folds)} folds, "
                         f"the protocol gives {len(now['folds'])}")
-    mode = splits.subject_mode(now["split"])
+    mode = splitspec.subject_mode(now["split"])
     apart_now = all(len([side for side in SIDES if subject in fold["subjects"][side]]) <= 1
                     for fold in now["folds"] for subject in set().union(*fold["subjects"].values()))
     disjoint = mode == "disjoint" or (mode == "unknown" and apart_now)

@@ -14,7 +14,8 @@ from bench import config as config_mod
 from bench.api import DatasetAdapter, Sample, TaskSpec
 from bench.data.transforms import crop_indices
 from bench.errors import DataError, ProtocolError
-from bench.splits import make_splits, validate_scheme
+from bench.splits import make_splits
+from bench.splitspec import validate_scheme
 from bench_methods.mpuc import MPUC, MPUCLateFusion
 from bench_methods.mpuc.module import positive_weights
 

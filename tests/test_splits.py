@@ -13,7 +13,8 @@ from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from bench.api import DatasetAdapter, Sample, Split
 from bench.errors import DataError, LeakageError, ProtocolError
-from bench.splits import SCHEMES, assert_no_leakage, make_splits, split_fingerprint, validate_scheme
+from bench.splits import assert_no_leakage, make_splits, split_fingerprint
+from bench.splitspec import SCHEMES, validate_scheme
 
 ACTORS = [f"{a:02d}" for a in range(1, 25)]
 
