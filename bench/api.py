@@ -221,6 +221,15 @@ class Method(abc.ABC):
         """
         return [Stage(regime, int(cfg.epochs), int(cfg.batch_size), labels=True)]
 
+    def selector(self, cfg: Any, task: TaskSpec, validation: Any) -> Any:
+        """The method's own model selection for the last stage, in place of the protocol's rule, or
+        None (the default: the protocol's). It is a Lightning callback with ``restore(module) ->
+        int`` (leave the chosen weights in the module, return the chosen 0-based epoch) and
+        ``describe() -> dict`` (the record's ``selection``: rule, metric, on_test, patience);
+        ``validation(module)`` returns the validation side's outputs and targets (None: no
+        validation side)."""
+        return None
+
     @abc.abstractmethod
     def build(self, task: TaskSpec, cfg: Any, shapes: Mapping[str, tuple[int, ...]]) -> Any:
         """Return a ``lightning.LightningModule`` for ``task`` on inputs of ``shapes``.

@@ -38,7 +38,9 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {pair!r}: value is not valid YAML: {exc}") from exc
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise ConfigError(f"--set {pair!r}: value is not valid YAML ({problem}); quote it to pass a string") \
+                from exc
         out[key.strip()] = float(value) if isinstance(value, str) and _NUMBER.match(value) else value
     return out
 

@@ -42,6 +42,10 @@ Schemes (folds are named ``fold1`` .. ``foldK``; single splits ``official`` / ``
 ``ratio_cv`` ``{ratio: [a, b], folds, seed=0, by=group}``
     ``folds`` independent random train:test = a:b partitions of the groups (or subjects);
     AVCE's repeated "5:1 cross-validation" on AFEW-VA.
+``stratified_holdout`` ``{pool, val_share=0, seed=0}``
+    One train/val/test split per class: of a class's ``n`` groups (shuffled), ``int(n * pool)``
+    form its training pool, ``int(pool_size * val_share)`` of the pool go to val, the rest of
+    the class to test (MPUC's code with ``actor_split: False``, ``utils/utils.py`` L95-111).
 
 Subjects written in a YAML file may be ints or strings. They are compared as strings with
 the leading zeros of purely numeric names dropped, so ``1``, ``"1"`` and ``"01"`` all name
@@ -59,7 +63,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from bench.api import DatasetAdapter, Sample, Split
 from bench.errors import DataError, LeakageError, ProtocolError, unknown
@@ -71,6 +74,7 @@ SCHEMES: tuple[str, ...] = (
     "subject_kfold",
     "subject_holdout",
     "ratio_cv",
+    "stratified_holdout",
 )
 SUBJECT_MODES: tuple[str, ...] = ("disjoint", "shared", "unknown")
 COMMON_KEYS: tuple[str, ...] = ("scheme", "subjects", "val")
@@ -81,6 +85,7 @@ SCHEME_KEYS: Mapping[str, tuple[str, ...]] = {
     "subject_kfold": ("k", "seed", "folds"),
     "subject_holdout": ("test", "test_count", "val_count", "seed"),
     "ratio_cv": ("ratio", "folds", "seed", "by"),
+    "stratified_holdout": ("pool", "val_share", "seed"),
 }
 VAL_KEYS: tuple[str, ...] = ("fraction", "by", "seed")
 _MAX_SEED = 2**32  # the range sklearn's random_state accepts
@@ -213,6 +218,14 @@ def _params(scheme: str, cfg: Mapping[str, Any], where: str) -> dict[str, Any]:
             "val_count": _int(cfg, "val_count", where, 0, default=0),
             "seed": _seed(cfg, "seed", where, 0),
         }
+    if scheme == "stratified_holdout":
+        shares = {"pool": cfg.get("pool"), "val_share": cfg.get("val_share", 0.0)}
+        for key, share in shares.items():
+            low = 0.0 if key == "val_share" else 1e-12
+            if not isinstance(share, int | float) or isinstance(share, bool) or not low <= share < 1:
+                raise ProtocolError(f"{where}: split.{key}: must be a number in {'[0' if low == 0 else '(0'}, 1), "
+                                    f"got {share!r}")
+        return {**shares, "seed": _seed(cfg, "seed", where, 0)}
     # ratio_cv
     if "ratio" not in cfg:
         raise ProtocolError(f"{where}: split.ratio: missing (a list [train, test] of two positive numbers)")
@@ -384,6 +397,8 @@ def _stratified_kfold(plan: _Plan, samples: Sequence[Sample], adapter: DatasetAd
     groups = [s.group_key for s in samples]
     if len(set(groups)) < k:
         raise DataError(f"stratified_kfold with k={k} needs at least {k} groups; the samples have {len(set(groups))}")
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold  # here: sklearn's import costs seconds
+
     features = np.zeros((len(samples), 1))
     if adapter.task == "classification":
         labels = [s.label for s in samples]
@@ -449,6 +464,28 @@ def _ratio_cv(plan: _Plan, samples: Sequence[Sample], adapter: DatasetAdapter) -
     return splits
 
 
+def _stratified_holdout(plan: _Plan, samples: Sequence[Sample], adapter: DatasetAdapter) -> list[Split]:
+    classes: dict[Any, set[str]] = {}
+    for sample in samples:
+        if sample.label is None or adapter.task != "classification":
+            raise DataError(f"stratified_holdout needs class labels; sample {sample.id!r} has {sample.label!r}")
+        classes.setdefault(sample.label, set()).add(sample.group_key)
+    mixed = sorted((k for k, n in Counter(g for groups in classes.values() for g in groups).items() if n > 1),
+                   key=_natural)
+    if mixed:
+        raise DataError(f"stratified_holdout: groups with samples of several classes: {few(mixed)}")
+    rng = np.random.default_rng(plan.params["seed"])
+    test: set[str] = set()
+    val: set[str] = set()
+    for label in sorted(classes):
+        units = sorted(classes[label], key=_natural)
+        order = [units[j] for j in rng.permutation(len(units))]
+        pool = int(len(units) * plan.params["pool"])
+        val |= set(order[: int(pool * plan.params["val_share"])])
+        test |= set(order[pool:])
+    return [_split_by_units("holdout", samples, _group_of, test, val)]
+
+
 _BUILDERS: Mapping[str, Callable[[_Plan, Sequence[Sample], DatasetAdapter], list[Split]]] = {
     "official_folds": _official_folds,
     "official": _official,
@@ -456,6 +493,7 @@ _BUILDERS: Mapping[str, Callable[[_Plan, Sequence[Sample], DatasetAdapter], list
     "subject_kfold": _subject_kfold,
     "subject_holdout": _subject_holdout,
     "ratio_cv": _ratio_cv,
+    "stratified_holdout": _stratified_holdout,
 }
 
 

@@ -26,13 +26,14 @@ import functools
 import io
 import math
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench import reported, store
+from bench import reported, rescore, store
 from bench.errors import BenchError, DataError, PluginError
 from bench.reported import Cell, Database, TableSpec
 
@@ -44,6 +45,8 @@ DEFAULT_OUT = Path("results")
 def table_command(args: argparse.Namespace) -> int:
     """``bench table PAPER:TABLE [--format markdown|latex|csv] [--out STORE]``."""
     print(render(reported.load_all(), args.table_id, Path(args.out), args.format))
+    for path, why in store.corrupt_records(Path(args.out)):
+        print(store.describe_corrupt(path, why), file=sys.stderr)
     return 0
 
 
@@ -121,8 +124,21 @@ def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping
         if rec["method"] == query.method and rec["protocol"]["name"] == query.protocol
         and rec["protocol"]["hash"] == protocol.hash and rec["preset"] == query.preset
         and _same_config(rec["config"], config, local) and set(rec["modalities"]) == modalities
+        and _regime_of(rec) == _own_regime(protocol)
         and (folds is None or rec["fold"] in folds) and (seeds is None or rec["seed"] in seeds)
     ]
+
+
+def _own_regime(protocol: Any) -> dict[str, Any] | None:
+    return None if protocol.regime is None else dataclasses.asdict(protocol.regime)
+
+
+def _regime_of(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The regime a record trained under, None when it was not its protocol's own (``--regime``)."""
+    regime = record.get("regime")
+    if record.get("regime_source", "protocol") != "protocol" or not isinstance(regime, Mapping):
+        return None
+    return {"kind": regime.get("kind"), "pretrain": regime.get("pretrain"), "pretrain_on": regime.get("pretrain_on")}
 
 
 def _same_config(got: Mapping[str, Any], wanted: Mapping[str, Any], local: set[str]) -> bool:
@@ -132,12 +148,19 @@ def _same_config(got: Mapping[str, Any], wanted: Mapping[str, Any], local: set[s
     return all(isinstance(got[k], str) and bool(got[k]) if k in local else got[k] == wanted[k] for k in wanted)
 
 
-def aggregate(records: Sequence[Mapping[str, Any]], metric: str) -> Aggregate | None:
-    """Mean ± std of ``metric`` over the records that hold it; None when none does."""
-    having = [rec for rec in records if metric in rec["metrics"]]
-    if not having:
+def aggregate(records: Sequence[Mapping[str, Any]], metric: str,
+              value: Callable[[Mapping[str, Any]], float | None] | None = None) -> Aggregate | None:
+    """Mean ± std of ``metric`` over the records that hold it; None when none does.
+
+    ``value(record)`` gives a record's value (None: it has none); the default reads the record's
+    ``metrics``, :func:`build` also derives it from the stored predictions.
+    """
+    get = value or (lambda rec: rec["metrics"].get(metric))
+    pairs = [(rec, v) for rec in records if (v := get(rec)) is not None]
+    if not pairs:
         return None
-    values = [float(rec["metrics"][metric]) for rec in having]
+    having = [rec for rec, _ in pairs]
+    values = [float(v) for _, v in pairs]
     mean = math.fsum(values) / len(values)
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
     return Aggregate(mean, std, len(values), tuple(sorted({rec["fold"] for rec in having})),
@@ -207,7 +230,9 @@ def build(db: Database, table_id: str, out: Path) -> Rendered:
     """Assemble ``paper:table`` from the database and the results store under ``out``."""
     spec, table = db.table(table_id)
     _refuse_mixed_columns(spec, table)
-    records = [rec for _, rec in store.iter_records(out)]
+    found = list(store.iter_records(out))
+    records = [rec for _, rec in found]
+    paths = {id(rec): path for path, rec in found}
     notes = _Notes()
     rows, row_notes, marks_used = [], [], []
     for row in spec.rows:
@@ -217,7 +242,7 @@ def build(db: Database, table_id: str, out: Path) -> Rendered:
             if cell is None:
                 texts.append("")
                 continue
-            text, cell_flags, cell_notes = _cell_text(cell, spec, records, out, notes)
+            text, cell_flags, cell_notes = _cell_text(cell, spec, records, out, notes, paths)
             texts.append(text)
             flags |= cell_flags
             used += [n for n in cell_notes if n not in used]
@@ -249,8 +274,12 @@ def _refuse_mixed_columns(spec: TableSpec, table: reported.ReportedTable) -> Non
 
 
 def _cell_text(cell: Cell, spec: TableSpec, records: list[dict[str, Any]], out: Path,
-               notes: _Notes) -> tuple[str, set[str], list[str]]:
-    """The cell's text, the row marks it raises and the footnote texts it refers to."""
+               notes: _Notes, paths: Mapping[int, Path]) -> tuple[str, set[str], list[str]]:
+    """The cell's text, the row marks it raises and the footnote texts it refers to.
+
+    A record without the cell's metric has it computed from its stored predictions
+    (:func:`bench.rescore.metric_value`) when the metric applies to its task.
+    """
     used: list[str] = []
     if cell.status is not None:
         shown = cell.status
@@ -272,7 +301,10 @@ def _cell_text(cell: Cell, spec: TableSpec, records: list[dict[str, Any]], out: 
         config = None
     except BenchError as exc:
         raise type(exc)(f"{cell.where}: reproduce: {exc}") from exc
-    agg = aggregate(matching(records, query, config), cell.metric) if config is not None else None
+    def value(rec: Mapping[str, Any]) -> float | None:
+        return rescore.metric_value(paths[id(rec)], rec, cell.metric)
+
+    agg = aggregate(matching(records, query, config), cell.metric, value) if config is not None else None
     if agg is None:
         missing = _missing_note(query, out, installed=config is not None)
         used.append(missing)

@@ -82,7 +82,8 @@ def in_sample_order(ids: tuple[str, ...], samples: list[Sample] = SAMPLES) -> bo
 
 
 def test_scheme_names() -> None:
-    assert set(SCHEMES) == {"official_folds", "official", "stratified_kfold", "subject_kfold", "subject_holdout", "ratio_cv"}
+    assert set(SCHEMES) == {"official_folds", "official", "stratified_kfold", "subject_kfold", "subject_holdout", "ratio_cv",
+                            "stratified_holdout"}
 
 
 def test_subject_kfold_ten_folds_partition_subjects() -> None:
@@ -417,7 +418,7 @@ def test_valid_configs_pass(cfg: dict) -> None:
     [
         ({"scheme": "subject_kfodl", "k": 5},
          r"p.yaml: split.scheme: unknown split scheme 'subject_kfodl' \(did you mean 'subject_kfold'\?\); "
-         r"valid: official, official_folds, ratio_cv, stratified_kfold, subject_holdout, subject_kfold"),
+         r"valid: official, official_folds, ratio_cv, stratified_holdout, stratified_kfold, subject_holdout, subject_kfold"),
         ({"k": 5}, r"p.yaml: split.scheme: missing"),
         ({"scheme": "stratified_kfold", "k": 5, "sed": 1},
          r"p.yaml: split.sed: unknown stratified_kfold key 'sed' \(did you mean 'seed'\?\); "

@@ -224,3 +224,17 @@ def test_a_local_path_placeholder_matches_any_given_file() -> None:
     other["config"] = {"epochs": 4, "weights": "/models/mae_face.pth"}
     assert tables.matching([given, missing, other], query, wanted) == [given]
     assert "--set 'weights=<path>'" in tables.run_command(query, Path("results"))
+
+
+def test_a_metric_a_record_lacks_comes_from_its_predictions(db: reported.Database, tmp_path: Path) -> None:
+    out = tmp_path / "derived"
+    rec = record(1, 0, 5, 0.7, 0.0, modalities=["video", "audio"], label_names=["a", "b", "c", "d"],
+                 confusion=np.eye(4, dtype=int).tolist())
+    del rec["metrics"]["war"]
+    path = store.record_path(out, "synthetic_5fold", "late_fusion", "ep5", "fold1", 0)
+    # predicted 0, 1, 2, 0 for true 0, 1, 2, 3: WAR 3/4
+    store.write(path, rec, {"ids": np.array(["w", "x", "y", "z"]), "outputs": np.eye(4)[[0, 1, 2, 0]],
+                            "targets": np.array([0, 1, 2, 3])})
+    rows = {row[0]: row for row in markdown_cells(tables.render(db, "demo:1", out, "markdown"))}
+    assert rows["LF 5 ep. (ours)"][1:] == ["70.00 (1) | 70.00 ± 0.00 (n=1, 1/5 folds) | +0.00",
+                                           "71.00 (1) | 75.00 ± 0.00 (n=1, 1/5 folds) | +4.00"]

@@ -204,14 +204,15 @@ class AudioLogMelMPUC(_AudioTransform):
     22050 Hz = 30 frames/s) to put the mel on a 30 fps video's time axis. Stored float32
     ``[T, n_mels]``; items are ``num_frames`` consecutive frames (random start in training,
     start 0 in evaluation, wrap-around for short clips, counted per clip as the fallback
-    ``shorter_than_crop_wrapped``), as MPUC's temporal crop.
+    ``shorter_than_crop_wrapped``), as MPUC's temporal crop; ``crops`` > 1 puts that many such
+    windows, each drawn over the whole clip, one after the other.
     """
 
     name = "audio_logmel_mpuc"
     version = 1
     modality = "audio"
     variable_length = True
-    sampling_params = ("num_frames",)
+    sampling_params = ("num_frames", "crops")
 
     @dataclasses.dataclass(frozen=True)
     class Params:
@@ -221,11 +222,13 @@ class AudioLogMelMPUC(_AudioTransform):
         n_mels: int = 128
         top_db: float = 80.0
         num_frames: int = 90
+        crops: int = 1
         missing_audio: MissingAudio = "error"
 
         def __post_init__(self) -> None:
             positive("audio_logmel_mpuc", sample_rate=self.sample_rate, n_fft=self.n_fft,
-                     hop_length=self.hop_length, n_mels=self.n_mels, top_db=self.top_db, num_frames=self.num_frames)
+                     hop_length=self.hop_length, n_mels=self.n_mels, top_db=self.top_db, num_frames=self.num_frames,
+                     crops=self.crops)
 
     @functools.cached_property
     def _mel(self) -> Any:
@@ -247,7 +250,7 @@ class AudioLogMelMPUC(_AudioTransform):
         return np.zeros((frames, self.params.n_mels), dtype=np.float32)
 
     def sample(self, array: np.ndarray, train: bool, rng: np.random.Generator | None) -> np.ndarray:
-        return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng)])
+        return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng, self.params.crops)])
 
     def item_fallbacks(self, array: np.ndarray) -> tuple[str, ...]:
         return crop_fallbacks(len(array), self.params.num_frames)

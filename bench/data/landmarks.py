@@ -136,14 +136,15 @@ class LandmarksOpenFaceMPUC(Transform):
     version = 1
     modality = "landmarks"
     variable_length = True
-    sampling_params = ("num_frames",)
+    sampling_params = ("num_frames", "crops")
 
     @dataclasses.dataclass(frozen=True)
     class Params:
         num_frames: int = 90
+        crops: int = 1
 
         def __post_init__(self) -> None:
-            positive("landmarks_openface_mpuc", num_frames=self.num_frames)
+            positive("landmarks_openface_mpuc", num_frames=self.num_frames, crops=self.crops)
 
     def run(self, source: Path | str) -> Output:
         table = read_columns(file_source(source, self.name), _xy_columns(range(OPENFACE_POINTS)),
@@ -153,7 +154,7 @@ class LandmarksOpenFaceMPUC(Transform):
         return Output(np.stack([min_max(xs), min_max(ys)], axis=-1).astype(np.float32))
 
     def sample(self, array: np.ndarray, train: bool, rng: np.random.Generator | None) -> np.ndarray:
-        return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng)])
+        return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng, self.params.crops)])
 
     def item_fallbacks(self, array: np.ndarray) -> tuple[str, ...]:
         return crop_fallbacks(len(array), self.params.num_frames)

@@ -208,8 +208,9 @@ class TextGloVe(Transform):
     ``oov_words_zero``); an utterance without words is one zero step (``no_words_zero``). Output
     float32 ``[words, dim]``; items are ``num_frames`` consecutive words (random start in
     training, start 0 in evaluation, wrap-around when shorter, counted as
-    ``shorter_than_crop_wrapped``), MPUC's temporal crop. MPUC's code crops text on the same step
-    axis as the other modalities (its pickles are pre-aligned, ``data/CMU_MOSEI.py`` L205-235); words here have
+    ``shorter_than_crop_wrapped``), MPUC's temporal crop (``crops`` such windows one after the other).
+    MPUC's code crops text on the same step axis as the other modalities (its pickles are
+    pre-aligned, ``data/CMU_MOSEI.py`` L205-235); words here have
     their own axis, so the text crop is drawn independently.
     """
 
@@ -217,16 +218,17 @@ class TextGloVe(Transform):
     version = 1
     modality = "text"
     variable_length = True
-    sampling_params = ("num_frames",)
+    sampling_params = ("num_frames", "crops")
 
     @dataclasses.dataclass(frozen=True)
     class Params:
         vectors_path: str = ""
         dim: int = 300
         num_frames: int = 30
+        crops: int = 1
 
         def __post_init__(self) -> None:
-            positive("text_glove", dim=self.dim, num_frames=self.num_frames)
+            positive("text_glove", dim=self.dim, num_frames=self.num_frames, crops=self.crops)
             if not self.vectors_path:
                 raise ConfigError("transform 'text_glove' needs parameter 'vectors_path' (a local GloVe .txt file, "
                                   "e.g. glove.840B.300d.txt)")
@@ -257,7 +259,7 @@ class TextGloVe(Transform):
         return Output(np.stack(rows), ("oov_words_zero",) if missing else ())
 
     def sample(self, array: np.ndarray, train: bool, rng: np.random.Generator | None) -> np.ndarray:
-        return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng)])
+        return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng, self.params.crops)])
 
     def item_fallbacks(self, array: np.ndarray) -> tuple[str, ...]:
         return crop_fallbacks(len(array), self.params.num_frames)

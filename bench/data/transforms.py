@@ -100,23 +100,24 @@ def _edge_padded(n: int, t: int) -> np.ndarray:
     return np.concatenate([np.arange(n), np.full(t - n, n - 1)]).astype(np.int64)
 
 
-def crop_indices(num_available: int, length: int, train: bool, rng: np.random.Generator | None) -> np.ndarray:
-    """A window of ``length`` consecutive steps, MPUC's temporal crop (``data/RAVDESS.py`` L151-172):
-    int64 ``[length]``.
+def crop_indices(num_available: int, length: int, train: bool, rng: np.random.Generator | None,
+                 crops: int = 1) -> np.ndarray:
+    """``crops`` windows of ``length`` consecutive steps, one after the other: int64 ``[crops * length]``.
 
-    Train: a uniformly random start in ``[0, n - length]``; eval: start 0 (MPUC's first view).
-    A sequence shorter than ``length`` wraps around, i.e. is padded with its own first rows, as
-    MPUC's RAVDESS loader does.
+    MPUC's temporal crop (``data/CMU_MOSEI.py`` L205-235, ``data/RAVDESS.py`` L151-172 of
+    ricfrr/mpuc-mer). Train: each window's start uniformly random in ``[0, n - length]``,
+    drawn in turn from ``rng``; eval: start 0 (MPUC's first view). A sequence shorter than
+    ``length`` wraps around, i.e. is padded with its own first rows, as MPUC's RAVDESS loader does.
     """
     n = int(num_available)
     if n < 1:
         raise ValueError("crop_indices needs at least one step")
-    start = 0
+    starts = [0] * crops
     if train and n > length:
         if rng is None:
             raise ValueError("crop_indices in train mode needs an rng")
-        start = int(rng.integers(0, n - length + 1))
-    return (start + np.arange(length)) % n
+        starts = [int(rng.integers(0, n - length + 1)) for _ in range(crops)]
+    return np.concatenate([(start + np.arange(length)) % n for start in starts])
 
 
 SHORT_WRAPPED = "shorter_than_crop_wrapped"
