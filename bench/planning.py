@@ -82,6 +82,8 @@ def make_plan(request: RunRequest) -> Plan:
     protocol = protocols.load(request.protocol)
     method_cls = registry.methods.get(request.method)
     method = method_cls()
+    request = dataclasses.replace(request, preset=config_mod.preset_name(method_cls.presets, request.preset,
+                                                                          method_cls.name))
     cfg = config_mod.resolve(method_cls.Config, method_cls.presets, request.preset, request.overrides, method_cls.name)
     values.check_run(cfg, method_cls.name, protocol, request.seeds, request.out, request.cache_root)
     _check_compatible(protocol, method_cls)

@@ -95,7 +95,8 @@ def fit(plan: Plan, fold: str, seed: int, module: Any, prepared: Prepared, label
                 enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
                 enable_progress_bar=plan.request.progress, callbacks=callbacks, plugins=_trainer_plugins(),
             )
-            trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number),
+            trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number,
+                                                               stage.drop_last),
                         ckpt_path=resume.path if resume is not None and number == resume.stage else None)
         fit_s += time.perf_counter() - tic
         if trainer.interrupted:
