@@ -578,11 +578,6 @@ def consistency_report(db: Database) -> list[str]:
 # --------------------------------------------------------------------------- YAML helpers
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file strictly (duplicate keys refused, printed precision kept); DataError names it."""
-    return loader.read(path, DataError, printed=True).data
-
-
 def strict_mapping(data: Any, keys: Mapping[str, bool], where: str) -> dict[str, Any]:
     """``data`` as a dict with every required key (``keys[k]`` True) and no key outside ``keys``."""
     if not isinstance(data, Mapping):
