@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.errors import BenchError
+from bench.errors import BenchError, Interrupted
 
 _HANDLERS = {
     "run": "bench.commands:run_command",
@@ -71,7 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     prepare = sub.add_parser("prepare", help="verify a dataset copy (--check) or precompute a method's inputs")
     prepare.add_argument("dataset")
     prepare.add_argument("--data-root", type=Path)
-    prepare.add_argument("--check", action="store_true", help="verify counts, files and split lists; exit 1 on problems")
+    prepare.add_argument("--check", action="store_true",
+                         help="verify counts, split lists and every media file (decoded whole); exit 1 on problems")
+    prepare.add_argument("--no-decode", action="store_true",
+                         help="with --check: skip decoding the media (counts, lists and the adapter's file checks)")
+    prepare.add_argument("--workers", type=int, help="with --check: decoding processes (default: cores, at most 8)")
+    prepare.add_argument("--no-progress", action="store_true", help="no progress counter")
     prepare.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                          help="a dataset adapter option (e.g. label_order=readme)")
     prepare.add_argument("--method", help="precompute the inputs this method needs")
@@ -151,8 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: finished cells are kept; the unfinished one left no record", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(str(exc) if isinstance(exc, Interrupted) else
+              "interrupted: finished cells are kept, the unfinished one left no record; run the same command "
+              "again to continue", file=sys.stderr)
         return 130
     return int(code or 0)
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import choices, protocols, regimes, registry, roots, splits
+from bench import choices, protocols, regimes, registry, roots, splits, values
 from bench import config as config_mod
 from bench import modalities as modalities_mod
 from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
@@ -82,7 +82,10 @@ def make_plan(request: RunRequest) -> Plan:
     protocol = protocols.load(request.protocol)
     method_cls = registry.methods.get(request.method)
     method = method_cls()
+    request = dataclasses.replace(request, preset=config_mod.preset_name(method_cls.presets, request.preset,
+                                                                          method_cls.name))
     cfg = config_mod.resolve(method_cls.Config, method_cls.presets, request.preset, request.overrides, method_cls.name)
+    values.check_run(cfg, method_cls.name, protocol, request.seeds, request.out, request.cache_root)
     _check_compatible(protocol, method_cls)
     chosen = choices.choose(protocol, method, cfg, request.regime, request.pretrain_on, request.modalities)
     modalities = chosen.modalities.modalities

@@ -59,9 +59,7 @@ def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Pre
             "transductive": ["val", "test"] if fitted.transductive else [],
         },
         "weights": getattr(module, "weights_provenance", {"all": "random-init"}),
-        "selection": {"rule": protocol.selection.rule, "metric": protocol.selection.metric,
-                      "epoch": fitted.chosen_epoch, "on_test": protocol.selection.on_test,
-                      "patience": protocol.selection.patience,
+        "selection": {**fitted.selection, "epoch": fitted.chosen_epoch,
                       "epochs_trained": {st: sum(h["stage"] == st for h in history)
                                          for st in dict.fromkeys(h["stage"] for h in history)}},
         "metrics": scores,

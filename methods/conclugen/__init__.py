@@ -90,6 +90,16 @@ class ConCluGen(Method):
         head = [Stage("pretrain", cfg.pretrain_epochs, cfg.pretrain_batch_size, labels=False)] if pretrain else []
         return [*head, Stage(regime, cfg.epochs, cfg.batch_size)]
 
+    def selector(self, cfg: ConCluGenConfig, task: TaskSpec, validation: Any) -> Any:
+        """``selection='early_stop_loss'``: the code's early stopping on the class-weighted validation loss."""
+        if cfg.selection == "protocol":
+            return None
+        if validation is None:
+            raise ConfigError("conclugen selection=early_stop_loss needs a validation side; this protocol's folds have none")
+        from bench_methods.conclugen.selection import EarlyStopOnValidationLoss
+
+        return EarlyStopOnValidationLoss(task, validation, cfg.class_weighting, cfg.early_stop_patience)
+
     def build(self, task: TaskSpec, cfg: ConCluGenConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
         from bench_methods.conclugen.module import ConCluGenModule
 
