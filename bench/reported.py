@@ -388,7 +388,8 @@ def _reproduce(raw: Any, where: str) -> Reproduce:
     preset = data.get("preset", "paper")
     if not isinstance(preset, str) or not preset:
         raise DataError(f"{where}.preset: expected a preset name")
-    return Reproduce(method, preset, dict(overrides), tuple(folds) if folds else None)
+    plain = {k: float(v) if isinstance(v, float) else v for k, v in overrides.items()}  # no printed precision
+    return Reproduce(method, preset, plain, tuple(folds) if folds else None)
 
 
 def _check_metric(metric: str, protocol: str | None, descriptive: Mapping[str, str], where: str) -> None:
