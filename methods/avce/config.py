@@ -121,6 +121,9 @@ class AVCEConfig:
     hold_weight: float = 1.0  # code 0.01 (L212)
     dis_reduction: Reduction = "sum"  # eq. 8 sums over the batch; code means (L211-212)
     pass2_moves_regressor: bool = False  # code: reg_opt.step() on R's zeroed grads (torch 1.7), see module
+    # A folder with the code's encoder.t7 and regressor.t7 (E and R, e.g. the released
+    # pretrained_weights/resnet18/) to start E, C and R from; "" = random init, as the paper.
+    official_weights: str = ""
     # Official-code bugs (module docstring), labelled in the record.
     eval_mode_training: bool = False
     always_on_dropout: bool = False

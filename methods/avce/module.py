@@ -45,6 +45,7 @@ from bench_methods.avce import augment
 from bench_methods.avce.config import AVCEConfig
 from bench_methods.avce.losses import dis_loss, main_loss
 from bench_methods.avce.networks import AVCENet
+from bench_methods.avce.official import load_released
 from bench_methods.avce.views import softmax_view, sparsemax
 
 AXES = ("valence", "arousal")
@@ -77,6 +78,8 @@ class AVCEModule(L.LightningModule):
         self.clip_frame = image_layout(shapes["video"])
         self.net = AVCENet(cfg, task.num_outputs)
         self.weights_provenance: dict[str, str] = {"all": "random-init"}
+        if cfg.official_weights:
+            self.weights_provenance = load_released(self.net, cfg.backbone, cfg.official_weights)
         self.nonfinite_predictions = 0
         if cfg.official_code_bugs:
             self.weights_provenance["official_code_bugs"] = (
