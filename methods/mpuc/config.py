@@ -170,6 +170,9 @@ class MPUCConfig(EncoderConfig):
     crops: int = 2
     view_shift: int = 30
     crop_range: CropRange = "window"
+    # The code's encoder checkpoint (encoder/encoder_epoch_top.pth, train.py L449-463) to start the
+    # backbones and projection heads from; "" = random init (video: video_weights).
+    official_encoder: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
