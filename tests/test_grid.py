@@ -27,7 +27,7 @@ import pytest
 import torch
 import yaml
 
-from bench import cli, launch, run, store
+from bench import cli, launch, run, store, training
 from bench.api import ResourceHints
 from bench.data.synthetic import SyntheticSpec, generate
 from bench.grid import expand, load
@@ -328,7 +328,7 @@ def test_resume_keeps_the_selection_state_and_the_early_stop(tmp_path: Path, dat
         raise RuntimeError("killed after the last epoch")
 
     for crash, where in ((crash_at_eleventh_step, (model.LateFusionModule, "training_step")),
-                         (crash_before_testing, (run._TestSplit, "predict"))):
+                         (crash_before_testing, (training.TestSplit, "predict"))):
         out = tmp_path / crash.__name__
         with monkeypatch.context() as patch:
             patch.setattr(*where, crash)

@@ -4,7 +4,8 @@ An OpenFace 2 CSV (``FeatureExtraction`` output, e.g. the RAVDESS Facial Landmar
 release) has a header naming every column; the 2-D landmarks are ``x_0 .. x_67`` and
 ``y_0 .. y_67``. Columns are found by header name (leading spaces, as OpenFace writes them,
 are ignored), never by position: MPUC slices fixed positions (``[297:365]``/``[365:433]``
-for RAVDESS, ``[299:367]``/``[367:435]`` for MOSEI, REFERENCE 3.3), which is the same data
+for RAVDESS, ``data/RAVDESS.py`` L86-87; ``[299:367]``/``[367:435]`` for MOSEI,
+``data/CMU_MOSEI.py`` L87), which is the same data
 only for the exact column layout it was written for.
 """
 
@@ -111,7 +112,8 @@ class LandmarksCsv(Transform):
 
 OPENFACE_POINTS = 68
 MPUC_FIRST_POINT = 17
-"""MPUC drops the 17 jaw-line points 0-16 and keeps 51 (``[17:]``, REFERENCE 3.3)."""
+"""MPUC drops the 17 jaw-line points 0-16 and keeps 51 (``[17:]``, ``data/RAVDESS.py`` L171,
+``data/CMU_MOSEI.py`` L233)."""
 
 
 @register

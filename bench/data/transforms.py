@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import types
 import typing
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from bench import loader
 from bench.api import TransformSpec
 from bench.errors import ConfigError, DataError, unknown
 
@@ -81,7 +81,8 @@ def tsn_clip_indices(num_available: int, num_segments: int, num_clips: int) -> n
 
     Clip ``k`` takes ``int(tick * (k + 1/2) / K + tick * s)`` for segment ``s`` (``tick = n / T``),
     so ``K = 1`` is MMA-DFER's centre rule (``_get_test_indices``). The multi-clip average of
-    MMA-DFER's Table 1 "*" rows is not in its code (REFERENCE 4.3); this even placement is
+    MMA-DFER's Table 1 "*" rows is not in its code (one clip per video, ``video_dataloader.py``
+    ``_get_test_indices``); this even placement is
     bench's reading of it. Clips with ``n <= T`` frames are the edge-padded ``0 .. n-1``.
     """
     n, t, k = int(num_available), int(num_segments), int(num_clips)
@@ -197,38 +198,12 @@ def register(cls: type[Transform]) -> type[Transform]:
     return cls
 
 
-_PLAIN = {
-    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-    float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    bool: lambda v: isinstance(v, bool),
-    str: lambda v: isinstance(v, str),
-}
-
-
 def _coerce(transform: str, param: str, value: Any, kind: Any) -> Any:
     """``value`` as a ``kind`` parameter, or a ConfigError naming transform, parameter and value."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType) and type(None) in args:
-        if value is None:
-            return None
-        (kind,) = [a for a in args if a is not type(None)]
-        origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(
-                f"transform {transform!r} parameter {param!r} must be one of "
-                f"{', '.join(map(repr, args))}, got {value!r}"
-            )
-        return value
-    check = _PLAIN.get(kind)
-    if check is None:
-        raise TypeError(f"transform {transform!r} parameter {param!r} has unsupported type {kind}")
-    if not check(value):
-        raise ConfigError(
-            f"transform {transform!r} parameter {param!r} must be {kind.__name__}, "
-            f"got {type(value).__name__} {value!r}"
-        )
-    return float(value) if kind is float else value
+    try:
+        return loader.coerce(value, kind)
+    except ValueError as exc:
+        raise ConfigError(f"transform {transform!r} parameter {param!r}: {exc}") from None
 
 
 def get_transform(spec: TransformSpec) -> Transform:
