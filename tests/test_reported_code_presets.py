@@ -7,7 +7,7 @@ import pytest
 from bench import config, registry, reported
 
 
-@pytest.mark.parametrize(("paper", "presets"), [("mpuc", {"code", "code_mosei"}), ("avce", {"code", "code_resnet18"})])
+@pytest.mark.parametrize(("paper", "presets"), [("mpuc", {"code", "code_mosei"}), ("avce", {"code", "code_resnet18", "code_affwild", "code_affwild_resnet18"})])
 def test_own_cells_reproduce_with_a_code_preset_that_resolves(paper: str, presets: set[str]) -> None:
     cells = [c for t in reported.load_paper(reported.results_root() / "reported" / f"{paper}.yaml").tables.values()
              for c in t.cells if c.own]

@@ -13,7 +13,8 @@ Inputs: one face image per frame-level sample (``face_image``), or one frame of 
 ``iterations`` as the paper, or ``epochs`` as the code. Presets: ``paper`` (AlexNet, Table 1),
 ``paper_resnet18``, ``affwild`` / ``affwild_resnet18`` (100K iterations, Tables 2-3),
 ``table4_*`` (the Aff-Wild ablations), ``code`` / ``code_resnet18`` (the official code, its
-bugs labelled in records), ``tiny`` / ``tiny_resnet18`` (CPU runs on synthetic_va).
+bugs labelled in records; ``code_affwild*`` the same, paired with the Aff-Wild presets
+``paper_affwild*`` = ``affwild*`` for the tables' "(as written)" rows), ``tiny`` / ``tiny_resnet18`` (CPU runs on synthetic_va).
 REPRODUCE.md (AVCE) lists the data, the command of every table and the measured runs.
 """
 
@@ -75,6 +76,10 @@ class AVCE(Method):
         **{f"table4_{row}": {**over, "iterations": AFFWILD_ITERATIONS} for row, over in _TABLE4.items()},
         "code": _CODE,
         "code_resnet18": {**_CODE, "backbone": "resnet18", "always_on_dropout": True},
+        "code_affwild": _CODE,
+        "code_affwild_resnet18": {**_CODE, "backbone": "resnet18", "always_on_dropout": True},
+        "paper_affwild": "affwild",
+        "paper_affwild_resnet18": "affwild_resnet18",
         "tiny": _TINY,
         "tiny_resnet18": {**_TINY, "backbone": "resnet18", "iterations": 150},
     }

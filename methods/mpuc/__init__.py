@@ -106,7 +106,7 @@ class MPUC(Method):
         "paper": {},
         "paper_mosei": {"crop_frames": 30, "lr_step_epochs": 5},
         "code": _CODE_RAVDESS,
-        "code_ravdess": _CODE_RAVDESS,
+        "code_ravdess": "code",
         "code_mosei": _CODE_MOSEI,
         "tiny": {**_TINY_MODEL, "dropout": 0.0, "view_shift": 2, "pretrain_lr": 5e-5, "pretrain_epochs": 200,
                  "lr": 0.01, "epochs": 40, "pretrain_batch_size": 16, "batch_size": 16},
