@@ -410,7 +410,8 @@ def _reproduce(raw: Any, where: str) -> Reproduce:
     if not isinstance(preset, str) or not preset:
         raise DataError(f"{where}.preset: expected the name of the preset that produced the number "
                         f"(code: the official code; paper: the paper as written), got {preset!r}")
-    return Reproduce(method, preset, dict(overrides), tuple(folds) if folds else None)
+    plain = {k: float(v) if isinstance(v, float) else v for k, v in overrides.items()}  # no printed precision
+    return Reproduce(method, preset, plain, tuple(folds) if folds else None)
 
 
 def _check_metric(metric: str, protocol: str | None, descriptive: Mapping[str, str], where: str) -> None:
