@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.errors import ConfigError
 
-SHORT_EPOCHS = 20
+SHORT_EPOCHS = 5
 """Epochs per stage of ``--budget short``."""
 
 EPOCH_KEYS = ("epochs", "pretrain_epochs")

@@ -50,6 +50,7 @@ def check(method: str, protocol: Protocol, preset: str, overrides: Mapping[str, 
                                       f"{name} is {protocol.task}")
         if preset not in method_cls.presets:
             return Pair(method, name, f"{method} has no preset {preset!r} ({', '.join(method_cls.presets)})")
+        preset = config_mod.preset_name(method_cls.presets, preset, method_cls.name)  # an alias: the preset it names
         cfg = config_mod.resolve(method_cls.Config, method_cls.presets, preset, overrides, method_cls.name)
         requested = requested_regime
         if requested is None and protocol.regime is not None and regimes.missing_stages(protocol.regime, method_cls):
@@ -60,7 +61,9 @@ def check(method: str, protocol: Protocol, preset: str, overrides: Mapping[str, 
                                           drop=True)
     except BenchError as exc:
         return Pair(method, name, str(exc).splitlines()[0])
-    source = "the protocol's" if chosen.protocol_default else (
-        "the method's" if requested is not requested_regime else "--regime")
+    if chosen.protocol_default:
+        source = "the protocol's"
+    else:
+        source = "--regime" if requested is requested_regime else "the method's"
     return Pair(method, name, None, None if chosen.protocol_default else chosen.regime,
                 f"{chosen.describe().split(', from')[0]} ({source})", resolved.modalities, resolved.dropped)

@@ -4,27 +4,9 @@
 metric id, unit, protocol, modalities and whether the row is the paper's own method;
 ``results/tables/<paper>-<table>.yaml`` holds a table's layout (row and column order, how
 its numbers are printed) and the internal consistency checks the table allows. The schema
-is documented in ``results/README.md``; this module validates it strictly and names the
-file and key of every problem. Optional keys beyond that document:
-
-* paper file, top level: ``descriptive_metrics: {id: definition}`` declares every metric id
-  that is not a bench metric (``params_m``, ``image_size_px``...), so that an unknown or
-  misspelled id is an error rather than a silent new metric (ANCHORS P3);
-* cell ``reproduce``: ``preset`` is required: the side that produced the printed number
-  (``code`` where it came from the official code, ``paper`` where the paper as written is the
-  only source; no default, so a cell cannot silently replay the wrong side); in ``set``, the
-  value ``"<path>"`` (:data:`LOCAL_PATH`) stands for a file every user gives locally
-  (pretrained weights): any record that gave one matches;
-* table spec: ``row_header`` (the printed header of the label column), ``column_decimals``
-  (per-column printing precision), ``notes`` (footnotes), ``mixed_metrics`` (columns in which
-  the paper itself puts different metrics, with the reason: ``bench table`` refuses any
-  other column that mixes metric ids), and the consistency checks ``mean_of`` (a column
-  that is the mean of other columns), ``equal_columns`` (columns equal in every row, e.g.
-  multiclass weighted recall is accuracy), ``same_as`` (a cell printed again in another
-  table) with their documented ``exceptions``.
-
-The database is found beside the package (``<repo>/results``) or under
-``$BENCH_REPORTED_ROOT`` (a folder holding ``reported/`` and ``tables/``).
+is documented in ``results/README.md`` (with the keys this module adds to the agreed schema);
+this module validates it strictly and names the file, line and key of every problem. The
+database is found beside the package (``<repo>/results``) or under ``$BENCH_REPORTED_ROOT``.
 """
 
 from __future__ import annotations
@@ -38,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import bench
-from bench import yamlfields
+from bench import loader, yamlfields
 from bench.api import MODALITIES
 from bench.errors import BenchError, DataError, did_you_mean, unknown
 
@@ -228,85 +210,101 @@ def load_all(root: Path | None = None) -> Database:
 
 
 def load_paper(path: Path) -> Paper:
-    """Read and validate one ``results/reported/<paper>.yaml``."""
+    """Read and validate one ``results/reported/<paper>.yaml``; messages name the file and line."""
     path = Path(path)
-    data = yamlfields.strict_mapping(yamlfields.read_yaml(path), _PAPER_KEYS, str(path))
-    key = yamlfields.string(data, "paper", str(path))
+    doc = loader.read(path, DataError, printed=True)
+
+    def at(*loc: str | int) -> str:
+        return doc.where(loc)
+
+    data = yamlfields.strict_mapping(doc.data, _PAPER_KEYS, at())
+    key = yamlfields.string(data, "paper", at("paper"))
     if key != path.stem:
-        raise DataError(f"{path}: paper: {key!r} must equal the file name {path.stem!r}")
+        raise DataError(f"{at('paper')}: paper: {key!r} must equal the file name {path.stem!r}")
     descriptive = data.get("descriptive_metrics") or {}
     if not isinstance(descriptive, Mapping):
-        raise DataError(f"{path}: descriptive_metrics: expected a mapping of metric id to its definition")
+        raise DataError(f"{at('descriptive_metrics')}: descriptive_metrics: expected a mapping of metric id to its "
+                        f"definition")
     for name, definition in descriptive.items():
+        here = at("descriptive_metrics", str(name))
         if not isinstance(name, str) or not _SNAKE.match(name):
-            raise DataError(f"{path}: descriptive_metrics: {name!r} is not a snake_case id")
+            raise DataError(f"{here}: descriptive_metrics: {name!r} is not a snake_case id")
         if not isinstance(definition, str) or not definition.strip():
-            raise DataError(f"{path}: descriptive_metrics.{name}: expected its definition as text")
+            raise DataError(f"{here}: descriptive_metrics.{name}: expected its definition as text")
         if _is_bench_metric(name):
-            raise DataError(f"{path}: descriptive_metrics.{name}: already a bench metric; do not redeclare it")
+            raise DataError(f"{here}: descriptive_metrics.{name}: already a bench metric; do not redeclare it")
     tables_raw = data["tables"]
     if not isinstance(tables_raw, list) or not tables_raw:
-        raise DataError(f"{path}: tables: expected a non-empty list of tables")
+        raise DataError(f"{at('tables')}: tables: expected a non-empty list of tables")
     tables: dict[str, ReportedTable] = {}
     for i, raw in enumerate(tables_raw):
-        table = _table(raw, key, dict(descriptive), f"{path}: tables[{i}]")
+        table = _table(raw, key, dict(descriptive), doc, i)
         if table.id in tables:
-            raise DataError(f"{path}: tables[{i}]: table id {table.id!r} appears twice")
+            raise DataError(f"{at('tables', i)}: tables[{i}]: table id {table.id!r} appears twice")
         tables[table.id] = table
-    title, venue, text = (yamlfields.string(data, k, str(path)) for k in ("title", "venue", "text"))
-    return Paper(key, title, venue, text, dict(descriptive), tables, path)
+    return Paper(key, yamlfields.string(data, "title", at("title")), yamlfields.string(data, "venue", at("venue")),
+                 yamlfields.string(data, "text", at("text")), dict(descriptive), tables, path)
 
 
 def load_spec(path: Path) -> TableSpec:
     """Read and validate one ``results/tables/<paper>-<table>.yaml`` on its own."""
     path = Path(path)
-    where = str(path)
-    data = yamlfields.strict_mapping(yamlfields.read_yaml(path), _SPEC_KEYS, where)
-    paper, table = yamlfields.string(data, "paper", where), yamlfields.quoted_id(data, "table", where)
+    doc = loader.read(path, DataError, printed=True)
+
+    def at(*loc: str | int) -> str:
+        return doc.where(loc)
+
+    data = yamlfields.strict_mapping(doc.data, _SPEC_KEYS, at())
+    paper, table = yamlfields.string(data, "paper", at("paper")), yamlfields.quoted_id(data, "table", at("table"))
     if path.stem != f"{paper}-{table}":
-        raise DataError(f"{path}: a table spec of {paper}:{table} must be named {paper}-{table}.yaml")
-    rows, columns = yamlfields.labels(data, "rows", where), yamlfields.labels(data, "columns", where)
-    decimals = yamlfields.decimals(data["decimals"], f"{where}: decimals")
-    column_decimals = {c: yamlfields.decimals(d, f"{where}: column_decimals.{c}")
-                       for c, d in yamlfields.label_map(data, "column_decimals", columns, where).items()}
+        raise DataError(f"{at('table')}: a table spec of {paper}:{table} must be named {paper}-{table}.yaml")
+    rows, columns = yamlfields.labels(data, "rows", at("rows")), yamlfields.labels(data, "columns", at("columns"))
+    decimals = yamlfields.decimals(data["decimals"], f"{at('decimals')}: decimals")
+    column_decimals = {c: yamlfields.decimals(d, f"{at('column_decimals', c)}: column_decimals.{c}")
+                       for c, d in yamlfields.label_map(data, "column_decimals", columns,
+                                                        at("column_decimals")).items()}
     notes = data.get("notes") or []
     if not isinstance(notes, list) or not all(isinstance(n, str) and n.strip() for n in notes):
-        raise DataError(f"{where}: notes: expected a list of non-empty strings")
-    mixed = yamlfields.label_map(data, "mixed_metrics", columns, where)
+        raise DataError(f"{at('notes')}: notes: expected a list of non-empty strings")
+    mixed = yamlfields.label_map(data, "mixed_metrics", columns, at("mixed_metrics"))
     if not all(isinstance(v, str) and v.strip() for v in mixed.values()):
-        raise DataError(f"{where}: mixed_metrics: each column needs the reason the paper mixes metrics")
+        raise DataError(f"{at('mixed_metrics')}: mixed_metrics: each column needs the reason the paper mixes metrics")
     mean_of = {}
-    for column, parts in yamlfields.label_map(data, "mean_of", columns, where).items():
+    for column, parts in yamlfields.label_map(data, "mean_of", columns, at("mean_of")).items():
         if not isinstance(parts, list) or len(parts) < 2 or any(p not in columns or p == column for p in parts):
-            raise DataError(f"{where}: mean_of.{column}: expected a list of at least two other columns of "
-                            f"this table, got {parts!r}")
+            raise DataError(f"{at('mean_of', column)}: mean_of.{column}: expected a list of at least two other "
+                            f"columns of this table, got {parts!r}")
         mean_of[column] = tuple(parts)
     equal_columns = []
     for i, group in enumerate(data.get("equal_columns") or []):
         if not isinstance(group, list) or len(group) < 2 or any(c not in columns for c in group):
-            raise DataError(f"{where}: equal_columns[{i}]: expected a list of at least two columns of this "
-                            f"table, got {group!r}")
+            raise DataError(f"{at('equal_columns', i)}: equal_columns[{i}]: expected a list of at least two "
+                            f"columns of this table, got {group!r}")
         equal_columns.append(tuple(group))
     same_as = []
     for i, raw in enumerate(data.get("same_as") or []):
-        item = yamlfields.strict_mapping(raw, _SAME_AS_KEYS, f"{where}: same_as[{i}]")
-        entry = SameAs(*(yamlfields.quoted_id(item, k, f"{where}: same_as[{i}]") for k in _SAME_AS_KEYS))
+        item = yamlfields.strict_mapping(raw, _SAME_AS_KEYS, f"{at('same_as', i)}: same_as[{i}]")
+        entry = SameAs(*(yamlfields.quoted_id(item, k, f"{at('same_as', i)}: same_as[{i}]") for k in _SAME_AS_KEYS))
         if entry.row not in rows or entry.column not in columns:
-            raise DataError(f"{where}: same_as[{i}]: ({entry.row!r}, {entry.column!r}) is not a cell of this table")
+            raise DataError(f"{at('same_as', i)}: same_as[{i}]: ({entry.row!r}, {entry.column!r}) is not a cell of "
+                            f"this table")
         same_as.append(entry)
     exceptions = []
     for i, raw in enumerate(data.get("exceptions") or []):
-        item = yamlfields.strict_mapping(raw, _EXCEPTION_KEYS, f"{where}: exceptions[{i}]")
-        exc = KnownException(*(yamlfields.string(item, k, f"{where}: exceptions[{i}]") for k in _EXCEPTION_KEYS))
+        item = yamlfields.strict_mapping(raw, _EXCEPTION_KEYS, f"{at('exceptions', i)}: exceptions[{i}]")
+        exc = KnownException(*(yamlfields.string(item, k, f"{at('exceptions', i)}: exceptions[{i}]")
+                               for k in _EXCEPTION_KEYS))
         if exc.check not in CHECKS:
-            raise DataError(f"{where}: exceptions[{i}].check: " + unknown("check", exc.check, CHECKS))
+            raise DataError(f"{at('exceptions', i)}: exceptions[{i}].check: " + unknown("check", exc.check, CHECKS))
         exceptions.append(exc)
-    return TableSpec(paper, table, yamlfields.string(data, "title", where), rows, columns, decimals,
+    return TableSpec(paper, table, yamlfields.string(data, "title", at("title")), rows, columns, decimals,
                      str(data.get("row_header") or "Method"), column_decimals, tuple(notes), mixed, mean_of,
                      tuple(equal_columns), tuple(same_as), tuple(exceptions), path)
 
 
-def _table(raw: Any, paper: str, descriptive: Mapping[str, str], where: str) -> ReportedTable:
+def _table(raw: Any, paper: str, descriptive: Mapping[str, str], doc: loader.Document,
+           index: int) -> ReportedTable:
+    where = f"{doc.where(('tables', index))}: tables[{index}]"
     data = yamlfields.strict_mapping(raw, _TABLE_KEYS, where)
     table_id = yamlfields.quoted_id(data, "id", where)
     where = f"{where} (table {table_id})"
@@ -316,7 +314,8 @@ def _table(raw: Any, paper: str, descriptive: Mapping[str, str], where: str) -> 
     cells: list[Cell] = []
     seen: dict[tuple[str, str], int] = {}
     for j, item in enumerate(cells_raw):
-        cell = _cell(item, paper, table_id, descriptive, f"{where}.cells[{j}]")
+        cell = _cell(item, paper, table_id, descriptive,
+                     f"{doc.where(('tables', index, 'cells', j))}: tables[{index}] (table {table_id}).cells[{j}]")
         if (cell.row, cell.column) in seen:
             raise DataError(f"{cell.where}: duplicate (row, column) ({cell.row!r}, {cell.column!r}): "
                             f"already given by cells[{seen[(cell.row, cell.column)]}]")
@@ -385,7 +384,8 @@ def _reproduce(raw: Any, where: str) -> Reproduce:
     if not isinstance(preset, str) or not preset:
         raise DataError(f"{where}.preset: expected the name of the preset that produced the number "
                         f"(code: the official code; paper: the paper as written), got {preset!r}")
-    return Reproduce(method, preset, dict(overrides), tuple(folds) if folds else None)
+    plain = {k: float(v) if isinstance(v, float) else v for k, v in overrides.items()}  # no printed precision
+    return Reproduce(method, preset, plain, tuple(folds) if folds else None)
 
 
 def _check_metric(metric: str, protocol: str | None, descriptive: Mapping[str, str], where: str) -> None:

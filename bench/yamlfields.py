@@ -8,16 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from bench import loader
 from bench.errors import DataError, unknown
-
-
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file strictly (duplicate keys refused, printed precision kept); DataError names it."""
-    return loader.read(path, DataError, printed=True).data
 
 
 def strict_mapping(data: Any, keys: Mapping[str, bool], where: str) -> dict[str, Any]:

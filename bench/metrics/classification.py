@@ -1,4 +1,4 @@
-"""Classification metrics: ``outputs`` are scores ``[N, C]`` (argmax, ties to the lowest index), ``targets`` class indices."""
+"""Classification metrics: ``outputs`` are scores ``[N, C]`` (argmax; ties go to the lowest index)."""
 
 from __future__ import annotations
 
