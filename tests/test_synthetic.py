@@ -17,17 +17,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from bench.api import DatasetAdapter, Sample, Split
-from bench.data import synthetic
+from bench.data import synthetic_generator
 from bench.data.media import read_audio, read_video
-from bench.data.synthetic import (
+from bench.data.synthetic import SyntheticClassification, SyntheticMultilabel, SyntheticValenceArousal
+from bench.data.synthetic_generator import (
     CLASS_NAMES,
     GENERATOR_VERSION,
     LAYOUT,
     MULTILABEL_NAMES,
-    SyntheticClassification,
-    SyntheticMultilabel,
     SyntheticSpec,
-    SyntheticValenceArousal,
     generate,
 )
 from bench.errors import DataError
@@ -140,14 +138,14 @@ def test_existing_root_is_reused_and_checked(tmp_path: Path, roots: dict[str, Pa
 def test_losing_a_generation_race_keeps_the_winner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "race"
     spec = _small("va", clips_per_subject=1, num_frames=2)
-    write_all = synthetic._write_all
+    write_all = synthetic_generator._write_all
 
     def competitor_finishes_first(tmp: Path, spec: SyntheticSpec) -> None:
         write_all(tmp, spec)
-        monkeypatch.setattr(synthetic, "_write_all", write_all)
+        monkeypatch.setattr(synthetic_generator, "_write_all", write_all)
         generate(root, spec)  # a second generator renames its copy into place first
 
-    monkeypatch.setattr(synthetic, "_write_all", competitor_finishes_first)
+    monkeypatch.setattr(synthetic_generator, "_write_all", competitor_finishes_first)
     assert generate(root, spec) == root
     assert SyntheticValenceArousal(root).check().ok
     assert [p.name for p in tmp_path.iterdir()] == ["race"]
@@ -158,7 +156,7 @@ def test_failed_generation_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
         (tmp / "manifest.csv").write_text("partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(synthetic, "_write_all", fail)
+    monkeypatch.setattr(synthetic_generator, "_write_all", fail)
     with pytest.raises(KeyboardInterrupt):
         generate(tmp_path / "root", _small("va"))
     assert list(tmp_path.iterdir()) == []

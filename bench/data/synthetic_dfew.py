@@ -5,7 +5,7 @@
 the same fold lists, face-frame folders, extracted wavs and original mp4s that a DFEW copy
 has, so that ``bench run --method mma_dfer --protocol synthetic_dfew_5fold`` exercises every
 file the real ``dfew_5fold`` reads, in a minute on a CPU. Only the classes differ: the four
-synthetic ones (:data:`~bench.data.synthetic.CLASS_NAMES`) instead of DFEW's seven.
+synthetic ones (:data:`~bench.data.synthetic_generator.CLASS_NAMES`) instead of DFEW's seven.
 
 Layout written (``<id>`` = 00001..00240 in the synthetic manifest's order; ``ids.csv`` maps
 each back to its synthetic clip and subject)::
@@ -103,7 +103,7 @@ class SyntheticDFEW(DFEW):
 
     name = "synthetic_dfew"
     label_names = CLASS_NAMES
-    label_names_source = "bench.data.synthetic.CLASS_NAMES (the synthetic prototypes)"
+    label_names_source = "bench.data.synthetic_generator.CLASS_NAMES (the synthetic prototypes)"
     layout = DFEW_LAYOUT + "\n(synthetic: 4 classes, 240 clips, written by bench.data.synthetic_dfew)"
     expected_counts: ClassVar[dict[str, int]] = {
         f"fold{k}/{side}": n for k in range(1, NUM_FOLDS + 1) for side, n in (("train", 192), ("test", 48))
