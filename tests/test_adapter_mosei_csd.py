@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.data.adapters import mosei
+from bench.data import csd
+from bench.data.adapters import mosei_convert
 from bench.data.adapters.mosei import LABELS_CSD, WORDS_CSD, MOSEI
 from bench.data.media import write_video
 from bench.errors import ConfigError, DataError
@@ -169,12 +170,12 @@ def test_csd_samples_ids_texts_and_order(tmp_path: Path) -> None:
 
 def test_read_sequence_returns_root_name_and_sdk_arrays(tmp_path: Path) -> None:
     path = csd_tree(tmp_path / "mosei") / WORDS_CSD
-    root, data = mosei.read_sequence(path, 1, words=True)
+    root, data = csd.read_sequence(path, 1, words=True)
     assert root == "words" and list(data) == ["-3g5yACwYnA", "81406", "zv0Jl4TIQDc"]
     features, intervals = data["zv0Jl4TIQDc"]
     assert features.tolist() == [["sp"], ["okay"]] and intervals.tolist() == [[57.0, 57.5], [57.5, 58.0]]
     assert data["81406"][0].shape == (0, 1)
-    root, data = mosei.read_sequence(tmp_path / "mosei" / LABELS_CSD, 7, videos={"81406", "absent"})
+    root, data = csd.read_sequence(tmp_path / "mosei" / LABELS_CSD, 7, videos={"81406", "absent"})
     assert root == "All Labels" and list(data) == ["81406"]
 
 
@@ -250,16 +251,16 @@ def test_to_plain_round_trips_and_refuses_to_overwrite(tmp_path: Path, capsys: p
     root = csd_tree(tmp_path / "mosei")
     out = tmp_path / "plain"
     _folds(out)
-    written = mosei.to_plain(root, out)
+    written = mosei_convert.to_plain(root, out)
     assert sorted(p.relative_to(out).as_posix() for p in written) == [
         "labels.csv", "words/-3g5yACwYnA.csv", "words/81406.csv", "words/zv0Jl4TIQDc.csv"]
     assert _view(MOSEI(out)) == _view(MOSEI(root))
     assert not [p for p in out.rglob(".*.tmp")]
     with pytest.raises(DataError, match=r"already exist"):
-        mosei.to_plain(root, out)
-    assert mosei.main(["--to-plain", str(root), "--out", str(out), "--force"]) == 0
+        mosei_convert.to_plain(root, out)
+    assert mosei_convert.main(["--to-plain", str(root), "--out", str(out), "--force"]) == 0
     assert "wrote 4 files" in capsys.readouterr().out
-    assert mosei.main(["--to-plain", str(root), "--out", str(out)]) == 1
+    assert mosei_convert.main(["--to-plain", str(root), "--out", str(out)]) == 1
     assert "already exist" in capsys.readouterr().err
 
 
@@ -390,5 +391,5 @@ def test_real_standard_folds_with_csd_labels(tmp_path: Path) -> None:
     (plain / "standard_folds").mkdir(parents=True)
     for name in ("standard_train.txt", "standard_valid.txt", "standard_test.txt"):
         (plain / "standard_folds" / name).symlink_to(source / name)
-    mosei.to_plain(root, plain)
+    mosei_convert.to_plain(root, plain)
     assert MOSEI(plain).official_split() == split
