@@ -74,7 +74,7 @@ def afew_tree(root: Path, clips: int) -> None:
 def test_the_split_file_records_whole_videos_and_verifies(tmp_path: Path) -> None:
     import json
 
-    from bench import splitfiles
+    from bench import drawn_splits
     from bench.cli import main
 
     afew_tree(tmp_path / "data", 18)
@@ -91,11 +91,11 @@ def test_the_split_file_records_whole_videos_and_verifies(tmp_path: Path) -> Non
         train_videos = {s.group_key for s in samples if s.id in set(fold.train)}
         assert train_videos == videos - set(stored["groups"]["test"])
         assert stored["sizes"]["test"] == len(fold.test)
-    assert splitfiles.verify("afewva_cv", tmp_path / "data", out) == []
+    assert drawn_splits.verify("afewva_cv", tmp_path / "data", out) == []
     # another copy of the data with one clip fewer draws other folds: verify says so
     import shutil
 
     shutil.rmtree(tmp_path / "data" / "018")
-    problems = splitfiles.verify("afewva_cv", tmp_path / "data", out)
+    problems = drawn_splits.verify("afewva_cv", tmp_path / "data", out)
     assert problems and problems[0].startswith(f"{out}:") and ": samples: the file has 54, now 52" in problems[0]
     assert main(["splits", "afewva_cv", "--data-root", str(tmp_path / "data"), "--verify", str(out)]) == 1

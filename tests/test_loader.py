@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import grid, launch, loader, protocols, splitfiles
+from bench import drawn_splits, grid, launch, loader, protocols
 from bench.errors import ConfigError, DataError, ProtocolError
 
 PROTOCOL = """\
@@ -58,7 +58,7 @@ def test_duplicate_key_in_a_json_split_file(tmp_path: Path) -> None:
     out = tmp_path / "s.json"
     out.write_text('{\n  "schema": 2,\n  "protocol": "synthetic_5fold",\n  "schema": 2\n}\n')
     with pytest.raises(DataError, match=r"s.json:4: invalid JSON: key 'schema' is given twice \(first on line 2\)"):
-        splitfiles.verify("synthetic_5fold", None, out)
+        drawn_splits.verify("synthetic_5fold", None, out)
 
 
 def test_same_key_in_two_mappings_is_fine_and_unhashable_keys_are_refused(tmp_path: Path) -> None:

@@ -168,11 +168,11 @@ def test_real_ravdess_without_landmark_csvs_names_the_missing_modality_and_the_p
 def test_committed_ravdess_split_files_are_the_folds_the_protocols_draw(tmp_path: Path) -> None:
     import json
 
-    from bench import splitfiles
+    from bench import drawn_splits
     from bench_methods.mpuc import SPLITS_DIR
 
     for name in ("ravdess_actor10", "ravdess_kfold10", "ravdess_actor_holdout"):
-        assert splitfiles.verify(name, RAVDESS_AUDIO, SPLITS_DIR / f"{name}.json") == [], name
+        assert drawn_splits.verify(name, RAVDESS_AUDIO, SPLITS_DIR / f"{name}.json") == [], name
     actor10 = json.loads((SPLITS_DIR / "ravdess_actor10.json").read_text())
     tested = sorted(a for fold in actor10["folds"] for a in fold["subjects"]["test"])
     assert tested == [f"{a:02d}" for a in range(1, 25)]  # the 10 test folds partition the 24 actors
@@ -182,7 +182,7 @@ def test_committed_ravdess_split_files_are_the_folds_the_protocols_draw(tmp_path
     actor10["folds"][0]["groups"]["test"] = actor10["folds"][0]["groups"]["test"][:60]
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(actor10))
-    (problem,) = splitfiles.verify("ravdess_actor10", RAVDESS_AUDIO, tampered)
+    (problem,) = drawn_splits.verify("ravdess_actor10", RAVDESS_AUDIO, tampered)
     assert problem.startswith(f"{tampered}:1: fold1: the test side differs: 120 group(s) drawn there now are not in "
                               "the file: ") and problem.endswith("(60 groups in the file, 180 now)")
 

@@ -483,26 +483,26 @@ def test_fingerprint_of_made_splits_is_stable() -> None:
 
 
 def test_split_file_of_the_synthetic_folds_round_trips_and_refuses_other_files(tmp_path: Path) -> None:
-    from bench import splitfiles
+    from bench import drawn_splits
 
     out = tmp_path / "synthetic_5fold.json"
-    document = splitfiles.write("synthetic_5fold", None, out)
+    document = drawn_splits.write("synthetic_5fold", None, out)
     assert [f["sizes"] for f in document["folds"]] == [{"train": 192, "val": 0, "test": 48}] * 5
     tested = sorted(s for f in document["folds"] for s in f["subjects"]["test"])
     assert len(tested) == 10 and len(set(tested)) == 10  # subject-disjoint folds: each subject tested once
-    assert splitfiles.verify("synthetic_5fold", None, out) == []
+    assert drawn_splits.verify("synthetic_5fold", None, out) == []
     out.write_text('{"schema": 1, "folds": []}', encoding="utf-8")
     with pytest.raises(DataError, match=r"synthetic_5fold.json: not a split file of schema 2"):
-        splitfiles.verify("synthetic_5fold", None, out)
+        drawn_splits.verify("synthetic_5fold", None, out)
 
 
 def test_split_file_verify_names_file_line_fold_and_group(tmp_path: Path) -> None:
     import json
 
-    from bench import splitfiles
+    from bench import drawn_splits
 
     out = tmp_path / "synthetic_5fold.json"
-    document = splitfiles.write("synthetic_5fold", None, out)
+    document = drawn_splits.write("synthetic_5fold", None, out)
     fold = document["folds"][0]
     first_group = fold["groups"]["test"][0]
     trained = fold["subjects"]["train"][0]
@@ -513,7 +513,7 @@ def test_split_file_verify_names_file_line_fold_and_group(tmp_path: Path) -> Non
         path = tmp_path / "tampered.json"
         path.write_text(json.dumps(copy, indent=2, sort_keys=True))
         lines = path.read_text().splitlines()
-        problems = splitfiles.verify("synthetic_5fold", None, path)
+        problems = drawn_splits.verify("synthetic_5fold", None, path)
         for problem in problems:  # every problem names the file and a line holding what it is about
             line = int(problem.split(":")[1])
             assert problem.startswith(f"{path}:") and 1 <= line <= len(lines)
@@ -533,12 +533,12 @@ def test_split_file_verify_names_file_line_fold_and_group(tmp_path: Path) -> Non
 
 
 def test_a_split_naming_an_absent_subject_names_the_protocol_file(tmp_path: Path) -> None:
-    from bench import splitfiles
+    from bench import drawn_splits
 
     protocol = tmp_path / "ghost_subject.yaml"
     protocol.write_text("name: ghost_subject\ndataset: synthetic\ntask: classification\nmodalities: [audio]\n"
                         "split: {scheme: subject_holdout, test: [99]}\nregime: {kind: supervised}\n"
                         "selection: {rule: last_epoch}\nmetrics: [uar]\nprimary: uar\n")
     with pytest.raises(DataError) as info:
-        splitfiles.write(str(protocol), None, tmp_path / "out.json")
+        drawn_splits.write(str(protocol), None, tmp_path / "out.json")
     assert str(info.value).startswith(f"{protocol}:5: split.test: the dataset has no subject 99; it has ")
