@@ -13,7 +13,3 @@ def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser() / "bench"
 
-
-def results_root() -> Path:
-    """The results store root: ``$BENCH_RESULTS``, else ``./results`` of the working directory."""
-    return Path(os.environ.get("BENCH_RESULTS", "results")).expanduser()
