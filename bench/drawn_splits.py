@@ -13,12 +13,13 @@ the rest), and the fingerprint of each side's sample ids — the ``data.split`` 
 run record stores.
 
     bench splits afewva_cv --data-root AFEW_VA --out afewva_cv.splits.json
-    bench splits ravdess_actor10 --data-root RAVDESS --verify methods/mpuc/splits/ravdess_actor10.json
+    bench splits ravdess_actor10 --data-root RAVDESS --verify protocols/splits/ravdess_actor10.json
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,11 @@ _COMPARED = ("protocol", "version", "split", "dataset_options", "samples")
 """Document keys that must agree; the protocol hash is informational (a reworded description
 changes it, not the folds)."""
 
+
+
+def committed(protocol_name: str) -> Path:
+    """The split file committed beside the shipped protocols: ``protocols/splits/<protocol>.json``."""
+    return Path(str(importlib.resources.files("bench_protocols"))) / "splits" / f"{protocol_name}.json"
 
 def folds_document(protocol_name: str, data_root: Path | None) -> dict[str, Any]:
     """The folds of ``protocol_name`` on ``data_root``: per fold and side its size, subjects,

@@ -108,11 +108,11 @@ def test_stratified_holdout_per_class_sizes_by_hand() -> None:
 
 @pytest.mark.skipif(not RAVDESS_AUDIO.is_dir(), reason="../shared/data/ravdess is absent")
 def test_the_codes_class_split_has_its_sizes_on_real_ravdess() -> None:
-    from bench import protocols, drawn_splits
+    from bench import drawn_splits, protocols
     from bench.data.adapters.ravdess import RAVDESS
-    from bench_methods.mpuc import SPLITS_DIR
 
-    assert drawn_splits.verify("ravdess_class_holdout", RAVDESS_AUDIO, SPLITS_DIR / "ravdess_class_holdout.json") == []
+    committed = drawn_splits.committed("ravdess_class_holdout")
+    assert drawn_splits.verify("ravdess_class_holdout", RAVDESS_AUDIO, committed) == []
     real = RAVDESS(RAVDESS_AUDIO)
     samples = real.samples()
     [split] = make_splits(protocols.load("ravdess_class_holdout").split, samples, real)

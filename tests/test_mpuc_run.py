@@ -169,14 +169,13 @@ def test_committed_ravdess_split_files_are_the_folds_the_protocols_draw(tmp_path
     import json
 
     from bench import drawn_splits
-    from bench_methods.mpuc import SPLITS_DIR
 
     for name in ("ravdess_actor10", "ravdess_kfold10", "ravdess_actor_holdout"):
-        assert drawn_splits.verify(name, RAVDESS_AUDIO, SPLITS_DIR / f"{name}.json") == [], name
-    actor10 = json.loads((SPLITS_DIR / "ravdess_actor10.json").read_text())
+        assert drawn_splits.verify(name, RAVDESS_AUDIO, drawn_splits.committed(name)) == [], name
+    actor10 = json.loads(drawn_splits.committed("ravdess_actor10").read_text())
     tested = sorted(a for fold in actor10["folds"] for a in fold["subjects"]["test"])
     assert tested == [f"{a:02d}" for a in range(1, 25)]  # the 10 test folds partition the 24 actors
-    holdout = json.loads((SPLITS_DIR / "ravdess_actor_holdout.json").read_text())
+    holdout = json.loads(drawn_splits.committed("ravdess_actor_holdout").read_text())
     assert holdout["folds"][0]["subjects"]["test"] == ["01", "04", "21"]  # the official code's one split
     assert holdout["folds"][0]["sizes"] == {"train": 1080, "val": 180, "test": 180}
     actor10["folds"][0]["groups"]["test"] = actor10["folds"][0]["groups"]["test"][:60]

@@ -26,15 +26,11 @@ REPRODUCE.md (MPUC) lists the data each table needs, the commands and measured r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from bench.api import Method, ResourceHints, Stage, TaskSpec, TransformSpec
 from bench.errors import ConfigError
 from bench_methods.mpuc.config import AttentionConfig, EncoderConfig, MPUCConfig, SupervisedConfig, UnimodalConfig
-
-SPLITS_DIR = Path(__file__).resolve().parent / "splits"
-"""The committed split files of the RAVDESS protocols (``<protocol>.json``; ``bench splits``)."""
 
 _TINY_MODEL: dict[str, Any] = {
     "crop_frames": 12, "feature_dim": 32, "projection_hidden": 64, "tcn_blocks": 2, "tcn_repeats": 1,
