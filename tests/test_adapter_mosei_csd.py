@@ -22,10 +22,10 @@ from bench.data.adapters import mosei_convert
 from bench.data.adapters.mosei import LABELS_CSD, WORDS_CSD, MOSEI
 from bench.data.media import write_video
 from bench.errors import ConfigError, DataError
+from shared_data import shared_data
 
 h5py = pytest.importorskip("h5py")
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 FOLD_IDS = {"train": ["-3g5yACwYnA", "81406"], "valid": ["_0efYOjQYRc"], "test": ["zv0Jl4TIQDc"]}
 # video -> rows of [start, end, sentiment, happy, sad, anger, surprise, disgust, fear]
@@ -365,9 +365,7 @@ def test_label_values_out_of_range_in_a_csd_name_video_and_interval(tmp_path: Pa
 
 
 def test_real_standard_folds_with_csd_labels(tmp_path: Path) -> None:
-    source = SHARED / "cmu_mosei"
-    if not source.is_dir():
-        pytest.skip(f"shared test data not found at {source}")
+    source = shared_data("cmu_mosei")
     root = tmp_path / "mosei"
     (root / "standard_folds").mkdir(parents=True)
     for name in ("standard_train.txt", "standard_valid.txt", "standard_test.txt"):

@@ -15,8 +15,9 @@ from bench.data.adapters.ravdess import EMOTIONS, RAVDESS, expected_keys
 from bench.data.media import read_audio, read_video, write_video, write_wav
 from bench.data.transforms import get_transform
 from bench.errors import DataError
+from shared_data import shared_path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"
+SHARED = shared_path("ravdess")
 MANIFEST = SHARED / "manifest.csv"
 needs_shared = pytest.mark.skipif(not MANIFEST.is_file(), reason="../shared/data/ravdess is absent")
 

@@ -14,8 +14,8 @@ from bench.data.adapters.dfew import DFEW
 from bench.data.adapters.mafw import A_TO_B, MAFW, ORDER_A, ORDER_B
 from bench.data.media import write_video, write_wav
 from bench.errors import ConfigError, DataError
+from shared_data import shared_data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 # Typed from ../shared/data/README.md ("Verified counts"): (train, test, train per class, test per class).
 DFEW_FACTS = [
@@ -40,13 +40,6 @@ MAFW_FACTS = [
 ]
 
 
-def _shared(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.is_dir():
-        pytest.skip(f"shared test data not found at {path}")
-    return path
-
-
 def _link_lists(source: Path, root: Path) -> Path:
     """A data root whose annotation/ links to the real list files (the layout the adapters expect)."""
     (root / "annotation").mkdir(parents=True)
@@ -64,7 +57,7 @@ def _per_class(ids: tuple[str, ...], labels: dict[str, int], num_classes: int) -
 
 
 def test_dfew_real_lists_match_the_verified_fold_sizes_and_class_counts(tmp_path: Path) -> None:
-    adapter = DFEW(_link_lists(_shared("dfew", "dfer_clip_annotation"), tmp_path / "dfew"))
+    adapter = DFEW(_link_lists(shared_data("dfew", "dfer_clip_annotation"), tmp_path / "dfew"))
     samples = adapter.samples()
     labels = {s.id: s.label for s in samples}
     folds = adapter.official_folds()
@@ -86,7 +79,7 @@ def test_dfew_real_lists_match_the_verified_fold_sizes_and_class_counts(tmp_path
 
 
 def test_dfew_check_on_real_lists_reports_only_the_missing_media(tmp_path: Path) -> None:
-    adapter = DFEW(_link_lists(_shared("dfew", "dfer_clip_annotation"), tmp_path / "dfew"))
+    adapter = DFEW(_link_lists(shared_data("dfew", "dfer_clip_annotation"), tmp_path / "dfew"))
     report = adapter.check()
     assert report.counts["fold3/train"] == 9357 and report.counts["fold5/test"] == 2336
     assert not [p for p in report.problems if "expected" in p or "no fold" in p]
@@ -98,8 +91,8 @@ def test_dfew_check_on_real_lists_reports_only_the_missing_media(tmp_path: Path)
 
 
 def test_mafw_both_real_list_sources_match_the_facts_and_each_other(tmp_path: Path) -> None:
-    a_root = _link_lists(_shared("mafw", "dfer_clip_annotation"), tmp_path / "a")
-    b_root = _link_lists(_shared("mafw", "mae_dfer_single"), tmp_path / "b")
+    a_root = _link_lists(shared_data("mafw", "dfer_clip_annotation"), tmp_path / "a")
+    b_root = _link_lists(shared_data("mafw", "mae_dfer_single"), tmp_path / "b")
     from_a, from_b = MAFW(a_root, label_order="B"), MAFW(b_root, label_order="B")
     assert (from_a.list_source(), from_b.list_source()) == ("A", "B")
     assert from_b.label_names == ORDER_B
@@ -125,7 +118,7 @@ def test_mafw_class_mapping_pairs_the_same_names() -> None:
 
 
 def test_mafw_real_list_without_final_newline_keeps_its_last_clip(tmp_path: Path) -> None:
-    source = _shared("mafw", "dfer_clip_annotation") / "MAFW_set_1_test.txt"
+    source = shared_data("mafw", "dfer_clip_annotation") / "MAFW_set_1_test.txt"
     raw = source.read_bytes()
     assert not raw.endswith(b"\n")
     last_clip = raw.rsplit(b"\n", 1)[1].split()[0].rsplit(b"/", 1)[1].decode()

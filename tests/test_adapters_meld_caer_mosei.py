@@ -16,16 +16,9 @@ from bench.data.adapters.meld import MELD, README_ORDER
 from bench.data.adapters.mosei import MOSEI
 from bench.data.media import write_video
 from bench.errors import DataError
+from shared_data import shared_data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SR = 16000
-
-
-def _shared(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.is_dir():
-        pytest.skip(f"shared test data not found at {path}")
-    return path
 
 
 def _clip(path: Path, k: int) -> None:
@@ -48,7 +41,7 @@ MELD_FACTS = {
 
 
 def test_meld_real_csvs_give_the_official_sizes_and_class_counts() -> None:
-    root = _shared("meld")
+    root = shared_data("meld")
     adapter = MELD(root)
     samples = adapter.samples()
     by_id = {s.id: s for s in samples}
@@ -73,7 +66,7 @@ def test_meld_real_csvs_give_the_official_sizes_and_class_counts() -> None:
 
 
 def test_meld_label_orders_and_conclugen_drops() -> None:
-    root = _shared("meld")
+    root = shared_data("meld")
     default, readme = MELD(root), MELD(root, label_order="readme")
     assert default.label_names == ("neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger")
     assert readme.label_names == README_ORDER
@@ -238,7 +231,7 @@ def test_caer_check_and_bad_trees(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_mosei_real_standard_folds(tmp_path: Path) -> None:
-    source = _shared("cmu_mosei")
+    source = shared_data("cmu_mosei")
     root = tmp_path / "mosei"
     (root / "standard_folds").mkdir(parents=True)
     for name in ("standard_train.txt", "standard_valid.txt", "standard_test.txt"):

@@ -21,8 +21,9 @@ from bench.data.adapters.affwild import AffWild
 from bench.data.adapters.affwild2 import AffWild2
 from bench.data.adapters.afew_va import AFEWVA
 from bench.errors import ConfigError, DataError, LeakageError, ProtocolError
+from shared_data import shared_path
 
-REAL_JSON = Path(__file__).resolve().parents[2] / "shared" / "data" / "afew_va" / "001" / "001.json"
+REAL_JSON = shared_path("afew_va", "001", "001.json")
 needs_real_json = pytest.mark.skipif(not REAL_JSON.is_file(), reason="../shared/data/afew_va is absent")
 
 

@@ -17,8 +17,9 @@ from PIL import Image
 from bench.cli import main
 from bench.data import mediacheck
 from bench.data.media import write_video
+from shared_data import shared_path
 
-RAVDESS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess" / "audio_speech_16k_opus"
+RAVDESS = shared_path("ravdess", "audio_speech_16k_opus")
 
 
 def ravdess_copy(tmp: Path, files: int = 4) -> list[Path]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -18,6 +17,7 @@ from bench.splits import make_splits
 from bench.splitspec import validate_scheme
 from bench_methods.mpuc import MPUC, MPUCLateFusion
 from bench_methods.mpuc.module import positive_weights
+from shared_data import shared_path
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -75,7 +75,7 @@ def test_protocol_class_weights_take_the_place_of_the_label_balance() -> None:
     assert module.pos_weight.tolist() == [2.0, 1.0, 0.5]
 
 
-RAVDESS_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess" / "audio_speech_16k_opus"
+RAVDESS_AUDIO = shared_path("ravdess", "audio_speech_16k_opus")
 
 
 class ByHand(DatasetAdapter):

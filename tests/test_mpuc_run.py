@@ -12,6 +12,7 @@ from bench import registry, run
 from bench.data.synthetic import SyntheticSpec, generate
 from bench.errors import ConfigError
 from bench_methods.mpuc import module as mpuc_module
+from shared_data import shared_path
 
 PROTOCOL = """\
 name: {name}
@@ -146,7 +147,7 @@ def test_mpuc_protocols_of_table_one_reuse_the_baselines_folds() -> None:
     assert protocols.load("ravdess_kfold10_linear").leaky and not protocols.load("ravdess_actor10_linear").leaky
 
 
-RAVDESS_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"
+RAVDESS_AUDIO = shared_path("ravdess")
 
 
 @pytest.mark.skipif(not (RAVDESS_AUDIO / "manifest.csv").is_file(), reason="../shared/data/ravdess is absent")

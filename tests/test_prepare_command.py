@@ -10,8 +10,8 @@ import pytest
 from bench.cli import main
 from bench.data.adapters.caer import CAER
 from bench.data.media import write_video
+from shared_data import shared_data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SR = 16000
 CAER_FILES = ["train/Anger/0001.avi", "train/Happy/0001.avi", "train/Fear/0004.avi",
               "validation/Neutral/0001.avi", "test/Sad/0001.avi", "test/Disgust/0002.avi"]
@@ -51,9 +51,7 @@ def test_check_fails_on_sizes_then_passes_then_names_a_corrupt_clip(
 def test_check_on_the_real_dfew_lists_matches_every_fold_size(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lists = SHARED / "dfew" / "dfer_clip_annotation"
-    if not lists.is_dir():
-        pytest.skip(f"shared test data not found at {lists}")
+    lists = shared_data("dfew", "dfer_clip_annotation")
     root = tmp_path / "dfew"
     (root / "annotation").mkdir(parents=True)
     for item in lists.iterdir():
