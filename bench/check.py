@@ -7,7 +7,7 @@ record (matching as in :mod:`bench.tables`):
   cell (method, protocol, preset, overrides, folds, seeds) with, per metric, the mean, the
   sample std over folds × seeds and n measured when the file was produced. Tolerance =
   max(k·σ/√n, the rounding of the stored mean): k standard errors of the golden mean, so a
-  noisy metric is allowed its noise and a stable one is held tight (ANCHORS P6). A cell
+  noisy metric is allowed its noise and a stable one is held tight. A cell
   whose records are missing (fewer than n) is a regression too.
 * **reported** — every own cell of the reported database with a reproduction in the store:
   tolerance = max(k·σ/√n over the reproduction, half a unit of the paper's last printed

@@ -18,7 +18,7 @@ own command, so both replays and their Δ against the reported number stand side
 Rows with a record whose checkpoint was selected on test are marked †, rows with a record
 of a leaky protocol ‡. Cited rows show the reported number only. A column whose cells carry
 different metric ids is refused unless the spec declares it under ``mixed_metrics`` (the
-paper's own mixing), and then every cell names its metric (ANCHORS P3).
+paper's own mixing), and then every cell names its metric.
 """
 
 from __future__ import annotations
