@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench import cli
-from bench.data.synthetic import SyntheticSpec, generate
+from bench.data.synthetic_generator import SyntheticSpec, generate
 
 Case = tuple[str, Callable[[Path, Path], list[str]], int, str]
 """(id, argv builder from (tmp folder, synthetic data root), exit code, regex the one error line must match)."""

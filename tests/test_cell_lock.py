@@ -18,7 +18,7 @@ import pytest
 
 from bench import celllock, run, store
 from bench.cli import main
-from bench.data.synthetic import SyntheticSpec, generate
+from bench.data.synthetic_generator import SyntheticSpec, generate
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

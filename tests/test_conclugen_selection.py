@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.api import TaskSpec
-from bench.data.synthetic import SyntheticSpec, generate
+from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.errors import ConfigError
 from bench.run import RunRequest, execute, make_plan
 from bench_methods.conclugen import ConCluGen, class_weights

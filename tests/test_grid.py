@@ -29,7 +29,7 @@ import yaml
 
 from bench import cli, launch, run, store, training
 from bench.api import ResourceHints
-from bench.data.synthetic import SyntheticSpec, generate
+from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.grid import expand, load
 from bench_methods.late_fusion import LateFusion
 

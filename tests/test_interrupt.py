@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.data.synthetic import SyntheticSpec, generate
+from bench.data.synthetic_generator import SyntheticSpec, generate
 
 
 @pytest.fixture(scope="module")

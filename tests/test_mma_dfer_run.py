@@ -13,7 +13,8 @@ import torch
 
 from bench import config, run
 from bench.api import TaskSpec
-from bench.data.synthetic import SyntheticClassification, SyntheticSpec, generate
+from bench.data.synthetic import SyntheticClassification
+from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.data.synthetic_dfew import generate_dfew_layout
 from bench.data.transforms import get_transform
 from bench.errors import ConfigError

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench import registry, run
-from bench.data.synthetic import SyntheticSpec, generate
+from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.errors import ConfigError
 from bench_methods.mpuc import module as mpuc_module
 from shared_data import shared_path

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from bench import plots, run, store
-from bench.data.synthetic import SyntheticSpec, generate
+from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.errors import DataError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

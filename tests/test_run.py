@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bench import protocols, run, store, training
-from bench.data.synthetic import SyntheticSpec, generate
+from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.errors import ConfigError, DataError, ProtocolError, RunError
 
 FAST = {"epochs": 3}

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from bench import protocols
-from bench.data.synthetic import SyntheticClassification, SyntheticSpec, generate
+from bench.data.synthetic import SyntheticClassification
+from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.errors import DataError, PluginError, ProtocolError
 from bench.run import RunRequest, execute, make_plan
 

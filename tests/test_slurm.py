@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from bench import cli, run, store
-from bench.data.synthetic import SyntheticSpec, generate
+from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.grid import expand, load
 
 REQUEUE = {"epochs": 20, "batch_size": 8}

@@ -13,7 +13,8 @@ from PIL import Image
 from bench import registry
 from bench.data.adapters.dfew import DFEW
 from bench.data.media import read_video
-from bench.data.synthetic import CLASS_NAMES, SyntheticClassification, SyntheticSpec, generate
+from bench.data.synthetic import SyntheticClassification
+from bench.data.synthetic_generator import CLASS_NAMES, SyntheticSpec, generate
 from bench.data.synthetic_dfew import SyntheticDFEW, generate_dfew_layout
 from bench.errors import DataError
 

@@ -1,7 +1,7 @@
 """The synthetic classification benchmark laid out as the DFEW release (MMA-DFER's input tree).
 
 ``synthetic_dfew`` is :class:`~bench.data.adapters.dfew.DFEW` itself, reading a tree that
-:func:`generate_dfew_layout` writes from the synthetic clips of :mod:`bench.data.synthetic`:
+:func:`generate_dfew_layout` writes from the synthetic clips of :mod:`bench.data.synthetic_generator`:
 the same fold lists, face-frame folders, extracted wavs and original mp4s that a DFEW copy
 has, so that ``bench run --method mma_dfer --protocol synthetic_dfew_5fold`` exercises every
 file the real ``dfew_5fold`` reads, in a minute on a CPU. Only the classes differ: the four
@@ -32,7 +32,8 @@ from PIL import Image
 from bench.data.adapters.dfew import LAYOUT as DFEW_LAYOUT
 from bench.data.adapters.dfew import DFEW
 from bench.data.media import read_video
-from bench.data.synthetic import CLASS_NAMES, GENERATOR_VERSION, NUM_FOLDS, SyntheticClassification
+from bench.data.synthetic import SyntheticClassification
+from bench.data.synthetic_generator import CLASS_NAMES, GENERATOR_VERSION, NUM_FOLDS
 from bench.errors import DataError
 from bench.io import atomic_directory, write_json, write_text
 from bench.paths import cache_root
