@@ -217,7 +217,7 @@ def _render_audio(spec: SyntheticSpec, subject: _Subject, p: np.ndarray, rng: np
 
 
 def _sentence(p: np.ndarray, rng: np.random.Generator) -> str:
-    """Neutral filler around four emotional words that follow ``p`` (see the module docstring)."""
+    """Neutral filler around four emotional words that follow ``p`` (see :mod:`bench.data.synthetic_generator`)."""
     weights = np.concatenate([np.maximum(p, 0.0), np.maximum(-p, 0.0)])
     weights = np.append(np.maximum(weights - 0.25, 0.0) ** 3, 0.02)
     weights /= weights.sum()

@@ -37,7 +37,7 @@ def register(
     """Register the decorated function as metric ``name`` for the task ``kinds``.
 
     The function's docstring (its formula and source) becomes :attr:`Metric.doc`; ``grouped``
-    metrics take the samples' groups as a fourth argument (see the module docstring).
+    metrics take the samples' groups as a fourth argument (see :mod:`bench.metrics`).
     """
     bad = [kind for kind in kinds if kind not in TASK_KINDS]
     if bad or not kinds:
