@@ -173,12 +173,14 @@ class TransformSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """One ``Trainer.fit`` of a regime: its name, length, batch size and whether labels are seen."""
+    """One ``Trainer.fit`` of a regime: its name, length, batch size, whether labels are seen and
+    whether the last, smaller training batch of an epoch is dropped (``drop_last``)."""
 
     name: str
     epochs: int
     batch_size: int
     labels: bool = True
+    drop_last: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +197,9 @@ class Method(abc.ABC):
     """A method family: what it consumes, its configuration and how to build its model.
 
     ``Config`` is a frozen dataclass whose defaults are the paper's values; ``presets`` maps
-    a preset name to overrides of those defaults (``paper`` is always the empty override).
+    a preset name to overrides of those defaults (``paper`` is always the empty override;
+    ``code`` by convention takes the official code's side of every switch) or, as a string, to
+    the name of another preset it is an alias of (:func:`bench.config.preset_name`).
     Paper-vs-official-code differences are Config fields, documented on both sides.
     """
 
@@ -206,7 +210,7 @@ class Method(abc.ABC):
     tasks: ClassVar[tuple[str, ...]]
     regimes: ClassVar[tuple[str, ...]]
     Config: ClassVar[type]
-    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"paper": {}}
+    presets: ClassVar[Mapping[str, Mapping[str, Any] | str]] = {"paper": {}}
     resources: ClassVar[ResourceHints] = ResourceHints()
 
     @abc.abstractmethod

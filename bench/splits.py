@@ -63,7 +63,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from bench.api import DatasetAdapter, Sample, Split
 from bench.errors import DataError, LeakageError, ProtocolError, unknown
@@ -398,6 +397,8 @@ def _stratified_kfold(plan: _Plan, samples: Sequence[Sample], adapter: DatasetAd
     groups = [s.group_key for s in samples]
     if len(set(groups)) < k:
         raise DataError(f"stratified_kfold with k={k} needs at least {k} groups; the samples have {len(set(groups))}")
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold  # here: sklearn's import costs seconds
+
     features = np.zeros((len(samples), 1))
     if adapter.task == "classification":
         labels = [s.label for s in samples]
@@ -472,7 +473,7 @@ def _stratified_holdout(plan: _Plan, samples: Sequence[Sample], adapter: Dataset
     mixed = sorted((k for k, n in Counter(g for groups in classes.values() for g in groups).items() if n > 1),
                    key=_natural)
     if mixed:
-        raise DataError(f"stratified_holdout: groups with samples of several classes: {_few(mixed)}")
+        raise DataError(f"stratified_holdout: groups with samples of several classes: {few(mixed)}")
     rng = np.random.default_rng(plan.params["seed"])
     test: set[str] = set()
     val: set[str] = set()

@@ -25,7 +25,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from bench import io as atomic_io
-from bench import metrics
+from bench import interrupts, metrics
 from bench.data.prepare import ArrayDataset, Prepared, derived_seed, train_loader
 from bench.errors import ProtocolError, RunError
 from bench.planning import Plan
@@ -63,7 +63,7 @@ def fit(plan: Plan, fold: str, seed: int, module: Any, prepared: Prepared, label
     ``checkpoint``, the training state is saved there at the end of every epoch, and a valid
     checkpoint of this cell found there is resumed from.
     """
-    stages = plan.method.stages(plan.cfg, plan.protocol.regime.kind, plan.protocol.regime.pretrain)
+    stages = plan.method.stages(plan.cfg, plan.training.kind, plan.training.pretrain)
     transductive = bool(getattr(module, "wants_unlabelled", False))
     if transductive:
         batch = stages[0].batch_size
@@ -95,7 +95,8 @@ def fit(plan: Plan, fold: str, seed: int, module: Any, prepared: Prepared, label
                 enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
                 enable_progress_bar=plan.request.progress, callbacks=callbacks, plugins=_trainer_plugins(),
             )
-            trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number),
+            trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number,
+                                                               stage.drop_last),
                         ckpt_path=resume.path if resume is not None and number == resume.stage else None)
         fit_s += time.perf_counter() - tic
         if trainer.interrupted:
@@ -152,7 +153,7 @@ class _AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning checkpoints written through :func:`bench.io.atomic_open`: whole, or not at all."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
-        with atomic_io.atomic_open(Path(path)) as handle:
+        with interrupts.sigint_deferred(), atomic_io.atomic_open(Path(path)) as handle:
             torch.save(checkpoint, handle)
 
 
@@ -204,14 +205,21 @@ class _EpochState(L.Callback):
                 "fit_s": self.fit_s_before + time.perf_counter() - self._tic, "resumes": self.resumes}
 
 
-def _resume_point(checkpoint: Path | None, identity: Mapping[str, Any], stages: Sequence[Any]) -> _Resume | None:
-    """The checkpoint to resume from, or None (none there, unreadable, or another cell's)."""
-    if checkpoint is None or not checkpoint.is_file():
+def checkpoint_state(checkpoint: Path) -> dict[str, Any] | None:
+    """What a cell's checkpoint was saved after (cell, stage, stage_name, epoch, ...); None if none or unreadable."""
+    if not checkpoint.is_file():
         return None
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)["callbacks"][_EpochState.__qualname__]
+        return torch.load(checkpoint, map_location="cpu", weights_only=False)["callbacks"][_EpochState.__qualname__]
     except Exception as exc:  # whatever is wrong with the file, the cell starts afresh and overwrites it
         log.warning("ignoring checkpoint %s: unreadable (%s: %s)", checkpoint, type(exc).__name__, exc)
+        return None
+
+
+def _resume_point(checkpoint: Path | None, identity: Mapping[str, Any], stages: Sequence[Any]) -> _Resume | None:
+    """The checkpoint to resume from, or None (none there, unreadable, or another cell's)."""
+    state = checkpoint_state(checkpoint) if checkpoint is not None else None
+    if state is None:
         return None
     stage = state.get("stage")
     if state.get("cell") != dict(identity) or not isinstance(stage, int) or not 0 <= stage < len(stages) \

@@ -68,6 +68,7 @@ class ConCluGen(Method):
             "video": TransformSpec("conclugen_video_features", {
                 "backbone_2d": cfg.video_backbone_2d, "backbone_3d": cfg.video_backbone_3d,
                 "stem_3d": cfg.video_3d_stem, "weights_2d": cfg.video_weights_2d, "weights_3d": cfg.video_weights_3d, "size": cfg.frame_size,
+                "folder_fps": cfg.frame_folder_fps,
                 "swap_2d_normalisation": cfg.swap_2d_normalisation, "tiny_dim": cfg.tiny_dim,
                 "views": cfg.instance_views if cfg.variant == "instance_cont" else 0,
                 "parts": cfg.instance_cont_frames if cfg.variant == "instance_cont" else "2d_3d",

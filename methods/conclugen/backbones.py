@@ -79,6 +79,7 @@ def load_strict(net: nn.Module, path: str, what: str,
 
 
 def _seeded(build: Callable[[], nn.Module]) -> nn.Module:
+    """``build()`` with the global RNG seeded by INIT_SEED, every module it makes included."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(INIT_SEED)
         return build()

@@ -69,6 +69,9 @@ class ConCluGenConfig:
     """Local file with the 3D backbone's state_dict (loaded strictly); None = random init (recorded)."""
     frame_size: int = 180
     """Frames are resized to this square (code: 180x180 face crops, ``configs/testing.yaml``)."""
+    frame_folder_fps: float = 25.0
+    """The rate assumed for a clip given as a folder of frame images (DFEW's ``clip_224x224``),
+    which carries none; a video file's own rate is always used (the code reads video files)."""
     swap_2d_normalisation: bool = False
     """False: ImageNet mean/std for the 2D ResNet (what the paper's ImageNet ResNet expects).
     True: the code's swapped ``mean=[0.229,0.224,0.225], std=[0.485,0.456,0.406]``
@@ -207,6 +210,8 @@ class ConCluGenConfig:
                      "pretrain_batch_size", "batch_size", "text_max_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.frame_folder_fps <= 0:
+            raise ValueError(f"frame_folder_fps must be > 0, got {self.frame_folder_fps}")
         if self.audio_first_conv_bins > 128:
             raise ValueError("audio_first_conv_bins must be <= 128 (the spectrogram has 128 mel bins)")
         if self.mms_temperature is not None and self.mms_temperature <= 0:
