@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import config as config_mod
-from bench import protocols, registry, roots, splits, values
+from bench import completeness, protocols, provenance, registry, roots, splits, values
 from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
 from bench.errors import ConfigError, DataError, ProtocolError
 from bench.protocols import Protocol
@@ -36,6 +36,10 @@ class RunRequest:
     out: Path = Path("results")
     progress: bool = True
     cache_root: Path | None = None
+    allow_incomplete: bool = False
+    """Run on a copy that lacks samples of the complete dataset (recorded in ``data.incomplete``)."""
+    rerun_changed: bool = False
+    """Rerun a finished cell whose record was made from other data (else the run refuses)."""
 
 
 @dataclasses.dataclass
@@ -56,6 +60,10 @@ class Plan:
     pretrain_adapter: DatasetAdapter | None = None
     """The dataset of ``regime.pretrain_on``, when the protocol pretrains on another one."""
     pretrain_samples: list[Sample] = dataclasses.field(default_factory=list)
+    data_fingerprint: str = ""
+    """:func:`bench.provenance.files_fingerprint` of every file of ``samples``: what the data is now."""
+    incomplete: dict[str, Any] | None = None
+    """What the copy lacks against the complete dataset, when run with ``allow_incomplete``."""
 
 
 def make_plan(request: RunRequest) -> Plan:
@@ -80,9 +88,12 @@ def make_plan(request: RunRequest) -> Plan:
     samples = adapter.samples()
     folds = _select_folds(splits.make_splits(protocol.split, samples, adapter, protocol.split_where), request.folds)
     _check_sources(protocol, method_cls, modalities, adapter, samples, folds)
+    incomplete = completeness.check(protocol, adapter, samples, folds, request.allow_incomplete)
     seeds = tuple(request.seeds) if request.seeds else protocol.seeds
     cell_hash = config_mod.stable_hash({"config": config_mod.to_dict(cfg), "modalities": list(modalities)})[:12]
-    plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds)
+    plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds,
+                incomplete=incomplete, data_fingerprint=provenance.files_fingerprint(
+                    [src for s in samples for src in s.sources.values() if isinstance(src, Path)], adapter.root))
     if protocol.regime.pretrain_on is not None:
         plan.pretrain_adapter, plan.pretrain_samples = _open_pretrain_data(protocol, modalities, request)
     return plan
