@@ -139,14 +139,15 @@ def test_sigkill_at_random_epochs_leaves_no_record_and_the_resume_matches(data_r
     seed = draw.randrange(2**16)
     kills = sorted(random.Random(seed).sample(range(1, epochs - 3), 2))
     out = tmp_path / "out"
-    for kill_after in kills:
+    for number, kill_after in enumerate(kills):
         proc = start(command(data_root, out, "--set", f"epochs={epochs}", "--no-progress"),
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline and proc.poll() is None:
                 state = training.checkpoint_state(checkpoint_of(out)) if checkpoint_of(out).is_file() else None
-                if state is not None and state["epoch"] + 1 >= kill_after:
+                # a checkpoint of this process (resumed `number` times), past the drawn epoch
+                if state is not None and state["resumes"] == number and state["epoch"] + 1 >= kill_after:
                     break
                 time.sleep(0.05)
             assert proc.poll() is None, f"the run ended before epoch {kill_after} (random seed {seed})"
