@@ -28,11 +28,14 @@ def run_command(args: argparse.Namespace) -> None:
         pretrain_data_root=args.pretrain_data_root,
         out=args.out, progress=not args.no_progress, cache_root=args.cache_dir,
         allow_incomplete=args.allow_incomplete, rerun_changed=args.rerun_changed,
+        regime=args.regime, pretrain_on=args.pretrain_on, budget=args.budget,
     )
     plan = run.make_plan(request)
     print(f"{plan.method.name} × {plan.protocol.name} ({plan.protocol.dataset}, {', '.join(plan.modalities)}): "
           f"{len(plan.folds)} fold(s) × {len(plan.seeds)} seed(s), preset {request.preset}, "
           f"config {plan.config_hash}, selection {plan.protocol.selection.rule}")
+    if plan.regime is not None and not plan.regime.protocol_default:
+        print(f"regime: {plan.regime.describe()}")
     print(f"data: {plan.adapter.root}")
     if plan.pretrain_adapter is not None:
         print(f"pretraining data: {plan.pretrain_adapter.name} at {plan.pretrain_adapter.root} "

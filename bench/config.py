@@ -4,6 +4,9 @@ A method's ``Config`` is a frozen dataclass whose defaults are its paper's value
 configuration is the defaults, then a preset's overrides, then the user's ``--set`` pairs;
 an unknown key anywhere is an error naming the key and the valid ones, and every value is
 checked against the field's type so that ``--set lr=fast`` fails before training starts.
+A preset whose value is a string is an alias: it names another preset (e.g. MMA-DFER's old
+``official`` for ``code``), resolves to exactly its configuration and is recorded under the
+name it points to (:func:`preset_name`).
 """
 
 from __future__ import annotations
@@ -45,17 +48,38 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
     return out
 
 
-def resolve(config_cls: type, presets: Mapping[str, Mapping[str, Any]], preset: str,
+def preset_name(presets: Mapping[str, Mapping[str, Any] | str], preset: str, owner: str) -> str:
+    """The preset ``preset`` stands for: itself, or the preset an alias (a string value) names.
+
+    An unknown name, and an alias that names an unknown preset or another alias, are
+    ConfigErrors naming ``owner`` (the method).
+    """
+    return _preset(presets, preset, owner)[0]
+
+
+def _preset(presets: Mapping[str, Mapping[str, Any] | str], preset: str, owner: str) -> tuple[str, Mapping[str, Any]]:
+    if preset not in presets:
+        raise ConfigError(f"method {owner!r}: " + unknown("preset", preset, presets))
+    layer = presets[preset]
+    if not isinstance(layer, str):
+        return preset, layer
+    target = presets.get(layer)
+    if not isinstance(target, Mapping):
+        raise ConfigError(f"method {owner!r}: preset {preset!r} is an alias of {layer!r}, which is not a preset "
+                          f"of overrides (an alias must name one directly)")
+    return layer, target
+
+
+def resolve(config_cls: type, presets: Mapping[str, Mapping[str, Any] | str], preset: str,
             overrides: Mapping[str, Any], owner: str) -> Any:
-    """Build ``config_cls`` from its defaults, the named preset and ``overrides``.
+    """Build ``config_cls`` from its defaults, the named preset (aliases followed) and ``overrides``.
 
     ``owner`` (the method name) appears in every error message.
     """
-    if preset not in presets:
-        raise ConfigError(f"method {owner!r}: " + unknown("preset", preset, presets))
+    preset, preset_layer = _preset(presets, preset, owner)
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     values: dict[str, Any] = {}
-    for origin, layer in ((f"preset {preset!r}", presets[preset]), ("--set", overrides)):
+    for origin, layer in ((f"preset {preset!r}", preset_layer), ("--set", overrides)):
         for key, value in layer.items():
             if key not in fields:
                 raise ConfigError(

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import resource
 import shlex
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 
 from bench import config as config_mod
-from bench import metrics, provenance, splits, store
+from bench import metrics, provenance, regimes, splits, store
 from bench.api import Split
 from bench.data.prepare import Prepared
 from bench.planning import Plan
@@ -39,11 +38,14 @@ def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Pre
         "fold": split.name,
         "seed": seed,
         "preset": plan.request.preset,
-        "overrides": {k: v for k, v in plan.request.overrides.items()},
+        "overrides": dict(plan.overrides),
+        "budget": plan.request.budget or "paper",
+        "task": plan.task.kind,
         "config": config_mod.to_dict(plan.cfg),
         "config_hash": plan.config_hash,
         "modalities": list(plan.modalities),
-        "regime": dataclasses.asdict(protocol.regime),
+        "regime": regimes.as_dict(plan.training),
+        "regime_source": plan.regime.source if plan.regime else "protocol",
         "data": {
             "dataset": protocol.dataset, "root": str(plan.adapter.root),
             "root_fingerprint": plan.data_fingerprint,
@@ -57,9 +59,7 @@ def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Pre
             "transductive": ["val", "test"] if fitted.transductive else [],
         },
         "weights": getattr(module, "weights_provenance", {"all": "random-init"}),
-        "selection": {"rule": protocol.selection.rule, "metric": protocol.selection.metric,
-                      "epoch": fitted.chosen_epoch, "on_test": protocol.selection.on_test,
-                      "patience": protocol.selection.patience,
+        "selection": {**fitted.selection, "epoch": fitted.chosen_epoch,
                       "epochs_trained": {st: sum(h["stage"] == st for h in history)
                                          for st in dict.fromkeys(h["stage"] for h in history)}},
         "metrics": scores,
@@ -96,8 +96,12 @@ def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
     protocol = str(given.resolve()) if given.suffix in (".yaml", ".yml") and given.is_file() else plan.protocol.name
     parts = ["bench", "run", "--method", plan.method.name, "--protocol", protocol,
              "--fold", split.name, "--seed", str(seed), "--preset", req.preset]
-    for key, value in req.overrides.items():
+    for key, value in plan.overrides.items():
         parts += ["--set", f"{key}={_yaml_scalar(value)}"]
+    if plan.regime is not None and plan.regime.source == "--regime":
+        parts += ["--regime", plan.training.kind]
+        if plan.training.pretrain_on is not None:
+            parts += ["--pretrain-on", plan.training.pretrain_on.dataset]
     if req.modalities:
         parts += ["--modalities", *plan.modalities]
     if req.data_root:

@@ -473,7 +473,7 @@ def _stratified_holdout(plan: _Plan, samples: Sequence[Sample], adapter: Dataset
     mixed = sorted((k for k, n in Counter(g for groups in classes.values() for g in groups).items() if n > 1),
                    key=_natural)
     if mixed:
-        raise DataError(f"stratified_holdout: groups with samples of several classes: {_few(mixed)}")
+        raise DataError(f"stratified_holdout: groups with samples of several classes: {few(mixed)}")
     rng = np.random.default_rng(plan.params["seed"])
     test: set[str] = set()
     val: set[str] = set()

@@ -49,6 +49,8 @@ class Fitted:
     """How many times this cell was resumed from a checkpoint."""
     transductive: bool
     """Whether the method was handed the unlabelled validation and test inputs."""
+    selection: dict[str, Any]
+    """The selection rule applied (rule, metric, on_test, patience): the protocol's or the method's own."""
 
 
 def fit(plan: Plan, fold: str, seed: int, module: Any, prepared: Prepared, labels: np.ndarray,
@@ -61,14 +63,14 @@ def fit(plan: Plan, fold: str, seed: int, module: Any, prepared: Prepared, label
     ``checkpoint``, the training state is saved there at the end of every epoch, and a valid
     checkpoint of this cell found there is resumed from.
     """
-    stages = plan.method.stages(plan.cfg, plan.protocol.regime.kind, plan.protocol.regime.pretrain)
+    stages = plan.method.stages(plan.cfg, plan.training.kind, plan.training.pretrain)
     transductive = bool(getattr(module, "wants_unlabelled", False))
     if transductive:
         batch = stages[0].batch_size
         module.attach_unlabelled([ArrayDataset(prepared, None, index["val"], train=True).loader(batch, True, seed),
                                   test.unlabelled_loader(batch, seed)])
     history: list[dict[str, Any]] = []
-    selector = _Selector(plan, prepared, labels, index, test, history)
+    selector = _method_selector(plan, prepared, labels, index) or _Selector(plan, prepared, labels, index, test, history)
     identity = {"protocol_hash": plan.protocol.hash, "config_hash": plan.config_hash, "fold": fold, "seed": seed}
     resume = _resume_point(checkpoint, identity, stages)
     fit_s, seen = (resume.fit_s if resume else 0.0), 0
@@ -93,14 +95,16 @@ def fit(plan: Plan, fold: str, seed: int, module: Any, prepared: Prepared, label
                 enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
                 enable_progress_bar=plan.request.progress, callbacks=callbacks, plugins=_trainer_plugins(),
             )
-            trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number),
+            trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number,
+                                                               stage.drop_last),
                         ckpt_path=resume.path if resume is not None and number == resume.stage else None)
         fit_s += time.perf_counter() - tic
         if trainer.interrupted:
             raise RunError(f"training of {plan.method.name} on {fold} seed {seed} was interrupted")
         seen += stage_size * stage.epochs
     chosen_epoch = selector.restore(module)
-    return Fitted(chosen_epoch, history, fit_s, seen, resume.resumes if resume else 0, transductive)
+    return Fitted(chosen_epoch, history, fit_s, seen, resume.resumes if resume else 0, transductive,
+                  selector.describe())
 
 
 class TestSplit:
@@ -258,6 +262,13 @@ class History(L.Callback):
         self.history[:] = [dict(entry) for entry in state_dict["history"]]
 
 
+def _method_selector(plan: Plan, prepared: Prepared, labels: np.ndarray, index: Mapping[str, list[int]]) -> Any:
+    """The method's own selection callback (``Method.selector``), or None for the protocol's rule."""
+    val = ArrayDataset(prepared, labels, index["val"]) if index["val"] else None
+    validation = None if val is None else (lambda module: (predict(module, val), labels[index["val"]]))
+    return plan.method.selector(plan.cfg, plan.task, validation)
+
+
 class _Selector(L.Callback):
     """Applies the protocol's selection rule over the epochs of the last stage."""
 
@@ -267,6 +278,7 @@ class _Selector(L.Callback):
         self.rule = plan.protocol.selection.rule
         self.metric = plan.protocol.selection.metric
         self.patience = plan.protocol.selection.patience
+        self.on_test = plan.protocol.selection.on_test
         self.task = plan.task
         self.higher = metrics.get(self.metric).higher_is_better
         self.test = test
@@ -309,6 +321,10 @@ class _Selector(L.Callback):
         best = state_dict["best"]
         self.best = None if best is None else (best["value"], best["epoch"], best["weights"])
         self.last_epoch = state_dict["last_epoch"]
+
+    def describe(self) -> dict[str, Any]:
+        """The rule as the run record's ``selection`` states it."""
+        return {"rule": self.rule, "metric": self.metric, "on_test": self.on_test, "patience": self.patience}
 
     def restore(self, module: Any) -> int:
         """Load the selected weights into ``module``; return the chosen (0-based) epoch."""

@@ -365,8 +365,11 @@ def test_choice_and_optional_params_and_storage_declarations() -> None:
         _transform("face_frames", size=0)
     frames = _transform("video_frames", num_frames=16, test_clips=2)
     assert frames.variable_length and frames.describe()["version"] == 2
-    assert frames.describe()["params"] == {"num_frames": 16, "size": 32, "ordering": "numeric", "test_clips": 2}
+    assert frames.describe()["params"] == {"num_frames": 16, "size": 32, "ordering": "numeric", "test_clips": 2,
+                                           "count": "files"}
     # Sampling parameters are recorded but do not key the cache: the decoded clip is the same.
-    assert frames.cache_identity()["params"] == {"size": 32, "ordering": "numeric"}
+    assert frames.cache_identity()["params"] == {"size": 32, "ordering": "numeric", "count": "files"}
+    with pytest.raises(ConfigError, match="'count' must be one of 'files', 'mmadfer_lists', got 'all'"):
+        _transform("video_frames", count="all")
     assert not _transform("audio_logmel").variable_length
     assert "device" not in _transform("face_frames", device="cuda").describe()["params"]

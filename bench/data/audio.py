@@ -14,7 +14,9 @@ Waveforms are read with :func:`bench.data.media.read_audio` (float in [-1, 1], w
 transform fixes a rate. A container without an audio track is a DataError unless the
 transform's ``missing_audio`` is ``"zeros"``: then the features of silence are used (shape
 from the container's declared duration) and the clip is recorded with the fallback
-``missing_audio_zeros``.
+``missing_audio_zeros``; under ``"zeros"`` a source file that does not exist (MMA-DFER's
+missing MAFW wav, ``dataloader/video_dataloader.py:151-152``) is silence too, for the
+transforms whose silence needs no duration.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class _AudioTransform(Transform):
 
     def run(self, source: Path | str) -> Output:
         path = file_source(source, self.name)
+        if self.params.missing_audio == "zeros" and not path.exists():
+            return Output(self.silence(path), ("missing_audio_zeros",))
         try:
             return Output(self.features(path))
         except NoAudioTrackError:

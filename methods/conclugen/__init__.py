@@ -68,6 +68,7 @@ class ConCluGen(Method):
             "video": TransformSpec("conclugen_video_features", {
                 "backbone_2d": cfg.video_backbone_2d, "backbone_3d": cfg.video_backbone_3d,
                 "stem_3d": cfg.video_3d_stem, "weights_2d": cfg.video_weights_2d, "weights_3d": cfg.video_weights_3d, "size": cfg.frame_size,
+                "folder_fps": cfg.frame_folder_fps,
                 "swap_2d_normalisation": cfg.swap_2d_normalisation, "tiny_dim": cfg.tiny_dim,
                 "views": cfg.instance_views if cfg.variant == "instance_cont" else 0,
                 "parts": cfg.instance_cont_frames if cfg.variant == "instance_cont" else "2d_3d",
@@ -88,6 +89,16 @@ class ConCluGen(Method):
             return [Stage("supervised", cfg.epochs, cfg.batch_size)]
         head = [Stage("pretrain", cfg.pretrain_epochs, cfg.pretrain_batch_size, labels=False)] if pretrain else []
         return [*head, Stage(regime, cfg.epochs, cfg.batch_size)]
+
+    def selector(self, cfg: ConCluGenConfig, task: TaskSpec, validation: Any) -> Any:
+        """``selection='early_stop_loss'``: the code's early stopping on the class-weighted validation loss."""
+        if cfg.selection == "protocol":
+            return None
+        if validation is None:
+            raise ConfigError("conclugen selection=early_stop_loss needs a validation side; this protocol's folds have none")
+        from bench_methods.conclugen.selection import EarlyStopOnValidationLoss
+
+        return EarlyStopOnValidationLoss(task, validation, cfg.class_weighting, cfg.early_stop_patience)
 
     def build(self, task: TaskSpec, cfg: ConCluGenConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
         from bench_methods.conclugen.module import ConCluGenModule

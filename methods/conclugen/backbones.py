@@ -78,7 +78,8 @@ def load_strict(net: nn.Module, path: str, what: str,
     net.load_state_dict(state, strict=True)
 
 
-def _seeded(build: "functools.partial[nn.Module]") -> nn.Module:
+def _seeded(build: Callable[[], nn.Module]) -> nn.Module:
+    """``build()`` with the global RNG seeded by INIT_SEED, every module it makes included."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(INIT_SEED)
         return build()
@@ -100,7 +101,7 @@ def build_video_2d(arch: str, weights: str | None, tiny_dim: int) -> tuple[nn.Mo
     import torchvision
 
     if arch == "tiny":
-        net, dim = _seeded(functools.partial(_Tiny, nn.Conv2d(3, tiny_dim, 5, stride=2))), tiny_dim
+        net, dim = _seeded(lambda: _Tiny(nn.Conv2d(3, tiny_dim, 5, stride=2))), tiny_dim
     else:
         net = _seeded(functools.partial(getattr(torchvision.models, arch), weights=None))
         if weights:
@@ -181,8 +182,8 @@ def build_video_3d(arch: str, weights: str | None, tiny_dim: int,
     and 34, 2048 for the bottleneck depths 50, 101 and 152); ``stem`` see :data:`R3D_STEMS`
     (a pretorched checkpoint is renamed on loading)."""
     if arch == "tiny":
-        net, dim = _seeded(functools.partial(_Tiny, nn.Conv3d(3, tiny_dim, (3, 5, 5), stride=(1, 2, 2),
-                                                              padding=(1, 0, 0)))), tiny_dim
+        net, dim = _seeded(lambda: _Tiny(nn.Conv3d(3, tiny_dim, (3, 5, 5), stride=(1, 2, 2),
+                                                   padding=(1, 0, 0)))), tiny_dim
     else:
         net = _seeded(functools.partial(r3d, arch, stem))
         if weights:

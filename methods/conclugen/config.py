@@ -69,6 +69,9 @@ class ConCluGenConfig:
     """Local file with the 3D backbone's state_dict (loaded strictly); None = random init (recorded)."""
     frame_size: int = 180
     """Frames are resized to this square (code: 180x180 face crops, ``configs/testing.yaml``)."""
+    frame_folder_fps: float = 25.0
+    """The rate assumed for a clip given as a folder of frame images (DFEW's ``clip_224x224``),
+    which carries none; a video file's own rate is always used (the code reads video files)."""
     swap_2d_normalisation: bool = False
     """False: ImageNet mean/std for the 2D ResNet (what the paper's ImageNet ResNet expects).
     True: the code's swapped ``mean=[0.229,0.224,0.225], std=[0.485,0.456,0.406]``
@@ -183,6 +186,12 @@ class ConCluGenConfig:
     lr: float = 0.00967
     weight_decay: float = 0.004
     dropout: float = 0.5
+    selection: Literal["protocol", "early_stop_loss"] = "protocol"
+    """The downstream stage's model selection: the protocol's rule (best validation metric), or the
+    code's early stopping on the class-weighted validation loss, testing the last epoch's weights
+    (:mod:`.selection`; with ``epochs`` 1000, Lightning's default the code leaves in place)."""
+    early_stop_patience: int = 15
+    """Epochs without a lower validation loss before ``early_stop_loss`` stops (code: 15)."""
     training_copies: int = 0
     """Precomputed augmented copies of every clip's features for the downstream training stages,
     one drawn at random per sample and step, the clean features for evaluation and pretraining:
@@ -201,6 +210,8 @@ class ConCluGenConfig:
                      "pretrain_batch_size", "batch_size", "text_max_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.frame_folder_fps <= 0:
+            raise ValueError(f"frame_folder_fps must be > 0, got {self.frame_folder_fps}")
         if self.audio_first_conv_bins > 128:
             raise ValueError("audio_first_conv_bins must be <= 128 (the spectrogram has 128 mel bins)")
         if self.mms_temperature is not None and self.mms_temperature <= 0:
@@ -215,6 +226,8 @@ class ConCluGenConfig:
             raise ValueError(f"kmeans_queue_reduction_factor={self.kmeans_queue_reduction_factor} keeps "
                              f"(pretrain_batch_size // 128) // factor = 0 rows per run at pretrain_batch_size="
                              f"{self.pretrain_batch_size}; it needs pretrain_batch_size >= 128 x the factor")
+        if self.early_stop_patience < 1:
+            raise ValueError(f"early_stop_patience must be >= 1, got {self.early_stop_patience}")
         if self.training_copies < 0:
             raise ValueError(f"training_copies must be >= 0, got {self.training_copies}")
         if self.instance_views < 2:
@@ -229,7 +242,7 @@ CODE: dict[str, object] = {
     "swap_2d_normalisation": True, "instance_cont_frames": "3d", "audio_first_conv_bins": 40, "audio_layout": "code",
     "projection_head": "shared", "reconstruction_final_relu": True, "margin_form": "code", "loss_combination": "mean",
     "kmeans_metric": "cosine", "kmeans_loop": "fast_pytorch_kmeans", "kmeans_empty_cluster": "zero",
-    "pretrain_warmup": "last_epoch_10", "training_copies": 10,
+    "pretrain_warmup": "last_epoch_10", "training_copies": 10, "selection": "early_stop_loss", "epochs": 1000,
 }
 """Preset ``code``: every switch set to the official code's side (``tub-cv-group/conclugen`` @ dab52231)."""
 

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from bench.api import TransformSpec
 from bench.data.audio import MissingAudio
+from bench.data.frames import read_clip
 from bench.data.media import read_video
 from bench.data.text import TOKENIZER_FILES, read_text
 from bench.data.transforms import Output, Transform, file_source, get_transform, positive, register
@@ -153,10 +154,14 @@ class ConCluGenVideoFeatures(Transform):
     ``views > 0`` adds that many temporally consistent augmented views (:func:`simclr_view`,
     seeded by the view number and the clip's pixels) for Instance-Cont. ``describe()`` carries
     the sha256 of both weights files (``random-init`` without one).
+
+    The source is a video file (what the code reads, with moviepy, at the file's own rate) or a
+    folder of frame images in index order (DFEW's ``Clip/clip_224x224/<id>/``), which carries no
+    rate: ``folder_fps`` stands for it in the 1 fps and 16 fps subsampling.
     """
 
     name = "conclugen_video_features"
-    version = 3  # 3: the 3D backbone's stem is a parameter (pretorched's by default)
+    version = 4  # 4: frame folders read (folder_fps); 3: the 3D backbone's stem is a parameter
     modality = "video"
 
     @dataclasses.dataclass(frozen=True)
@@ -172,9 +177,10 @@ class ConCluGenVideoFeatures(Transform):
         tiny_dim: int = 32
         parts: Literal["2d_3d", "3d"] = "2d_3d"
         copies: int = 0
+        folder_fps: float = 25.0
 
         def __post_init__(self) -> None:
-            positive("conclugen_video_features", size=self.size, tiny_dim=self.tiny_dim)
+            positive("conclugen_video_features", size=self.size, tiny_dim=self.tiny_dim, folder_fps=self.folder_fps)
             _copies(self.copies, "conclugen_video_features")
             if self.views < 0:
                 raise ConfigError(f"transform 'conclugen_video_features' parameter 'views' must be >= 0, got {self.views}")
@@ -208,17 +214,27 @@ class ConCluGenVideoFeatures(Transform):
             f2 = net_2d(two).mean(dim=0)
         return torch.cat([f2, f3]).numpy().astype(np.float32)
 
+    def _frames(self, path: Path) -> tuple[torch.Tensor, float, bytes]:
+        """The clip's frames resized to ``size`` (``[T, 3, size, size]`` in [0, 1]), its rate and raw pixels."""
+        if path.is_dir():
+            images, fps = read_clip(path), self.params.folder_fps
+        else:
+            clip = read_video(path)
+            images, fps = list(clip.frames), clip.fps
+        size = (self.params.size, self.params.size)
+        # frames of a folder may differ in size: each is resized on its own, as the decoded ones are
+        frames = torch.cat([F.interpolate(torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255.0), size=size,
+                                          mode="bilinear", align_corners=False, antialias=True) for image in images])
+        return frames, fps, b"".join(image.tobytes() for image in images)
+
     def run(self, source: Path | str) -> Output:
-        clip = read_video(file_source(source, self.name))
-        frames = torch.from_numpy(clip.frames).permute(0, 3, 1, 2).float().div(255.0)
-        frames = F.interpolate(frames, size=(self.params.size, self.params.size), mode="bilinear",
-                               align_corners=False, antialias=True)
-        rows = [self._features(frames, clip.fps)]
-        base = _content_seed(clip.frames.tobytes())
+        frames, fps, pixels = self._frames(file_source(source, self.name))
+        rows = [self._features(frames, fps)]
+        base = _content_seed(pixels)
         for view in range(1, self.params.views + 1):
-            rows.append(self._features(simclr_view(frames, self.params.size, base + view).clamp(0, 1), clip.fps))
+            rows.append(self._features(simclr_view(frames, self.params.size, base + view).clamp(0, 1), fps))
         for copy in range(1, self.params.copies + 1):
-            rows.append(self._features(training_copy(frames, self.params.size, base - copy).clamp(0, 1), clip.fps))
+            rows.append(self._features(training_copy(frames, self.params.size, base - copy).clamp(0, 1), fps))
         return Output(np.stack(rows))
 
 
