@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import reported, store, tables
+from bench import loader, reported, store, tables
 from bench.errors import BenchError, DataError, PluginError
 
 EXIT_REGRESSION = 1
@@ -162,15 +162,17 @@ def load_expected(path: Path) -> list[ExpectedFile]:
 
 
 def _expected_file(path: Path) -> ExpectedFile:
-    data = reported.strict_mapping(reported.read_yaml(path), _FILE_KEYS, str(path))
+    doc = loader.read(path, DataError, printed=True)
+    data = reported.strict_mapping(doc.data, _FILE_KEYS, doc.where())
     k, decimals = data["k"], data["decimals"]
     if isinstance(k, bool) or not isinstance(k, int | float) or k <= 0:
-        raise DataError(f"{path}: k: expected a positive number of standard errors, got {k!r}")
+        raise DataError(f"{doc.where(('k',))}: k: expected a positive number of standard errors, got {k!r}")
     if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 12:
-        raise DataError(f"{path}: decimals: expected the number of decimals the means are stored to, got {decimals!r}")
+        raise DataError(f"{doc.where(('decimals',))}: decimals: expected the number of decimals the means are stored to, got {decimals!r}")
     if not isinstance(data["cells"], list) or not data["cells"]:
-        raise DataError(f"{path}: cells: expected a non-empty list")
-    cells = tuple(_expected_cell(raw, f"{path}: cells[{i}]") for i, raw in enumerate(data["cells"]))
+        raise DataError(f"{doc.where(('cells',))}: cells: expected a non-empty list")
+    cells = tuple(_expected_cell(raw, f"{doc.where(('cells', i))}: cells[{i}]")
+                  for i, raw in enumerate(data["cells"]))
     return ExpectedFile(str(data["name"]), path, float(k), decimals, cells)
 
 

@@ -4,7 +4,8 @@
 of both — and remembers the line of every key and list item. :func:`validate` checks the parsed
 data against a pydantic model (a :class:`Model`: an unknown key is refused with a suggestion and
 the valid keys) and turns the first problem into one line ``FILE:LINE: KEY: what is wrong``,
-raised as the caller's :class:`~bench.errors.BenchError` subclass (exit 2). :func:`load` does both.
+raised as the caller's :class:`~bench.errors.BenchError` subclass (exit 2). :func:`coerce` checks
+one value against a type annotation (a method's config field, a transform's parameter).
 
 The field types below (:func:`integer`, :func:`choice`, :data:`Text`...) carry their own
 messages, which say what is allowed and what was given.
@@ -17,7 +18,7 @@ import functools
 import re
 import types
 import typing
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -154,7 +155,7 @@ def _deep_merge(base: Any, over: Any) -> Any:
 class Model(BaseModel):
     """Base of the file schemas: frozen, and an unknown key is an error suggesting the closest valid one."""
 
-    model_config = ConfigDict(frozen=True, strict=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -176,11 +177,10 @@ def fail(message: str, at: Loc = ()) -> PydanticCustomError:
     return PydanticCustomError("bench", "{message}", {"message": message, "at": tuple(at)})
 
 
-def validate(doc: Document, model: type[M], error: type[BenchError], data: Any = None,
-             context: Mapping[str, Any] | None = None) -> M:
+def validate(doc: Document, model: type[M], error: type[BenchError], data: Any = None) -> M:
     """``doc.data`` (or ``data``) as a ``model``; the first problem is an ``error`` naming file, line and key."""
     try:
-        return model.model_validate(doc.data if data is None else data, context=dict(context or {}))
+        return model.model_validate(doc.data if data is None else data)
     except pydantic.ValidationError as exc:
         problems = exc.errors()
         first = problems[0]
@@ -191,13 +191,6 @@ def validate(doc: Document, model: type[M], error: type[BenchError], data: Any =
             raise error(f"{doc.where(_plain(parent))}: {key + ': ' if key else ''}missing required key(s): "
                         f"{', '.join(keys)}") from None
         raise error(describe(doc, first)) from None
-
-
-def load(path: Path, model: type[M], error: type[BenchError], printed: bool = False,
-         context: Mapping[str, Any] | None = None) -> tuple[Document, M]:
-    """:func:`read` then :func:`validate`: the document (for the lines of later checks) and the model."""
-    doc = read(path, error, printed)
-    return doc, validate(doc, model, error, context=context)
 
 
 def describe(doc: Document, problem: Mapping[str, Any]) -> str:
@@ -236,42 +229,22 @@ def dotted(loc: Loc) -> str:
 # ------------------------------------------------------------------------------------- field types
 
 
-def _checked(check: Callable[[Any], Any]) -> PlainValidator:
-    return PlainValidator(check)
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def integer(minimum: int | None = None, below: int | None = None, what: str | None = None,
-            optional: bool = False) -> Any:
-    """An integer (never a bool) >= ``minimum`` and < ``below`` where given (or null when ``optional``)."""
-    bounds = [f">= {minimum}" if minimum is not None else "", f"< {below}" if below is not None else ""]
-    allowed = what or " ".join(["an integer", *[b for b in bounds if b]])
+def integer(minimum: int | None = None, what: str | None = None, optional: bool = False) -> Any:
+    """An integer (never a bool), >= ``minimum`` where given (or null when ``optional``)."""
+    allowed = what or ("an integer" + (f" >= {minimum}" if minimum is not None else ""))
 
     def check(value: Any) -> int | None:
         if optional and value is None:
             return None
-        if not _is_int(value) or (minimum is not None and value < minimum) or (below is not None and value >= below):
+        if not _is_int(value) or (minimum is not None and value < minimum):
             raise fail(f"expected {allowed}, got {value!r}")
         return value
 
-    return Annotated[int | None if optional else int, _checked(check)]
-
-
-def number(above: float | None = None, below: float | None = None, what: str | None = None) -> Any:
-    """A number (int or float, never a bool) strictly between ``above`` and ``below`` where given."""
-    allowed = what or "a number" + (f" > {above}" if above is not None else "") + (
-        f" < {below}" if below is not None else "")
-
-    def check(value: Any) -> float:
-        if (isinstance(value, bool) or not isinstance(value, int | float)
-                or (above is not None and not value > above) or (below is not None and not value < below)):
-            raise fail(f"expected {allowed}, got {value!r}")
-        return float(value)
-
-    return Annotated[float, _checked(check)]
+    return Annotated[int | None if optional else int, PlainValidator(check)]
 
 
 def choice(kind: str, options: Collection[str]) -> Any:
@@ -281,7 +254,7 @@ def choice(kind: str, options: Collection[str]) -> Any:
             raise fail(unknown(kind, str(value), options))
         return value
 
-    return Annotated[str, _checked(check)]
+    return Annotated[str, PlainValidator(check)]
 
 
 def _text(value: Any) -> str:
@@ -308,13 +281,13 @@ def _mapping(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-Text = Annotated[str, _checked(_text)]
+Text = Annotated[str, PlainValidator(_text)]
 """A non-empty string."""
-Flag = Annotated[bool, _checked(_flag)]
+Flag = Annotated[bool, PlainValidator(_flag)]
 """true or false."""
-Names = Annotated[tuple[str, ...], _checked(_names)]
+Names = Annotated[tuple[str, ...], PlainValidator(_names)]
 """A non-empty list of non-empty strings."""
-Options = Annotated[dict[str, Any], _checked(_mapping)]
+Options = Annotated[dict[str, Any], PlainValidator(_mapping)]
 """A mapping with string keys and any values (adapter options, ``--set`` overrides)."""
 
 

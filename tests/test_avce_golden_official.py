@@ -115,3 +115,21 @@ def test_the_codes_four_metrics_match_and_the_standard_ones_differ() -> None:
         assert got == pytest.approx(FIXTURE["metrics"][official], abs=TOL), official
     for standard in ("rmse", "pcc", "ccc"):
         assert scores[f"{standard}_valence"] != pytest.approx(FIXTURE["metrics"][standard][0], abs=TOL), standard
+
+
+def test_released_weight_files_load_through_the_config_and_bad_ones_are_config_errors(tmp_path: Path) -> None:
+    from bench.errors import ConfigError
+
+    official = golden_weights.state_dict(FIXTURE["layout"], FIXTURE["weights_seed"])
+    for part in ("encoder", "regressor"):
+        torch.save({k[len(part) + 1:]: v for k, v in official.items() if k.startswith(part + ".")},
+                   tmp_path / f"{part}.t7")
+    module = AVCE().build(VA, resolve("code", official_weights=str(tmp_path)), {"video": (3, 224, 224)})
+    assert torch.equal(module.net.compressor[3].weight, official["regressor.lin0.weight"])
+    assert torch.equal(module.net.encoder[0].weight, official["encoder.features.0.weight"])
+    assert module.weights_provenance["E, C, R"].count("sha256:") == 2
+    with pytest.raises(ConfigError, match="tensors the files and the alexnet network do not share"):
+        AVCE().build(VA, resolve("paper", official_weights=str(tmp_path)), {"video": (3, 224, 224)})  # BatchNorm
+    (tmp_path / "regressor.t7").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="regressor.t7: not a state dict"):
+        AVCE().build(VA, resolve("code", official_weights=str(tmp_path)), {"video": (3, 224, 224)})

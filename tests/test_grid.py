@@ -144,6 +144,7 @@ def test_resources_merge_and_one_array_per_resource_set(tmp_path: Path, capsys: 
            "records (fit_s), 3 at the time limit" in text
 
 
+@pytest.mark.slow
 def test_debug_then_local_chain_skips_finished_cells(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     grid, out = write_grid(tmp_path, folds=[1, 2]), tmp_path / "out"
     code, text, err = bench(capsys, "grid", str(grid), "--launcher", "debug", "--out", str(out))
@@ -174,6 +175,7 @@ def test_debug_then_local_chain_skips_finished_cells(tmp_path: Path, capsys: pyt
     assert store.read(records[1])["timings"]["resumed"] == 0
 
 
+@pytest.mark.slow
 def test_a_failed_cell_does_not_stop_the_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     grid, out = write_grid(tmp_path, overrides=[{"epochs": 1, "lr": -1.0}, {"epochs": 1}]), tmp_path / "out"
     code, text, _ = bench(capsys, "grid", str(grid), "--launcher", "local", "--out", str(out))
@@ -259,6 +261,7 @@ def assert_same_as_uninterrupted(out: Path, uninterrupted: tuple[dict[str, Any],
     assert not list(out.rglob("*.ckpt"))
 
 
+@pytest.mark.slow
 def test_preempted_local_job_requeues_and_resumes_exactly(tmp_path: Path, uninterrupted: Any) -> None:
     grid, out = write_grid(tmp_path, overrides=[REQUEUE]), tmp_path / "out"
     proc, checkpoint, task = start_local_grid(grid, out, tmp_path / "console.txt")
@@ -273,6 +276,7 @@ def test_preempted_local_job_requeues_and_resumes_exactly(tmp_path: Path, uninte
     assert "Calling checkpoint method" in text and "Requeued job" in text
 
 
+@pytest.mark.slow
 def test_killed_local_job_resumes_when_the_grid_runs_again(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                            uninterrupted: Any) -> None:
     grid, out = write_grid(tmp_path, overrides=[REQUEUE]), tmp_path / "out"

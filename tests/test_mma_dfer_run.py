@@ -48,6 +48,7 @@ def run_tiny(data_root: Path, out: Path, tmp_path_factory: pytest.TempPathFactor
     return [cell.record for cell in run.execute(run.make_plan(request))]
 
 
+@pytest.mark.slow
 def test_tiny_model_learns_the_synthetic_data(data_root: Path, tmp_path: Path,
                                               tmp_path_factory: pytest.TempPathFactory) -> None:
     records = run_tiny(data_root, tmp_path, tmp_path_factory, modalities=["video", "audio"])

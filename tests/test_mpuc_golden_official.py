@@ -92,3 +92,22 @@ def test_code_losses_match_the_official_supcon_and_the_paper_differs() -> None:
     assert abs(float(supervised) - FIXTURE["loss_supervised"]) < TOL
     paper = pairwise_loss(projections(), positives="paper", reduction="sum", temperature=0.07)
     assert abs(float(paper) - FIXTURE["loss_unsupervised"]) > 0.1
+
+
+def test_an_official_encoder_checkpoint_loads_through_the_config(tmp_path: Path) -> None:
+    from bench.errors import ConfigError
+
+    official = golden_weights.state_dict(FIXTURE["layout"], FIXTURE["weights_seed"])
+    torch.save({"epoch": 3, "model_state_dict": official, "loss": 0.5}, tmp_path / "encoder_epoch_top.pth")
+    cfg = config_mod.resolve(MPUC.Config, MPUC.presets, "code_mosei",
+                             {"official_encoder": str(tmp_path / "encoder_epoch_top.pth")}, "mpuc")
+    shapes = {"audio": (cfg.window_frames, 128), "landmarks": (cfg.window_frames, 51, 2)}
+    module = MPUC().build(TaskSpec("multilabel", ("happy", "sad")), cfg, shapes)  # text in the file, not in the run
+    assert torch.equal(module.projections["audio"][0].weight, official["proj_audio.0.weight"])
+    assert module.weights_provenance["landmarks"].startswith("official encoder sha256:")
+    del official["stgcn.fully.weight"]
+    torch.save({"model_state_dict": official}, tmp_path / "partial.pth")
+    with pytest.raises(ConfigError, match="lacks tensors of this run's modalities: backbones.landmarks.0.per_node"):
+        MPUC().build(TaskSpec("multilabel", ("happy", "sad")),
+                     config_mod.resolve(MPUC.Config, MPUC.presets, "code_mosei",
+                                        {"official_encoder": str(tmp_path / "partial.pth")}, "mpuc"), shapes)

@@ -63,6 +63,7 @@ def request(protocol_path: str, data_root: Path, cache_dir: Path, out: Path, **k
     return run.RunRequest(**base)
 
 
+@pytest.mark.slow
 def test_pretrain_then_linear_eval_is_clearly_above_chance(conformance_root: Path, cache_dir: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, set[bool]] = {}

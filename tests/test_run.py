@@ -110,6 +110,7 @@ def test_crash_mid_training_leaves_no_record(data_root: Path, cache_dir: Path, t
     assert not redone.skipped and redone.path.is_file()
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_no_record(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "bench.cli", "run", "--method", "late_fusion", "--protocol", "synthetic_5fold",
@@ -193,6 +194,7 @@ def test_protocol_needing_a_missing_regime(data_root: Path, cache_dir: Path, tmp
         run.make_plan(request(data_root, cache_dir, tmp_path, protocol=str(path)))
 
 
+@pytest.mark.slow
 def test_cli_prints_the_fold_table_and_exit_codes(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
     base = [sys.executable, "-m", "bench.cli", "run", "--protocol", "synthetic_5fold", "--preset", "tiny",
             "--data-root", str(data_root), "--out", str(tmp_path), "--cache-dir", str(cache_dir), "--no-progress"]

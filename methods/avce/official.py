@@ -15,14 +15,21 @@ maps them onto :class:`~bench_methods.avce.networks.AVCENet` built without ``hea
 
 The released ``pretrained_weights/alexnet/regressor.t7`` belongs to the demo's
 ``Regressor_light_new`` (it has ``lin2`` and ``pw_conv``), not to ``Regressor_Alex``: a KeyError.
-A ``module.`` prefix (``nn.DataParallel``) is dropped.
+A ``module.`` prefix (``nn.DataParallel``) is dropped. :func:`load_released` reads such a
+pair of files for the config key ``official_weights``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
+from torch import nn
+
+from bench.errors import ConfigError
 
 _REGRESSOR = {
     "alexnet": {"lin0": "compressor.3", "lin1": "regressor.1", "va_regressor": "regressor.3"},
@@ -58,3 +65,34 @@ def net_state_dict(backbone: str, encoder: Mapping[str, torch.Tensor], regressor
     if metric_head is not None:
         out.update(_renamed(metric_head, _HEADS, "metric_head.", "Variational_regressor"))
     return out
+
+
+def load_released(net: nn.Module, backbone: str, folder: str) -> dict[str, str]:
+    """Load ``folder``/``encoder.t7`` and ``regressor.t7`` (the code's E and R) into ``net``'s E, C, R.
+
+    Returns the weights' provenance for the record; H and H1 stay as initialised. A missing or
+    unreadable file, or tensors that do not fit (another backbone, ``head_batchnorm``, a width
+    other than the code's), is a ConfigError naming the file.
+    """
+    root = Path(folder).expanduser()
+    states, digests = {}, []
+    for part in ("encoder", "regressor"):
+        path = root / f"{part}.t7"
+        if not path.is_file():
+            raise ConfigError(f"official_weights={folder!r}: no {path.name} there; expected the code's "
+                              "encoder.t7 and regressor.t7 (e.g. AVCE_FER pretrained_weights/resnet18/)")
+        try:
+            states[part] = torch.load(path, map_location="cpu", weights_only=True)
+        except (RuntimeError, OSError, pickle.UnpicklingError) as error:
+            raise ConfigError(f"{path}: not a state dict torch can read safely ({error})") from error
+        digests.append(f"{path.name} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}")
+    try:
+        converted = net_state_dict(backbone, states["encoder"], states["regressor"])
+        missing, unexpected = net.load_state_dict(converted, strict=False)
+    except (KeyError, RuntimeError) as error:
+        raise ConfigError(f"official_weights={folder!r}: the files do not fit the {backbone} network ({error})") from error
+    left = [k for k in [*missing, *unexpected] if not k.startswith(("head.", "metric_head."))]
+    if left:
+        raise ConfigError(f"official_weights={folder!r}: tensors the files and the {backbone} network do not share: "
+                          f"{', '.join(left[:5])}")
+    return {"E, C, R": f"{root}: {', '.join(digests)}", "H, H1": "random-init"}

@@ -5,64 +5,22 @@ R(2+1)D-18 on face crops, a transformer over word vectors), each with a projecti
 ``fc + ReLU + fc``; pretraining with the contrastive loss of every ordered pair of modalities
 (eqs. 1-2, tau 0.07) on temporal crops, without labels; then the projection heads are dropped
 and the concatenated 512-d features feed a prediction layer (fusion only at inference).
-Paper-vs-code switches are fields of :class:`~bench_methods.mpuc.config.MPUCConfig`.
+Paper-vs-code switches are fields of :class:`~bench_methods.mpuc.config.MPUCConfig`; the
+``code*`` presets set the official code's side of them.
 
-Two methods share this package:
+The methods of this package:
 
-* ``mpuc`` (:class:`MPUC`): the proposed method, regime ``linear_eval`` with ``pretrain: true``
-  (``probe=online`` trains the classifier alongside the encoder, the code's way); at least
-  two modalities.
-* the supervised baselines of Tables I-II with the same backbones, regime ``supervised``, each
-  runnable by name: ``mpuc_unimodal`` (:class:`MPUCUnimodal`, exactly one modality; presets
-  ``acoustics``, ``faces``, ``landmarks`` hold each Table I row's schedule), ``mpuc_late_fusion``
-  (:class:`MPUCLateFusion`) and ``mpuc_attention`` (:class:`MPUCAttention`), the last two on
-  any non-empty subset of modalities. ``mpuc_supervised`` (:class:`MPUCSupervised`) is the
-  same family under one name, the row chosen by preset (``unimodal_acoustics``,
-  ``unimodal_faces``, ``unimodal_landmarks``, ``paper`` = Late Fusion, ``attention``).
-* Table II's ``Ours wout/ text`` row is ``mpuc`` with ``--modalities audio landmarks video`` on
-  CMU-MOSEI (all modalities but text).
+* ``mpuc`` (:class:`MPUC`): the proposed method, regime ``linear_eval`` with ``pretrain: true``,
+  at least two modalities; presets ``paper``, ``paper_mosei``, ``code`` = ``code_ravdess``
+  (the shipped ``config/params_ravdess.yaml``), ``code_mosei`` (``config/params_MOSEI.yaml``);
+* the supervised baselines of Tables I-II with the same backbones, regime ``supervised``:
+  ``mpuc_unimodal`` (:class:`MPUCUnimodal`, exactly one modality), ``mpuc_late_fusion``
+  (:class:`MPUCLateFusion`), ``mpuc_attention`` (:class:`MPUCAttention`) and
+  ``mpuc_supervised`` (:class:`MPUCSupervised`, the same family, the row chosen by preset).
 
-Inputs (bench transforms; the data layer delivers windows of ``window_frames`` steps):
-``audio_logmel_mpuc`` (log-mel ``[T, 128]``), ``landmarks_openface_mpuc`` (``[T, 51, 2]`` from
-an OpenFace CSV's ``x_0..x_67, y_0..y_67``; a CSV without them is a DataError naming the file
-and that header), ``face_frames`` (R(2+1)D input: MTCNN face crops, the paper's detector [61];
-its crop rule is unstated, bench takes the square union box, policy ``mma_dfer_square``,
-resized to 112 x 112 as the code's evaluation resize; ``window_frames`` TSN-sampled frames per
-item, then ``video_clip_frames`` evenly spread over the crop), ``text_glove`` (one 300-d GloVe
-vector per word from the local file ``glove_path``; the code's MOSEI pickles put words on the
-other modalities' step axis, bench crops the word sequence on its own axis, see
-:class:`bench.data.text.TextGloVe`); without ``glove_path`` asking for text is a ConfigError.
-
-Reproducing Table I (RAVDESS)
-=============================
-The official RAVDESS pipeline reads audio and facial landmarks (it has no face-image branch,
-so the "Facial Images" rows are not reproducible from the code). Real inputs needed under one
-data root (the ravdess adapter finds ``Actor_NN`` folders at any depth):
-
-* ``Audio_Speech_Actors_01-24/Actor_NN/03-01-EE-II-SS-RR-NN.wav`` (or the 16 kHz ``.opus``
-  transcode in ``../shared/data/ravdess/audio_speech_16k_opus``): the audio-only speech files;
-* the RAVDESS Facial Landmark Tracking release (Zenodo record 3255102,
-  ``FacialTracking_Actors_01-24.zip``): one OpenFace 2 CSV per audio-visual speech file, named
-  like it, ``Actor_NN/01-01-EE-II-SS-RR-NN.csv`` (60 per actor, 1,440 in all), whose header
-  names ``x_0..x_67, y_0..y_67`` among the OpenFace columns (read by name; the code slices
-  the columns 297:365 and 365:433);
-* for face images, the ``Video_Speech_Actor_NN/Actor_NN/01-01-…mp4`` files (bench's own
-  addition; R(2+1)D's Kinetics-400 weights from a local file via ``--set video_weights=PATH``).
-
-The ravdess protocols (``ravdess_actor10``, ``ravdess_kfold10``, ``ravdess_actor_holdout``) are
-``supervised``: they run the baselines. MPUC's own rows run under ``ravdess_actor10_linear``,
-``ravdess_kfold10_linear`` and ``ravdess_actor_holdout_linear``: the same folds (committed as
-split files in ``methods/mpuc/splits/``, written and verified by ``bench splits``) with
-``regime: {kind: linear_eval, pretrain: true}``. Commands (``--preset code_ravdess`` is the
-shipped RAVDESS config: supervised-contrastive positives, the code's loss, online probe)::
-
-    bench run --method mpuc --protocol ravdess_actor10_linear --data-root DIR --modalities audio landmarks
-    bench run --method mpuc_unimodal --protocol ravdess_actor10 --data-root DIR --modalities audio --preset acoustics
-
-Without landmark CSVs under ``DIR`` the first is one DataError naming the missing modality, the
-protocols that fit and the layout. On the embedded synthetic benchmark (no data needed)::
-
-    bench run --method mpuc --protocol methods/mpuc/synthetic_mpuc.yaml --preset tiny
+Inputs are bench transforms: ``audio_logmel_mpuc``, ``landmarks_openface_mpuc``,
+``face_frames`` and ``text_glove`` (the latter needs a local GloVe file, ``glove_path``).
+REPRODUCE.md (MPUC) lists the data each table needs, the commands and measured runs.
 """
 
 from __future__ import annotations
@@ -85,12 +43,7 @@ _TINY_MODEL: dict[str, Any] = {
 }
 """The ``tiny`` presets: a CPU-sized model whose 12-step crop fits the synthetic benchmark's
 16-frame landmark tracks and 1 s of audio (44 log-mel frames). MPUC's ``tiny`` pretrains at
-``pretrain_lr`` 5e-5 without dropout: on that benchmark, SGD at the paper's 1e-3 on the summed
-eq. 1 (or with dropout 0.1) stays on the uniform-similarity plateau (``2B log(B - 1)`` with two
-crops) for hundreds of epochs. With two crops and 5e-5 it leaves the plateau after about 40-60
-epochs when there are 96-144 training clips (measured UAR of the frozen features 0.94; random-init
-ones about 0.65); with 48 clips (3 steps an epoch) it can stay there for all 200 epochs, at 1e-4
-or 5e-5 alike."""
+``pretrain_lr`` 5e-5 without dropout (REPRODUCE.md, MPUC on the synthetic benchmark, says why)."""
 
 
 _CODE_RAVDESS: dict[str, Any] = {"positives": "supervised", "loss_reduction": "mean_half", "probe": "online",
@@ -153,7 +106,7 @@ class MPUC(Method):
         "paper": {},
         "paper_mosei": {"crop_frames": 30, "lr_step_epochs": 5},
         "code": _CODE_RAVDESS,
-        "code_ravdess": _CODE_RAVDESS,
+        "code_ravdess": "code",
         "code_mosei": _CODE_MOSEI,
         "tiny": {**_TINY_MODEL, "dropout": 0.0, "view_shift": 2, "pretrain_lr": 5e-5, "pretrain_epochs": 200,
                  "lr": 0.01, "epochs": 40, "pretrain_batch_size": 16, "batch_size": 16},

@@ -1,6 +1,7 @@
 """MPUC's configurations: defaults are the paper's values (ICPR'22, Sec. III-D, IV-B).
 
-Where the official code (``ricfrr/mpuc-mer``, REFERENCE_IMPLEMENTATIONS.md section 3) differs
+Where the official code (``ricfrr/mpuc-mer`` at 1ae3add: ``train.py``, ``main.py``,
+``models/Encoder.py``, ``utils/SupConSeparate.py``, ``data/*.py``, ``config/params_*.yaml``) differs
 from the paper, the difference is a field here whose default is the paper's side and whose
 other value is the code's; each field's comment names both. Values the paper does not give
 (crop length, widths of the backbones) are the code's.
@@ -169,6 +170,9 @@ class MPUCConfig(EncoderConfig):
     crops: int = 2
     view_shift: int = 30
     crop_range: CropRange = "window"
+    # The code's encoder checkpoint (encoder/encoder_epoch_top.pth, train.py L449-463) to start the
+    # backbones and projection heads from; "" = random init (video: video_weights).
+    official_encoder: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()

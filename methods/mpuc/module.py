@@ -38,6 +38,7 @@ from bench.errors import ConfigError, RunError
 from bench_methods.mpuc.config import EncoderConfig, MPUCConfig, SupervisedConfig
 from bench_methods.mpuc.encoders import FEATURE_ORDER, ConcatAttention, make_backbone, mlp
 from bench_methods.mpuc.loss import pairwise_loss
+from bench_methods.mpuc.official import load_encoder
 
 STAGES = ("pretrain", "linear_eval", "pretrain_online_probe", "supervised")
 TRANSDUCTIVE_NOTE = "encoder also trained contrastively on validation and test inputs every epoch (MPUC MOSEI config)"
@@ -90,6 +91,9 @@ class MPUCModule(L.LightningModule):
         self._unlabelled: list[Iterable[Mapping[str, torch.Tensor]]] = []
         self.wants_unlabelled = self.contrastive and cfg.transductive
         self.weights_provenance = self._provenance()
+        if self.contrastive and cfg.official_encoder:
+            digest = load_encoder(self, self.modalities, cfg.official_encoder)
+            self.weights_provenance.update({m: f"official encoder {digest}" for m in self.modalities})
 
     # ------------------------------------------------------------------ stages and records
 

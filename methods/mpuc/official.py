@@ -15,14 +15,21 @@ The official training saves ``encoder/encoder_epoch_top.pth`` = ``{"model_state_
 
 The positional table ``text_pos_encoder.pe`` (a function of the shape) and the unused
 ``text_encoder_layer.*`` (a template the ``TransformerEncoder`` copies) are dropped.
+:func:`load_encoder` reads such a checkpoint for the config key ``official_encoder``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
+from torch import nn
+
+from bench.errors import ConfigError
 
 MODALITY_OF_PROJECTION = {"proj_audio": "audio", "proj_ld": "landmarks", "proj_video": "video", "proj_text": "text"}
 DROPPED = ("text_pos_encoder.", "text_encoder_layer.")
@@ -66,3 +73,39 @@ def encoder_state_dict(official: Mapping[str, torch.Tensor]) -> dict[str, torch.
     for name, parts in gated.items():
         out[f"backbones.landmarks.0.{name}"] = torch.cat([parts["1"], parts["2"], parts["3"]])
     return out
+
+
+DERIVED = ("backbones.landmarks.0.adjacency", "backbones.text.positions")
+"""bench buffers computed from the shapes, never read from a checkpoint."""
+
+
+def load_encoder(module: nn.Module, modalities: list[str], path: str) -> str:
+    """Load an official encoder checkpoint into ``module``'s backbones and projection heads.
+
+    Only the tensors of ``modalities`` are taken (a checkpoint of more modalities fits a run on
+    fewer); the classifier stays as initialised. Returns ``sha256:<digest>`` for the record.
+    A missing or unreadable file, or one lacking a modality's tensors, is a ConfigError.
+    """
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"official_encoder={path!r}: no such file; expected the code's "
+                          "encoder/encoder_epoch_top.pth")
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, pickle.UnpicklingError) as error:
+        raise ConfigError(f"{file}: not a checkpoint torch can read safely ({error})") from error
+    state = state.get("model_state_dict", state) if isinstance(state, Mapping) else state
+    try:
+        converted = encoder_state_dict(state)
+    except (KeyError, AttributeError) as error:
+        raise ConfigError(f"{file}: not an official MPUC Encoder state dict ({error})") from error
+    wanted = tuple(f"{part}.{m}." for part in ("backbones", "projections") for m in modalities)
+    ours = {k: v for k, v in converted.items() if k.startswith(wanted)}
+    try:
+        missing, _ = module.load_state_dict(ours, strict=False)
+    except RuntimeError as error:
+        raise ConfigError(f"{file}: its tensors do not fit this configuration ({error})") from error
+    lacking = [k for k in missing if k.startswith(wanted) and k not in DERIVED]
+    if lacking:
+        raise ConfigError(f"{file}: lacks tensors of this run's modalities: {', '.join(lacking[:5])}")
+    return "sha256:" + hashlib.sha256(file.read_bytes()).hexdigest()
