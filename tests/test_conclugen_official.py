@@ -92,6 +92,7 @@ def _pretorched_name(key: str) -> str:
                   key)
 
 
+@pytest.mark.slow
 def test_r3d101_with_pretorched_stem_matches_the_official_resnet3d101(tmp_path):
     meta, arrays = _npz("r3d101.npz")
     with torch.device("meta"):  # names and shapes only
