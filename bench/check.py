@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import reported, store, tables
-from bench.errors import BenchError, DataError, PluginError
+from bench.cells import RunRecord
+from bench.errors import DataError
 
 DEFAULT_K = 3.0
 """Standard errors allowed by default (≈ 99.7 % of a normal spread)."""
@@ -110,7 +111,7 @@ def check_command(args: argparse.Namespace) -> int:
 
 def run_check(store_root: Path, expected: Path, db: reported.Database) -> list[Finding]:
     """Every finding of both comparisons against the store under ``store_root``."""
-    records = [rec for _, rec in store.iter_records(store_root)]
+    records = [rec for _, rec in store.iter_run_records(store_root)]
     findings: list[Finding] = []
     for golden in load_expected(expected):
         findings += check_expected(golden, records, store_root)
@@ -185,16 +186,12 @@ def _expected_cell(raw: Any, where: str) -> ExpectedCell:
     return ExpectedCell(query, metrics, where)
 
 
-def check_expected(golden: ExpectedFile, records: Sequence[Mapping[str, Any]], store_root: Path) -> list[Finding]:
+def check_expected(golden: ExpectedFile, records: Sequence[RunRecord], store_root: Path) -> list[Finding]:
     """Compare each golden cell's metrics with the store's mean over the same cell."""
     findings: list[Finding] = []
     rounding = 0.5 * 10.0 ** -golden.decimals
     for cell in golden.cells:
-        try:
-            config = tables.resolved_config(cell.query)
-        except BenchError as exc:
-            raise type(exc)(f"{cell.where}: {exc}") from exc
-        matched = tables.matching(records, cell.query, config)
+        matched = tables.matching(records, cell.query)
         label = _describe(cell.query)
         for name, want in cell.metrics.items():
             agg = tables.aggregate(matched, name)
@@ -214,7 +211,7 @@ def check_expected(golden: ExpectedFile, records: Sequence[Mapping[str, Any]], s
 # --------------------------------------------------------------------------- reported numbers
 
 
-def check_reported(db: reported.Database, records: Sequence[Mapping[str, Any]], k: float = DEFAULT_K
+def check_reported(db: reported.Database, records: Sequence[RunRecord], k: float = DEFAULT_K
                    ) -> list[Finding]:
     """Compare every reproduced own cell of the reported database with its printed value."""
     findings: list[Finding] = []
@@ -227,15 +224,11 @@ def check_reported(db: reported.Database, records: Sequence[Mapping[str, Any]], 
     return findings
 
 
-def _reported_finding(cell: reported.Cell, records: Sequence[Mapping[str, Any]], k: float) -> Finding | None:
+def _reported_finding(cell: reported.Cell, records: Sequence[RunRecord], k: float) -> Finding | None:
     if cell.reproduce is None or cell.protocol is None or cell.value is None or not reported.is_bench_metric(cell):
         return None
     query = tables.Query.for_cell(cell, cell.reproduce, cell.protocol)
-    try:
-        config = tables.resolved_config(query)
-    except PluginError:
-        return None
-    agg = tables.aggregate(tables.matching(records, query, config), cell.metric)
+    agg = tables.aggregate(tables.matching(records, query), cell.metric)
     if agg is None:
         return None
     scale = 100.0 if cell.unit == "percent" else 1.0

@@ -14,7 +14,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -72,9 +72,10 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
-def config_hash(cfg: Any) -> str:
-    """A short, stable hash of a resolved configuration (12 hex digits of sha256)."""
-    return stable_hash(to_dict(cfg))[:12]
+def config_hash(cfg: Any, modalities: Sequence[str]) -> str:
+    """The configuration part of a cell's key: 12 hex digits of the sha256 of the resolved
+    configuration and the modalities the method reads (the store's ``<config-hash>`` folder)."""
+    return stable_hash({"config": to_dict(cfg), "modalities": list(modalities)})[:12]
 
 
 def stable_hash(obj: Any) -> str:

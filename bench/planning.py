@@ -16,6 +16,7 @@ from typing import Any
 from bench import config as config_mod
 from bench import protocols, registry, roots, splits
 from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
+from bench.cells import CellKey
 from bench.errors import ConfigError, DataError, ProtocolError
 from bench.protocols import Protocol
 
@@ -57,13 +58,27 @@ class Plan:
     """The dataset of ``regime.pretrain_on``, when the protocol pretrains on another one."""
     pretrain_samples: list[Sample] = dataclasses.field(default_factory=list)
 
+    def cell_key(self, fold: str, seed: int) -> CellKey:
+        """The key of one (fold, seed) cell of this plan."""
+        return CellKey(self.method.name, self.protocol.name, self.protocol.hash, self.request.preset, self.config_hash,
+                       fold, seed)
+
+
+def resolve_config(method: str, preset: str, overrides: Mapping[str, Any]) -> tuple[type[Method], Any]:
+    """The method's class and the configuration its preset and overrides resolve to.
+
+    Raises :class:`~bench.errors.PluginError` when the method is not installed and
+    :class:`~bench.errors.ConfigError` for an override the method does not have.
+    """
+    method_cls = registry.methods.get(method)
+    return method_cls, config_mod.resolve(method_cls.Config, method_cls.presets, preset, overrides, method_cls.name)
+
 
 def make_plan(request: RunRequest) -> Plan:
     """Resolve method, configuration, protocol, dataset and folds; fail early on any mismatch."""
     protocol = protocols.load(request.protocol)
-    method_cls = registry.methods.get(request.method)
+    method_cls, cfg = resolve_config(request.method, request.preset, request.overrides)
     method = method_cls()
-    cfg = config_mod.resolve(method_cls.Config, method_cls.presets, request.preset, request.overrides, method_cls.name)
     modalities = _modalities(protocol, method_cls, request.modalities)
     _check_compatible(protocol, method_cls)
     adapter = roots.open_adapter(protocol.dataset, request.data_root, protocol.dataset_options,
@@ -80,8 +95,8 @@ def make_plan(request: RunRequest) -> Plan:
     folds = _select_folds(splits.make_splits(protocol.split, samples, adapter), request.folds)
     _check_sources(protocol, method_cls, modalities, adapter, samples, folds)
     seeds = tuple(request.seeds) if request.seeds else protocol.seeds
-    cell_hash = config_mod.stable_hash({"config": config_mod.to_dict(cfg), "modalities": list(modalities)})[:12]
-    plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds)
+    plan = Plan(request, protocol, method, cfg, config_mod.config_hash(cfg, modalities), modalities, adapter, task,
+                samples, folds, seeds)
     if protocol.regime.pretrain_on is not None:
         plan.pretrain_adapter, plan.pretrain_samples = _open_pretrain_data(protocol, modalities, request)
     return plan

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import resource
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,9 @@ import numpy as np
 import torch
 
 from bench import config as config_mod
-from bench import metrics, provenance, splits, store
+from bench import metrics, provenance, splits
 from bench.api import Split
+from bench.cells import ProtocolRef, RunRecord, Selection, run_command
 from bench.data.prepare import Prepared
 from bench.planning import Plan
 from bench.training import Fitted
@@ -27,25 +27,23 @@ from bench.training import Fitted
 
 def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Prepared | None, started: str,
           scores: dict[str, float], outputs: np.ndarray, targets: np.ndarray, fitted: Fitted, module: Any,
-          timings: dict[str, Any]) -> dict[str, Any]:
+          timings: dict[str, Any]) -> RunRecord:
     """The record of one finished cell (``outputs``/``targets`` are its test predictions and labels)."""
     history = fitted.history
     protocol = plan.protocol
     sources = [src for s in plan.samples for src in s.sources.values() if isinstance(src, Path)]
-    return {
-        "schema_version": store.SCHEMA_VERSION,
-        "method": plan.method.name,
-        "protocol": {"name": protocol.name, "version": protocol.version, "hash": protocol.hash,
-                     "serves": list(protocol.serves), "leaky": protocol.leaky},
-        "fold": split.name,
-        "seed": seed,
-        "preset": plan.request.preset,
-        "overrides": {k: v for k, v in plan.request.overrides.items()},
-        "config": config_mod.to_dict(plan.cfg),
-        "config_hash": plan.config_hash,
-        "modalities": list(plan.modalities),
-        "regime": dataclasses.asdict(protocol.regime),
-        "data": {
+    return RunRecord(
+        method=plan.method.name,
+        protocol=ProtocolRef(protocol.name, protocol.hash, protocol.version, tuple(protocol.serves), protocol.leaky),
+        fold=split.name,
+        seed=seed,
+        preset=plan.request.preset,
+        overrides=dict(plan.request.overrides),
+        config=config_mod.to_dict(plan.cfg),
+        config_hash=plan.config_hash,
+        modalities=tuple(plan.modalities),
+        regime=dataclasses.asdict(protocol.regime),
+        data={
             "dataset": protocol.dataset, "root": str(plan.adapter.root),
             "root_fingerprint": provenance.files_fingerprint(sources, plan.adapter.root),
             "split": {"scheme": protocol.split["scheme"], **splits.split_fingerprint(split),
@@ -56,25 +54,25 @@ def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Pre
             # the method trained (without labels) on these sides' inputs as well as on train
             "transductive": ["val", "test"] if fitted.transductive else [],
         },
-        "weights": getattr(module, "weights_provenance", {"all": "random-init"}),
-        "selection": {"rule": protocol.selection.rule, "metric": protocol.selection.metric,
-                      "epoch": fitted.chosen_epoch, "on_test": protocol.selection.on_test,
-                      "patience": protocol.selection.patience,
-                      "epochs_trained": {st: sum(h["stage"] == st for h in history)
-                                         for st in dict.fromkeys(h["stage"] for h in history)}},
-        "metrics": scores,
-        "primary": protocol.primary,
-        "per_class": metrics.per_class(plan.task, outputs, targets),
-        "confusion": metrics.confusion(plan.task, outputs, targets),
-        "label_names": list(plan.task.label_names),
-        "history": history,
-        "timings": timings,
-        "environment": provenance.environment(),
-        "code": provenance.code_version(),
-        "command": reproduce_command(plan, split, seed),
-        "started": started,
-        "finished": now(),
-    }
+        weights=getattr(module, "weights_provenance", {"all": "random-init"}),
+        selection=Selection(on_test=protocol.selection.on_test, rule=protocol.selection.rule,
+                            metric=protocol.selection.metric, epoch=fitted.chosen_epoch,
+                            patience=protocol.selection.patience,
+                            epochs_trained={st: sum(h["stage"] == st for h in history)
+                                            for st in dict.fromkeys(h["stage"] for h in history)}),
+        metrics=scores,
+        primary=protocol.primary,
+        per_class=metrics.per_class(plan.task, outputs, targets),
+        confusion=metrics.confusion(plan.task, outputs, targets),
+        label_names=tuple(plan.task.label_names),
+        history=history,
+        timings=timings,
+        environment=provenance.environment(),
+        code=provenance.code_version(),
+        command=reproduce_command(plan, split, seed),
+        started=started,
+        finished=now(),
+    )
 
 
 def _pretrain_record(plan: Plan, pretrain: Prepared | None) -> dict[str, Any] | None:
@@ -94,24 +92,9 @@ def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
     # a protocol file outside protocols/ by its absolute path, so the command works from anywhere
     given = Path(req.protocol)
     protocol = str(given.resolve()) if given.suffix in (".yaml", ".yml") and given.is_file() else plan.protocol.name
-    parts = ["bench", "run", "--method", plan.method.name, "--protocol", protocol,
-             "--fold", split.name, "--seed", str(seed), "--preset", req.preset]
-    for key, value in req.overrides.items():
-        parts += ["--set", f"{key}={_yaml_scalar(value)}"]
-    if req.modalities:
-        parts += ["--modalities", *plan.modalities]
-    if req.data_root:
-        parts += ["--data-root", str(req.data_root)]
-    if req.pretrain_data_root:
-        parts += ["--pretrain-data-root", str(req.pretrain_data_root)]
-    parts += ["--out", str(req.out)]
-    return shlex.join(parts)
-
-
-def _yaml_scalar(value: Any) -> str:
-    import yaml
-
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()
+    return run_command(plan.method.name, protocol, folds=[split.name], seeds=[seed], preset=req.preset,
+                       overrides=req.overrides, modalities=plan.modalities if req.modalities else (),
+                       data_root=req.data_root, pretrain_data_root=req.pretrain_data_root, out=req.out)
 
 
 def peak_memory_mb() -> float:

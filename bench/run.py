@@ -53,9 +53,9 @@ def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> 
     prepare_s = 0.0
     for split in plan.folds:
         for seed in plan.seeds:
-            path = store.record_path(plan.request.out, plan.protocol.name, plan.method.name, plan.config_hash,
-                                     split.name, seed)
-            done = store.finished(path, plan.protocol.hash)
+            key = plan.cell_key(split.name, seed)
+            path = store.key_path(plan.request.out, key)
+            done = store.finished(path, key.protocol_hash)
             if done is not None:
                 result = CellResult(path, done, skipped=True)
             else:
@@ -100,7 +100,8 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     L.seed_everything(seed, workers=True, verbose=False)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
     test = training.TestSplit(prepared, labels, index["test"], split.name)
-    fitted = training.fit(plan, split.name, seed, module, prepared, labels, index, test, pretrain, checkpoint)
+    fitted = training.fit(plan, plan.cell_key(split.name, seed), module, prepared, labels, index, test, pretrain,
+                          checkpoint)
     tic = time.perf_counter()
     outputs, targets = test.predict(module)
     predict_s = time.perf_counter() - tic
@@ -113,7 +114,7 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
                                "predict_s": round(predict_s, 3),
                                "train_clips_per_s": round(fitted.clips_seen / fit_s, 1) if fit_s > 0 else None,
                                "peak_memory_mb": records.peak_memory_mb(), "resumed": fitted.resumes,
-                           })
+                           }).to_dict()
     arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets}
     return record, arrays
 

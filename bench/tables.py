@@ -7,9 +7,10 @@ store. A cell of the paper's own method that bench can rerun (``reproduce:``) sh
     reported | mean ± std over every matching (fold, seed) record (n=...) | Δ = mean − reported
 
 in the paper's unit (records hold fractions; ``unit: percent`` cells are shown ×100). A
-record matches a cell when it ran the same method, under the cell's protocol at its current
-hash, with exactly the configuration the cell's preset and overrides resolve to, on the
-cell's modalities (and folds where the cell restricts them). A missing
+record matches a cell when it was run with the cell's method, preset and overrides, under the
+cell's protocol at its current hash, on the cell's modalities (and folds where the cell
+restricts them); records are read through :class:`bench.cells.RunRecord`, and no method plugin
+is imported. A missing
 reproduction shows "—" and a footnote with the ``bench run`` command that would produce it.
 Rows with a record whose checkpoint was selected on test are marked †, rows with a record
 of a leaky protocol ‡. Cited rows show the reported number only. A column whose cells carry
@@ -25,15 +26,13 @@ import dataclasses
 import functools
 import io
 import math
-import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from bench import reported, store
-from bench.errors import BenchError, DataError, PluginError
+from bench import cells, registry, reported, store
+from bench.cells import RunRecord
+from bench.errors import BenchError, DataError
 from bench.reported import Cell, Database, TableSpec
 
 ON_TEST_MARK = "†"
@@ -92,80 +91,60 @@ def _protocol(name: str) -> Any:
     return protocols.load(name)
 
 
-def resolved_config(query: Query) -> dict[str, Any]:
-    """The configuration a query's method, preset and overrides resolve to (as records store it).
+def matching(records: Iterable[RunRecord], query: Query) -> list[RunRecord]:
+    """The records that ran ``query``, under the protocol's current hash.
 
-    Raises :class:`PluginError` when the method is not installed and :class:`ConfigError` for
-    an override the method does not have.
-    """
-    from bench import config as config_mod
-    from bench import registry
-
-    method_cls = registry.methods.get(query.method)
-    cfg = config_mod.resolve(method_cls.Config, method_cls.presets, query.preset, query.overrides, method_cls.name)
-    return config_mod.to_dict(cfg)
-
-
-def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The records that ran ``query`` with exactly ``config``, under the protocol's current hash.
-
-    A key the query sets to ``<path>`` (:data:`bench.reported.LOCAL_PATH`) matches a record
-    that was given any file for it (pretrained weights live at a different path on every machine).
+    A record matches when it was asked for the query's method, protocol, preset, overrides and
+    modalities (its own ``preset``/``overrides``, so no method plugin is imported here). A key
+    the query sets to ``<path>`` (:data:`bench.reported.LOCAL_PATH`) matches a record that was
+    given any file for it (pretrained weights live at a different path on every machine). When
+    the matches ran different resolved configurations (a preset changed between runs), only
+    those of the most recently finished configuration count.
     """
     protocol = _protocol(query.protocol)
     modalities = set(query.modalities or protocol.modalities)
     folds, seeds = query.fold_names(), query.seeds
     local = {key for key, value in query.overrides.items() if value == reported.LOCAL_PATH}
-    return [
+    found = [
         rec for rec in records
-        if rec["method"] == query.method and rec["protocol"]["name"] == query.protocol
-        and rec["protocol"]["hash"] == protocol.hash and rec["preset"] == query.preset
-        and _same_config(rec["config"], config, local) and set(rec["modalities"]) == modalities
-        and (folds is None or rec["fold"] in folds) and (seeds is None or rec["seed"] in seeds)
+        if rec.method == query.method and rec.protocol.name == query.protocol
+        and rec.protocol.hash == protocol.hash and rec.preset == query.preset
+        and _same_overrides(rec.overrides, query.overrides, local) and set(rec.modalities) == modalities
+        and (folds is None or rec.fold in folds) and (seeds is None or rec.seed in seeds)
     ]
+    if len({rec.config_hash for rec in found}) > 1:
+        newest = max(found, key=lambda rec: rec.finished).config_hash
+        found = [rec for rec in found if rec.config_hash == newest]
+    return found
 
 
-def _same_config(got: Mapping[str, Any], wanted: Mapping[str, Any], local: set[str]) -> bool:
-    """Equal configurations, except that a ``<path>`` key matches any path the record was given."""
+def _same_overrides(got: Mapping[str, Any], wanted: Mapping[str, Any], local: set[str]) -> bool:
+    """Equal overrides, except that a ``<path>`` key matches any path the record was given."""
     if set(got) != set(wanted):
         return False
     return all(isinstance(got[k], str) and bool(got[k]) if k in local else got[k] == wanted[k] for k in wanted)
 
 
-def aggregate(records: Sequence[Mapping[str, Any]], metric: str) -> Aggregate | None:
+def aggregate(records: Sequence[RunRecord], metric: str) -> Aggregate | None:
     """Mean ± std of ``metric`` over the records that hold it; None when none does."""
-    having = [rec for rec in records if metric in rec["metrics"]]
+    having = [rec for rec in records if metric in rec.metrics]
     if not having:
         return None
-    values = [float(rec["metrics"][metric]) for rec in having]
+    values = [float(rec.metrics[metric]) for rec in having]
     mean = math.fsum(values) / len(values)
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return Aggregate(mean, std, len(values), tuple(sorted({rec["fold"] for rec in having})),
-                     any(rec["selection"]["on_test"] for rec in having),
-                     any(rec["protocol"].get("leaky", False) for rec in having))
+    return Aggregate(mean, std, len(values), tuple(sorted({rec.fold for rec in having})),
+                     any(rec.selection.on_test for rec in having), any(rec.protocol.leaky for rec in having))
 
 
 def run_command(query: Query, out: Path) -> str:
     """The ``bench run`` command line that produces the records of ``query``."""
     protocol = _protocol(query.protocol)
-    parts = ["bench", "run", "--method", query.method, "--protocol", query.protocol]
-    for fold in query.folds or ():
-        parts += ["--fold", str(fold)]
-    for seed in query.seeds or ():
-        parts += ["--seed", str(seed)]
-    if query.preset != "paper":
-        parts += ["--preset", query.preset]
-    for key, value in query.overrides.items():
-        parts += ["--set", f"{key}={_scalar(value)}"]
-    if query.modalities and set(query.modalities) != set(protocol.modalities):
-        parts += ["--modalities", *query.modalities]
-    if Path(out) != DEFAULT_OUT:
-        parts += ["--out", str(out)]
-    return shlex.join(parts)
-
-
-def _scalar(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+    differ = bool(query.modalities) and set(query.modalities) != set(protocol.modalities)
+    return cells.run_command(query.method, query.protocol, folds=query.folds or (), seeds=query.seeds or (),
+                             preset=None if query.preset == "paper" else query.preset, overrides=query.overrides,
+                             modalities=query.modalities if differ else (),
+                             out=None if Path(out) == DEFAULT_OUT else out)
 
 
 # --------------------------------------------------------------------------- building a table
@@ -207,7 +186,7 @@ def build(db: Database, table_id: str, out: Path) -> Rendered:
     """Assemble ``paper:table`` from the database and the results store under ``out``."""
     spec, table = db.table(table_id)
     _refuse_mixed_columns(spec, table)
-    records = [rec for _, rec in store.iter_records(out)]
+    records = [rec for _, rec in store.iter_run_records(out)]
     notes = _Notes()
     rows, row_notes, marks_used = [], [], []
     for row in spec.rows:
@@ -248,7 +227,7 @@ def _refuse_mixed_columns(spec: TableSpec, table: reported.ReportedTable) -> Non
                             f"remove it from mixed_metrics")
 
 
-def _cell_text(cell: Cell, spec: TableSpec, records: list[dict[str, Any]], out: Path,
+def _cell_text(cell: Cell, spec: TableSpec, records: list[RunRecord], out: Path,
                notes: _Notes) -> tuple[str, set[str], list[str]]:
     """The cell's text, the row marks it raises and the footnote texts it refers to."""
     used: list[str] = []
@@ -266,15 +245,9 @@ def _cell_text(cell: Cell, spec: TableSpec, records: list[dict[str, Any]], out: 
     if cell.reproduce is None or cell.protocol is None or not reported.is_bench_metric(cell):
         return shown, set(), used
     query = Query.for_cell(cell, cell.reproduce, cell.protocol)
-    try:
-        config = resolved_config(query)
-    except PluginError:
-        config = None
-    except BenchError as exc:
-        raise type(exc)(f"{cell.where}: reproduce: {exc}") from exc
-    agg = aggregate(matching(records, query, config), cell.metric) if config is not None else None
+    agg = aggregate(matching(records, query), cell.metric)
     if agg is None:
-        missing = _missing_note(query, out, installed=config is not None)
+        missing = _missing_note(query, out, installed=query.method in registry.methods.names())
         used.append(missing)
         return f"{shown} | — {notes.mark(missing, 'r')} | —", set(), used
     decimals = spec.decimals_for(cell.column)

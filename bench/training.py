@@ -26,6 +26,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from bench import io as atomic_io
 from bench import metrics
+from bench.cells import CellKey
 from bench.data.prepare import ArrayDataset, Prepared, derived_seed, train_loader
 from bench.errors import ProtocolError, RunError
 from bench.planning import Plan
@@ -51,7 +52,7 @@ class Fitted:
     """Whether the method was handed the unlabelled validation and test inputs."""
 
 
-def fit(plan: Plan, fold: str, seed: int, module: Any, prepared: Prepared, labels: np.ndarray,
+def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.ndarray,
         index: Mapping[str, list[int]], test: TestSplit, pretrain: Prepared | None,
         checkpoint: Path | None) -> Fitted:
     """Train ``module`` through the method's stages and load the weights the selection rule chose.
@@ -61,6 +62,7 @@ def fit(plan: Plan, fold: str, seed: int, module: Any, prepared: Prepared, label
     ``checkpoint``, the training state is saved there at the end of every epoch, and a valid
     checkpoint of this cell found there is resumed from.
     """
+    fold, seed = key.fold, key.seed
     stages = plan.method.stages(plan.cfg, plan.protocol.regime.kind, plan.protocol.regime.pretrain)
     transductive = bool(getattr(module, "wants_unlabelled", False))
     if transductive:
@@ -69,7 +71,7 @@ def fit(plan: Plan, fold: str, seed: int, module: Any, prepared: Prepared, label
                                   test.unlabelled_loader(batch, seed)])
     history: list[dict[str, Any]] = []
     selector = _Selector(plan, prepared, labels, index, test, history)
-    identity = {"protocol_hash": plan.protocol.hash, "config_hash": plan.config_hash, "fold": fold, "seed": seed}
+    identity = key.checkpoint_identity()
     resume = _resume_point(checkpoint, identity, stages)
     fit_s, seen = (resume.fit_s if resume else 0.0), 0
     for number, stage in enumerate(stages):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import metrics, registry, reported, tables
+from bench import metrics, planning, registry, reported, tables
 from bench.api import TaskSpec
 from bench.errors import DataError, PluginError
 
@@ -140,7 +140,7 @@ def test_reproduce_settings_are_valid_for_installed_methods(db: reported.Databas
                     method_cls = registry.methods.get(cell.reproduce.method)
                 except PluginError:
                     continue
-                tables.resolved_config(tables.Query.for_cell(cell, cell.reproduce, cell.protocol))
+                planning.resolve_config(cell.reproduce.method, cell.reproduce.preset, cell.reproduce.overrides)
                 assert set(cell.modalities) <= set(method_cls.modalities), cell.where
                 checked += 1
     if not checked:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import numpy as np
 import pytest
 
 from bench import protocols, reported, store, tables
+from bench.cells import RunRecord
 from bench.cli import main
 from bench.errors import BenchError, DataError
 
@@ -69,11 +72,11 @@ GOLDEN = [
 
 def record(fold: int, seed: int, epochs: int, uar: float, war: float, **extra: Any) -> dict[str, Any]:
     protocol = protocols.load("synthetic_5fold")
-    config = tables.resolved_config(tables.Query("late_fusion", "synthetic_5fold", "tiny", {"epochs": epochs}))
     rec = {
         "schema_version": store.SCHEMA_VERSION, "method": "late_fusion", "preset": "tiny",
         "protocol": {"name": protocol.name, "hash": protocol.hash, "leaky": protocol.leaky},
-        "fold": f"fold{fold}", "seed": seed, "config": config, "config_hash": f"ep{epochs}",
+        "fold": f"fold{fold}", "seed": seed, "overrides": {"epochs": epochs}, "config": {"epochs": epochs},
+        "config_hash": f"ep{epochs}",
         "modalities": ALL, "regime": {"kind": "supervised", "pretrain": False},
         "selection": {"rule": "last_epoch", "on_test": False}, "metrics": {"uar": uar, "war": war},
     }
@@ -216,11 +219,31 @@ def test_leaky_records_mark_their_row(db: reported.Database, results: Path) -> N
 
 def test_a_local_path_placeholder_matches_any_given_file() -> None:
     """``"<path>"`` in reproduce.set: a record that was given weights matches, one without does not."""
-    query = tables.Query("late_fusion", "synthetic_5fold", "tiny", {"weights": reported.LOCAL_PATH})
-    wanted = {"epochs": 3, "weights": reported.LOCAL_PATH}
+    query = tables.Query("late_fusion", "synthetic_5fold", "tiny", {"epochs": 3, "weights": reported.LOCAL_PATH})
     given, missing, other = record(1, 0, 3, 0.5, 0.5), record(1, 1, 3, 0.5, 0.5), record(2, 0, 3, 0.5, 0.5)
-    given["config"] = {"epochs": 3, "weights": "/models/mae_face.pth"}
-    missing["config"] = {"epochs": 3, "weights": None}
-    other["config"] = {"epochs": 4, "weights": "/models/mae_face.pth"}
-    assert tables.matching([given, missing, other], query, wanted) == [given]
+    given["overrides"] = {"epochs": 3, "weights": "/models/mae_face.pth"}
+    missing["overrides"] = {"epochs": 3, "weights": None}
+    other["overrides"] = {"epochs": 4, "weights": "/models/mae_face.pth"}
+    typed = [RunRecord.from_dict(rec) for rec in (given, missing, other)]
+    assert tables.matching(typed, query) == typed[:1]
     assert "--set 'weights=<path>'" in tables.run_command(query, Path("results"))
+
+
+def test_of_one_request_run_under_two_configurations_only_the_newest_counts() -> None:
+    """A preset that changed between runs: the records of the configuration finished last count."""
+    query = tables.Query("late_fusion", "synthetic_5fold", "tiny", {"epochs": 3})
+    old, new = record(1, 0, 3, 0.5, 0.5, finished="2026-01-01T00:00:00+00:00"), \
+        record(1, 1, 3, 0.7, 0.7, finished="2026-02-01T00:00:00+00:00")
+    new["config_hash"] = "changedpreset"
+    typed = [RunRecord.from_dict(rec) for rec in (old, new)]
+    assert tables.matching(typed, query) == typed[1:]
+
+
+def test_rendering_imports_no_method_plugin(db: reported.Database, results: Path) -> None:
+    """``bench table`` matches records by what they were asked for: no method package is imported."""
+    root = next(iter(db.papers.values())).path.parents[1]
+    code = ("import sys; from pathlib import Path; from bench import reported, tables; "
+            f"tables.render(reported.load_all(Path({str(root)!r})), 'demo:1', Path({str(results)!r})); "
+            "print(sorted(m for m in sys.modules if m.startswith('bench_methods')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout.strip() == "[]"
