@@ -1,7 +1,7 @@
-"""A cell's run record: what it measured and everything needed to trust and redo it.
+"""Building a cell's run record: what it measured and everything needed to trust and redo it.
 
-:func:`build` assembles the record ``bench run`` writes beside a cell's predictions
-(:func:`bench.store.write` writes both atomically); :func:`reproduce_command` is the
+:func:`build` assembles the :class:`bench.cells.RunRecord` ``bench run`` writes beside a cell's
+predictions (:func:`bench.store.write` writes both atomically); :func:`reproduce_command` is the
 ``bench run`` command line that recomputes the cell. ``results/README.md`` lists the keys.
 """
 
@@ -18,7 +18,7 @@ import torch
 
 from bench import config as config_mod
 from bench import metrics, provenance, splits
-from bench.api import Split
+from bench.api import Split, module_hook
 from bench.cells import ProtocolRef, RunRecord, Selection, run_command
 from bench.data.prepare import Prepared
 from bench.planning import Plan
@@ -54,7 +54,7 @@ def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Pre
             # the method trained (without labels) on these sides' inputs as well as on train
             "transductive": ["val", "test"] if fitted.transductive else [],
         },
-        weights=getattr(module, "weights_provenance", {"all": "random-init"}),
+        weights=dict(module_hook(module, "weights_provenance")),
         selection=Selection(on_test=protocol.selection.on_test, rule=protocol.selection.rule,
                             metric=protocol.selection.metric, epoch=fitted.chosen_epoch,
                             patience=protocol.selection.patience,

@@ -26,6 +26,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from bench import io as atomic_io
 from bench import metrics
+from bench.api import module_hook
 from bench.cells import CellKey
 from bench.data.prepare import ArrayDataset, Prepared, derived_seed, train_loader
 from bench.errors import ProtocolError, RunError
@@ -64,10 +65,10 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
     """
     fold, seed = key.fold, key.seed
     stages = plan.method.stages(plan.cfg, plan.protocol.regime.kind, plan.protocol.regime.pretrain)
-    transductive = bool(getattr(module, "wants_unlabelled", False))
+    transductive = bool(module_hook(module, "wants_unlabelled"))
     if transductive:
         batch = stages[0].batch_size
-        module.attach_unlabelled([ArrayDataset(prepared, None, index["val"], train=True).loader(batch, True, seed),
+        module_hook(module, "attach_unlabelled")([ArrayDataset(prepared, None, index["val"], train=True).loader(batch, True, seed),
                                   test.unlabelled_loader(batch, seed)])
     history: list[dict[str, Any]] = []
     selector = _Selector(plan, prepared, labels, index, test, history)
@@ -76,8 +77,7 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
     fit_s, seen = (resume.fit_s if resume else 0.0), 0
     for number, stage in enumerate(stages):
         last = number == len(stages) - 1
-        if hasattr(module, "start_stage"):
-            module.start_stage(stage.name)
+        module_hook(module, "start_stage")(stage.name)
         stage_size = len(pretrain.ids) if pretrain is not None and not stage.labels else len(index["train"])
         if resume is not None and number < resume.stage:  # done before the interruption: in the checkpoint
             seen += stage_size * stage.epochs

@@ -32,7 +32,7 @@ import torchaudio.functional as audio_f
 import torchaudio.transforms as audio_t
 
 from bench.data.media import Mix, NoAudioTrackError, media_duration_s, read_audio
-from bench.data.transforms import Output, Transform, crop_fallbacks, crop_indices, file_source, positive, register
+from bench.data.transforms import Output, Transform, crop_fallbacks, crop_indices, file_source, positive
 from bench.errors import DataError
 
 MissingAudio = Literal["error", "zeros"]
@@ -97,7 +97,6 @@ class _AudioTransform(Transform):
         return Output(self.silence(path), ("missing_audio_zeros",))
 
 
-@register
 class AudioLogMel(Transform):
     """Kaldi-compatible log-mel filterbank frames (the AST/AudioMAE front end of MMA-DFER's audio).
 
@@ -132,7 +131,6 @@ class AudioLogMel(Transform):
         return Output(fit_frames(feats, p.max_frames))
 
 
-@register
 class AudioFbankAudioMAE(_AudioTransform):
     """AudioMAE's input as MMA-DFER builds it (``video_dataloader.py`` ``_wav2fbank``, REFERENCE 4.3).
 
@@ -187,7 +185,6 @@ def power_to_db(power: torch.Tensor, top_db: float, amin: float = 1e-10) -> torc
     return db.clamp(min=float(db.max()) - top_db)
 
 
-@register
 class AudioLogMelMPUC(_AudioTransform):
     """MPUC's acoustic input: a 128-bin mel power spectrogram in dB relative to its maximum (ICPR'22).
 
@@ -252,7 +249,6 @@ class AudioLogMelMPUC(_AudioTransform):
         return crop_fallbacks(len(array), self.params.num_frames)
 
 
-@register
 class AudioMelConCluGen(_AudioTransform):
     """ConCluGen's spectrogram (``src/utils/audio_util.py``, REFERENCE 1.3).
 

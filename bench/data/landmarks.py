@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.transforms import (Output, Transform, crop_fallbacks, crop_indices, file_source, positive, register,
+from bench.data.transforms import (Output, Transform, crop_fallbacks, crop_indices, file_source, positive,
                                    tsn_indices)
 from bench.errors import DataError
 
@@ -77,7 +77,6 @@ def _xy_columns(points: range) -> list[str]:
     return [f"x_{i}" for i in points] + [f"y_{i}" for i in points]
 
 
-@register
 class LandmarksCsv(Transform):
     """TSN-sampled 2-D facial landmarks from a per-frame CSV, normalised per clip.
 
@@ -114,7 +113,6 @@ MPUC_FIRST_POINT = 17
 """MPUC drops the 17 jaw-line points 0-16 and keeps 51 (``[17:]``, REFERENCE 3.3)."""
 
 
-@register
 class LandmarksOpenFaceMPUC(Transform):
     """MPUC's landmark input: 51 OpenFace points per frame, normalised per utterance (ICPR'22).
 

@@ -34,7 +34,8 @@ from bench.api import TransformSpec
 from bench.data.audio import MissingAudio
 from bench.data.media import read_video
 from bench.data.text import TOKENIZER_FILES, read_text
-from bench.data.transforms import Output, Transform, file_source, get_transform, positive, register
+from bench.data.catalog import get_transform
+from bench.data.transforms import Output, Transform, file_source, positive
 from bench.errors import ConfigError, DataError
 from bench_methods.conclugen import backbones
 
@@ -82,7 +83,6 @@ def simclr_view(frames: torch.Tensor, size: int, seed: int) -> torch.Tensor:
         return pipeline(frames)
 
 
-@register
 class ConCluGenVideoFeatures(Transform):
     """2D ResNet features of frames at 1 fps (mean over frames) ‖ 3D ResNet features of 16-frame
     windows at up to 16 fps (stride 16, the last partial window kept, mean over windows).
@@ -153,7 +153,6 @@ class ConCluGenVideoFeatures(Transform):
         return Output(np.stack(rows))
 
 
-@register
 class ConCluGenAudioFeatures(Transform):
     """DAVEnet features of ConCluGen's mel spectrogram (``audio_mel_conclugen``: 16 kHz mono,
     128-bin power mel, min-max to [0, 1]): float32 ``[8 · width]`` (REFERENCE 1.3)."""
@@ -237,7 +236,6 @@ def hashed_word_embedding(text: str, dim: int) -> np.ndarray:
     return np.mean(rows, axis=0).astype(np.float32)
 
 
-@register
 class ConCluGenTextFeatures(Transform):
     """Text encoder features: a local Hugging Face model's ``last_hidden_state`` averaged over all
     tokens, special ones included (code ``TextEncoderHuggingface``; each text on its own, so no
