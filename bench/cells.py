@@ -38,8 +38,9 @@ class CellKey:
     """:func:`bench.config.config_hash` of the resolved configuration and the modalities."""
     fold: str
     seed: int
-    # Further parts of the identity (the regime, the data's fingerprint) go here, each with a
-    # default, and into checkpoint_identity() when they must invalidate a checkpoint.
+    # The regime enters config_hash when it is not the protocol's own (bench.choices). Further parts
+    # of the identity (the data's fingerprint) go here, each with a default, and into
+    # checkpoint_identity() when they must invalidate a checkpoint.
 
     def name(self) -> str:
         """The record's path below ``<root>/runs``, without suffix: unique per cell."""
@@ -104,7 +105,13 @@ class RunRecord:
     config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     modalities: tuple[str, ...] = ()
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    budget: str | None = None
+    """``--budget`` (paper, short or a number of epochs); None in records written before it existed."""
+    task: str | None = None
+    """The task kind (classification, multilabel, regression); None in older records."""
     regime: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    regime_source: str | None = None
+    """Where the regime came from (protocol, method, --regime); None in older records."""
     data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     weights: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     primary: str | None = None
@@ -152,11 +159,11 @@ class RunRecord:
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as written to JSON (``predictions`` only once set)."""
+        """The record as written to JSON (the optional keys only when set)."""
         out: dict[str, Any] = {"schema_version": self.schema_version}
         for name in _ORDER:
             value = getattr(self, name)
-            if name == "predictions" and value is None:
+            if name in _OPTIONAL and value is None:
                 continue
             if isinstance(value, (ProtocolRef, Selection)):
                 value = value.to_dict()
@@ -167,17 +174,18 @@ class RunRecord:
         return out
 
 
-_ORDER = ("method", "protocol", "fold", "seed", "preset", "overrides", "config", "config_hash", "modalities", "regime",
-          "data", "weights", "selection", "metrics", "primary", "per_class", "confusion", "label_names", "history",
+_ORDER = ("method", "protocol", "fold", "seed", "preset", "overrides", "budget", "task", "config", "config_hash",
+          "modalities", "regime", "regime_source", "data", "weights", "selection", "metrics", "primary", "per_class", "confusion", "label_names", "history",
           "timings", "environment", "code", "command", "started", "finished", "predictions")
 _KNOWN = frozenset(_ORDER) | {"schema_version"}
+_OPTIONAL = frozenset({"budget", "task", "regime_source", "predictions"})  # left out of to_dict() when None
 _REQUIRED = ("method", "protocol", "fold", "seed", "preset", "config_hash", "selection", "metrics")
 _PLAIN = tuple(n for n in _ORDER if n not in ("protocol", "selection", "modalities", "label_names"))
 
 
 def run_command(method: str, protocol: str, *, folds: Sequence[str | int] = (), seeds: Sequence[int] = (),
-                preset: str | None = None, overrides: Mapping[str, Any] | None = None,
-                modalities: Sequence[str] = (), data_root: Path | None = None,
+                preset: str | None = None, overrides: Mapping[str, Any] | None = None, regime: str | None = None,
+                pretrain_on: str | None = None, modalities: Sequence[str] = (), data_root: Path | None = None,
                 pretrain_data_root: Path | None = None, out: Path | None = None) -> str:
     """The ``bench run`` command line that computes the given cells (an empty or None part is left out)."""
     parts = ["bench", "run", "--method", method, "--protocol", protocol]
@@ -189,6 +197,10 @@ def run_command(method: str, protocol: str, *, folds: Sequence[str | int] = (), 
         parts += ["--preset", preset]
     for key, value in (overrides or {}).items():
         parts += ["--set", f"{key}={_yaml_scalar(value)}"]
+    if regime is not None:
+        parts += ["--regime", regime]
+    if pretrain_on is not None:
+        parts += ["--pretrain-on", pretrain_on]
     if modalities:
         parts += ["--modalities", *modalities]
     if data_root:

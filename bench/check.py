@@ -13,7 +13,10 @@ record (matching as in :mod:`bench.tables`):
   tolerance = max(k·σ/√n over the reproduction, half a unit of the paper's last printed
   digit). With one record no spread is measured, so the cell is listed as unverifiable.
 
-Exit status 1 when anything regressed, with one line per cell: which, expected, got, tolerance.
+One line per compared number: which cell, expected, got, tolerance; first one line per corrupt
+record of the store (``corrupt record FILE: reason``). Exit status: 1 when a number regressed
+(whatever else is found), else 3 when records are missing or corrupt (nothing to compare is
+not a regression: a fresh clone has no records), else 0.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import reported, store, tables
-from bench.cells import RunRecord
-from bench.errors import DataError
+from bench.errors import BenchError, DataError, PluginError
+
+EXIT_REGRESSION = 1
+EXIT_MISSING = 3
+"""``bench check``'s exit status when no number regressed but records are missing or corrupt."""
 
 DEFAULT_K = 3.0
 """Standard errors allowed by default (≈ 99.7 % of a normal spread)."""
@@ -105,13 +111,21 @@ def check_command(args: argparse.Namespace) -> int:
     """``bench check [--out STORE] [--expected DIR|FILE]``: print the report, 1 on any regression."""
     expected = Path(args.expected) if args.expected else reported.results_root() / "expected"
     findings = run_check(Path(args.out), expected, reported.load_all())
-    print(report(findings, Path(args.out)))
-    return 1 if any(f.failed for f in findings) else 0
+    corrupt = store.corrupt_records(Path(args.out))
+    print(report(findings, Path(args.out), corrupt))
+    return exit_status(findings, corrupt)
+
+
+def exit_status(findings: Sequence[Finding], corrupt: Sequence[tuple[Path, str]] = ()) -> int:
+    """1 on any regression, else 3 when records are missing or corrupt, else 0."""
+    if any(f.status == "regression" for f in findings):
+        return EXIT_REGRESSION
+    return EXIT_MISSING if corrupt or any(f.status == "missing" for f in findings) else 0
 
 
 def run_check(store_root: Path, expected: Path, db: reported.Database) -> list[Finding]:
     """Every finding of both comparisons against the store under ``store_root``."""
-    records = [rec for _, rec in store.iter_run_records(store_root)]
+    records = [rec for _, rec in store.iter_records(store_root)]
     findings: list[Finding] = []
     for golden in load_expected(expected):
         findings += check_expected(golden, records, store_root)
@@ -119,16 +133,18 @@ def run_check(store_root: Path, expected: Path, db: reported.Database) -> list[F
     return findings
 
 
-def report(findings: Sequence[Finding], store_root: Path) -> str:
-    """The readable report: failures first, then the rest, then a one-line verdict."""
-    failed = [f for f in findings if f.failed]
+def report(findings: Sequence[Finding], store_root: Path, corrupt: Sequence[tuple[Path, str]] = ()) -> str:
+    """The readable report: corrupt records, regressions, missing records, the rest, then a one-line verdict."""
     lines = [f"bench check of the results store {store_root}"]
-    lines += [str(f) for f in failed] + [str(f) for f in findings if not f.failed]
+    lines += [store.describe_corrupt(path, why) for path, why in corrupt]
+    for status in ("regression", "missing", "ok", "unverifiable"):
+        lines += [str(f) for f in findings if f.status == status]
     if not findings:
         lines.append("nothing to compare: no expected numbers and no reproduced reported cells")
-    ok = sum(1 for f in findings if f.status == "ok")
-    lines.append(f"{len(failed)} regression(s), {ok} within tolerance, "
-                 f"{sum(1 for f in findings if f.status == 'unverifiable')} unverifiable")
+    count = {status: sum(1 for f in findings if f.status == status)
+             for status in ("regression", "missing", "ok", "unverifiable")}
+    lines.append(f"{count['regression']} regression(s), {count['ok']} within tolerance, {count['unverifiable']} "
+                 f"unverifiable, {count['missing']} with records missing, {len(corrupt)} corrupt record(s)")
     return "\n".join(lines)
 
 
@@ -186,12 +202,16 @@ def _expected_cell(raw: Any, where: str) -> ExpectedCell:
     return ExpectedCell(query, metrics, where)
 
 
-def check_expected(golden: ExpectedFile, records: Sequence[RunRecord], store_root: Path) -> list[Finding]:
+def check_expected(golden: ExpectedFile, records: Sequence[Mapping[str, Any]], store_root: Path) -> list[Finding]:
     """Compare each golden cell's metrics with the store's mean over the same cell."""
     findings: list[Finding] = []
     rounding = 0.5 * 10.0 ** -golden.decimals
     for cell in golden.cells:
-        matched = tables.matching(records, cell.query)
+        try:
+            config = tables.resolved_config(cell.query)
+        except BenchError as exc:
+            raise type(exc)(f"{cell.where}: {exc}") from exc
+        matched = tables.matching(records, cell.query, config)
         label = _describe(cell.query)
         for name, want in cell.metrics.items():
             agg = tables.aggregate(matched, name)
@@ -211,7 +231,7 @@ def check_expected(golden: ExpectedFile, records: Sequence[RunRecord], store_roo
 # --------------------------------------------------------------------------- reported numbers
 
 
-def check_reported(db: reported.Database, records: Sequence[RunRecord], k: float = DEFAULT_K
+def check_reported(db: reported.Database, records: Sequence[Mapping[str, Any]], k: float = DEFAULT_K
                    ) -> list[Finding]:
     """Compare every reproduced own cell of the reported database with its printed value."""
     findings: list[Finding] = []
@@ -224,11 +244,15 @@ def check_reported(db: reported.Database, records: Sequence[RunRecord], k: float
     return findings
 
 
-def _reported_finding(cell: reported.Cell, records: Sequence[RunRecord], k: float) -> Finding | None:
+def _reported_finding(cell: reported.Cell, records: Sequence[Mapping[str, Any]], k: float) -> Finding | None:
     if cell.reproduce is None or cell.protocol is None or cell.value is None or not reported.is_bench_metric(cell):
         return None
     query = tables.Query.for_cell(cell, cell.reproduce, cell.protocol)
-    agg = tables.aggregate(tables.matching(records, query), cell.metric)
+    try:
+        config = tables.resolved_config(query)
+    except PluginError:
+        return None
+    agg = tables.aggregate(tables.matching(records, query, config), cell.metric)
     if agg is None:
         return None
     scale = 100.0 if cell.unit == "percent" else 1.0

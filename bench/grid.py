@@ -76,6 +76,8 @@ class Cell(submitit.helpers.Checkpointable):
     modalities: tuple[str, ...] | None
     out: Path
     hints: ResourceHints
+    regime: str | None = None
+    """``--regime`` of the cell (None: the protocol's own); ``bench matrix`` sets it."""
 
     @property
     def key(self) -> str:
@@ -93,7 +95,7 @@ class Cell(submitit.helpers.Checkpointable):
     def __call__(self) -> dict[str, Any]:
         request = run.RunRequest(method=self.id.method, protocol=self.protocol, folds=[self.id.fold],
                                  seeds=[self.id.seed], preset=self.id.preset, overrides=dict(self.overrides),
-                                 modalities=self.modalities, out=self.out, progress=False)
+                                 modalities=self.modalities, out=self.out, progress=False, regime=self.regime)
         (result,) = run.execute(run.make_plan(request))
         return {"record": str(result.path), "skipped": result.skipped, "metrics": result.record["metrics"]}
 

@@ -13,7 +13,10 @@ messages, which say what is allowed and what was given.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
+import types
+import typing
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -313,3 +316,53 @@ Names = Annotated[tuple[str, ...], _checked(_names)]
 """A non-empty list of non-empty strings."""
 Options = Annotated[dict[str, Any], _checked(_mapping)]
 """A mapping with string keys and any values (adapter options, ``--set`` overrides)."""
+
+
+# ------------------------------------------------------------------------------------- single values
+
+
+_WANTED = {"float_type": "a number", "int_type": "an integer", "bool_type": "true or false",
+           "string_type": "a string", "tuple_type": "a list", "list_type": "a list", "none_required": "null"}
+
+
+def coerce(value: Any, annotation: Any) -> Any:
+    """``value`` checked against a type annotation (a config field, a transform parameter), strictly.
+
+    No string is read as a number and no number as a bool; an int is taken where a float is
+    wanted, and a list where a tuple is. A mismatch is a ValueError whose message says what
+    is allowed and what was given (``expected a number, got 'fast'``), for the caller to
+    prefix with what it was checking.
+    """
+    try:
+        return _adapter(annotation).validate_python(_tuples(value), strict=True)
+    except pydantic.ValidationError as exc:
+        members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+        if len([m for m in members if m is not type(None)]) > 1:
+            raise ValueError(f"{value!r} is not one of {_type_name(annotation)}") from None
+        raise ValueError(_wording(exc.errors()[0], value, type(None) in members)) from None
+
+
+@functools.lru_cache(maxsize=None)
+def _adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(annotation)
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+def _wording(problem: Mapping[str, Any], value: Any, nullable: bool) -> str:
+    kind, ctx, given = problem["type"], problem.get("ctx") or {}, problem.get("input")
+    item = f"item {dotted(problem['loc'])}: " if problem["loc"] else ""
+    null = " (or null)" if nullable and not item else ""
+    if kind == "literal_error":
+        return f"{item}{given!r} is not one of {ctx['expected'].replace(' or ', ', ')}{null}"
+    if kind in ("too_long", "too_short"):
+        return f"expected {ctx.get('max_length', ctx.get('min_length'))} items, got {len(value)}"
+    if kind in _WANTED:
+        return f"{item}expected {_WANTED[kind]}{null}, got {given!r}"
+    return f"{item}{problem['msg'][:1].lower()}{problem['msg'][1:]}{null}, got {given!r}"
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")

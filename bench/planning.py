@@ -9,16 +9,20 @@ lacks, files missing under the data root — before anything is trained.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import choices, protocols, regimes, registry, roots, splits, values
 from bench import config as config_mod
-from bench import protocols, registry, roots, splits
+from bench import modalities as modalities_mod
 from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
 from bench.cells import CellKey
 from bench.errors import ConfigError, DataError, ProtocolError
 from bench.protocols import Protocol
+
+log = logging.getLogger("bench.run")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +41,11 @@ class RunRequest:
     out: Path = Path("results")
     progress: bool = True
     cache_root: Path | None = None
+    regime: str | None = None
+    """``--regime``: None for the protocol's own (or the method's, on a protocol that leaves it open)."""
+    pretrain_on: str | None = None
+    budget: str | None = None
+    """``--budget``: paper (None), short or a number of epochs (:mod:`bench.budget`)."""
 
 
 @dataclasses.dataclass
@@ -57,6 +66,16 @@ class Plan:
     pretrain_adapter: DatasetAdapter | None = None
     """The dataset of ``regime.pretrain_on``, when the protocol pretrains on another one."""
     pretrain_samples: list[Sample] = dataclasses.field(default_factory=list)
+    regime: regimes.Chosen | None = None
+    """How the cells train (:mod:`bench.regimes`); set by :func:`make_plan`."""
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The overrides that make ``cfg``: the budget's keys, then ``--set``."""
+
+    @property
+    def training(self) -> protocols.Regime:
+        """The regime the cells train under."""
+        assert self.regime is not None
+        return self.regime.regime
 
     def cell_key(self, fold: str, seed: int) -> CellKey:
         """The key of one (fold, seed) cell of this plan."""
@@ -79,8 +98,12 @@ def make_plan(request: RunRequest) -> Plan:
     protocol = protocols.load(request.protocol)
     method_cls, cfg = resolve_config(request.method, request.preset, request.overrides)
     method = method_cls()
-    modalities = _modalities(protocol, method_cls, request.modalities)
+    request = dataclasses.replace(request, preset=config_mod.preset_name(method_cls.presets, request.preset,
+                                                                          method_cls.name))
+    values.check_run(cfg, method_cls.name, protocol, request.seeds, request.out, request.cache_root)
     _check_compatible(protocol, method_cls)
+    chosen = choices.choose(protocol, method, cfg, request.regime, request.pretrain_on, request.modalities)
+    modalities = chosen.modalities.modalities
     adapter = roots.open_adapter(protocol.dataset, request.data_root, protocol.dataset_options,
                                  needed_by=f"protocol {protocol.name!r}")
     adapter_cls = type(adapter)
@@ -88,25 +111,27 @@ def make_plan(request: RunRequest) -> Plan:
     if missing:
         raise ProtocolError(f"{protocol.path}: dataset {protocol.dataset!r} has no {', '.join(missing)} modality, "
                             f"which method {method_cls.name!r} was asked to use; {_fitting(method_cls)}")
+    log.info("%s", chosen.modalities.line(protocol.name, protocol.modalities, method_cls.name, method_cls.modalities))
     task = adapter.task_spec()
     if task.kind != protocol.task:
         raise ProtocolError(f"{protocol.path}: task {protocol.task!r} but dataset {protocol.dataset!r} is {task.kind!r}")
     samples = adapter.samples()
-    folds = _select_folds(splits.make_splits(protocol.split, samples, adapter), request.folds)
+    folds = _select_folds(splits.make_splits(protocol.split, samples, adapter, protocol.split_where), request.folds)
     _check_sources(protocol, method_cls, modalities, adapter, samples, folds)
     seeds = tuple(request.seeds) if request.seeds else protocol.seeds
-    plan = Plan(request, protocol, method, cfg, config_mod.config_hash(cfg, modalities), modalities, adapter, task,
-                samples, folds, seeds)
-    if protocol.regime.pretrain_on is not None:
-        plan.pretrain_adapter, plan.pretrain_samples = _open_pretrain_data(protocol, modalities, request)
+    cfg, overrides = choices.apply_budget(method, cfg, request.preset, request.overrides, request.budget)
+    cell_hash = choices.cell_hash(cfg, modalities, chosen.regime)
+    plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds,
+                regime=chosen.regime, overrides=overrides)
+    if plan.training.pretrain_on is not None:
+        plan.pretrain_adapter, plan.pretrain_samples = _open_pretrain_data(protocol, plan.training.pretrain_on,
+                                                                           modalities, request)
     return plan
 
 
-def _open_pretrain_data(protocol: Protocol, modalities: Sequence[str],
+def _open_pretrain_data(protocol: Protocol, source: protocols.PretrainData, modalities: Sequence[str],
                         request: RunRequest) -> tuple[DatasetAdapter, list[Sample]]:
     """The adapter and samples of ``regime.pretrain_on``; it must have every modality the cell uses."""
-    source = protocol.regime.pretrain_on
-    assert source is not None
     adapter = roots.open_adapter(source.dataset, request.pretrain_data_root, source.options,
                                  needed_by=f"the pretraining stage of protocol {protocol.name!r}",
                                  flag="--pretrain-data-root")
@@ -126,25 +151,8 @@ def _open_pretrain_data(protocol: Protocol, modalities: Sequence[str],
     return adapter, samples
 
 
-def _modalities(protocol: Protocol, method_cls: type[Method], requested: Sequence[str] | None) -> tuple[str, ...]:
-    chosen = tuple(requested) if requested else protocol.modalities
-    extra = [m for m in chosen if m not in protocol.modalities]
-    if extra:
-        raise ConfigError(f"--modalities {' '.join(extra)}: protocol {protocol.name!r} uses only "
-                          f"{', '.join(protocol.modalities)}")
-    unsupported = [m for m in chosen if m not in method_cls.modalities]
-    if unsupported:
-        raise ConfigError(f"method {method_cls.name!r} cannot use {', '.join(unsupported)}; "
-                          f"it supports {', '.join(method_cls.modalities)}")
-    if len(chosen) < method_cls.min_modalities:
-        raise ConfigError(f"method {method_cls.name!r} needs at least {method_cls.min_modalities} modalities, "
-                          f"got {', '.join(chosen)}; {_fitting(method_cls)}")
-    return chosen
-
-
 def _fitting(method_cls: type[Method]) -> str:
-    fitting = [name for name, path in protocols.available().items() if _fits(path, method_cls)]
-    return f"protocols that fit: {', '.join(fitting) or 'none'}"
+    return f"protocols that fit: {', '.join(modalities_mod.fitting(method_cls)) or 'none'}"
 
 
 def _check_sources(protocol: Protocol, method_cls: type[Method], modalities: Sequence[str], adapter: DatasetAdapter,
@@ -163,24 +171,10 @@ def _check_sources(protocol: Protocol, method_cls: type[Method], modalities: Seq
                     f"{_fitting(method_cls)}. The {protocol.dataset} layout:\n{type(adapter).layout}")
 
 
-def _fits(path: Path, method_cls: type[Method]) -> bool:
-    try:
-        protocol = protocols.load(str(path))
-    except ProtocolError:
-        return False
-    usable = [m for m in protocol.modalities if m in method_cls.modalities]
-    return len(usable) >= method_cls.min_modalities and protocol.task in method_cls.tasks
-
-
 def _check_compatible(protocol: Protocol, method_cls: type[Method]) -> None:
     if protocol.task not in method_cls.tasks:
         raise ConfigError(f"method {method_cls.name!r} handles {', '.join(method_cls.tasks)} tasks, "
                           f"protocol {protocol.name!r} is {protocol.task}")
-    needed = [protocol.regime.kind] + (["pretrain"] if protocol.regime.pretrain else [])
-    missing = [r for r in needed if r not in method_cls.regimes]
-    if missing:
-        raise ConfigError(f"method {method_cls.name!r} has no {', '.join(missing)} regime "
-                          f"(it has {', '.join(method_cls.regimes)}); protocol {protocol.name!r} needs it")
 
 
 def _select_folds(folds: list[Split], wanted: Sequence[str] | None) -> list[Split]:

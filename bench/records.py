@@ -7,7 +7,6 @@ predictions (:func:`bench.store.write` writes both atomically); :func:`reproduce
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import resource
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 
 from bench import config as config_mod
-from bench import metrics, provenance, splits
+from bench import metrics, provenance, regimes, splits
 from bench.api import Split, module_hook
 from bench.cells import ProtocolRef, RunRecord, Selection, run_command
 from bench.data.prepare import Prepared
@@ -38,11 +37,14 @@ def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Pre
         fold=split.name,
         seed=seed,
         preset=plan.request.preset,
-        overrides=dict(plan.request.overrides),
+        overrides=dict(plan.overrides),
+        budget=plan.request.budget or "paper",
+        task=plan.task.kind,
         config=config_mod.to_dict(plan.cfg),
         config_hash=plan.config_hash,
         modalities=tuple(plan.modalities),
-        regime=dataclasses.asdict(protocol.regime),
+        regime=regimes.as_dict(plan.training),
+        regime_source=plan.regime.source if plan.regime else "protocol",
         data={
             "dataset": protocol.dataset, "root": str(plan.adapter.root),
             "root_fingerprint": provenance.files_fingerprint(sources, plan.adapter.root),
@@ -55,9 +57,9 @@ def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Pre
             "transductive": ["val", "test"] if fitted.transductive else [],
         },
         weights=dict(module_hook(module, "weights_provenance")),
-        selection=Selection(on_test=protocol.selection.on_test, rule=protocol.selection.rule,
-                            metric=protocol.selection.metric, epoch=fitted.chosen_epoch,
-                            patience=protocol.selection.patience,
+        selection=Selection(on_test=bool(fitted.selection["on_test"]), rule=fitted.selection["rule"],
+                            metric=fitted.selection.get("metric"), epoch=fitted.chosen_epoch,
+                            patience=fitted.selection.get("patience"),
                             epochs_trained={st: sum(h["stage"] == st for h in history)
                                             for st in dict.fromkeys(h["stage"] for h in history)}),
         metrics=scores,
@@ -92,9 +94,13 @@ def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
     # a protocol file outside protocols/ by its absolute path, so the command works from anywhere
     given = Path(req.protocol)
     protocol = str(given.resolve()) if given.suffix in (".yaml", ".yml") and given.is_file() else plan.protocol.name
+    regime = plan.regime is not None and plan.regime.source == "--regime"
+    pretrain_on = plan.training.pretrain_on if regime else None
     return run_command(plan.method.name, protocol, folds=[split.name], seeds=[seed], preset=req.preset,
-                       overrides=req.overrides, modalities=plan.modalities if req.modalities else (),
-                       data_root=req.data_root, pretrain_data_root=req.pretrain_data_root, out=req.out)
+                       overrides=plan.overrides, regime=plan.training.kind if regime else None,
+                       pretrain_on=pretrain_on.dataset if pretrain_on is not None else None,
+                       modalities=plan.modalities if req.modalities else (), data_root=req.data_root,
+                       pretrain_data_root=req.pretrain_data_root, out=req.out)
 
 
 def peak_memory_mb() -> float:

@@ -10,8 +10,11 @@ file and key of every problem. Optional keys beyond that document:
 * paper file, top level: ``descriptive_metrics: {id: definition}`` declares every metric id
   that is not a bench metric (``params_m``, ``image_size_px``...), so that an unknown or
   misspelled id is an error rather than a silent new metric (ANCHORS P3);
-* cell ``reproduce``: ``preset`` (default ``paper``); in ``set``, the value ``"<path>"`` (:data:`LOCAL_PATH`) stands for a file every user gives
-  locally (pretrained weights): any record that gave one matches;
+* cell ``reproduce``: ``preset`` is required: the side that produced the printed number
+  (``code`` where it came from the official code, ``paper`` where the paper as written is the
+  only source; no default, so a cell cannot silently replay the wrong side); in ``set``, the
+  value ``"<path>"`` (:data:`LOCAL_PATH`) stands for a file every user gives locally
+  (pretrained weights): any record that gave one matches;
 * table spec: ``row_header`` (the printed header of the label column), ``column_decimals``
   (per-column printing precision), ``notes`` (footnotes), ``mixed_metrics`` (columns in which
   the paper itself puts different metrics, with the reason: ``bench table`` refuses any
@@ -51,7 +54,7 @@ _PAPER_KEYS = {"paper": True, "title": True, "venue": True, "text": True, "table
 _TABLE_KEYS = {"id": True, "caption": True, "cells": True}
 _CELL_KEYS = {"row": True, "column": True, "metric": True, "value": True, "unit": True, "protocol": True,
               "modalities": True, "runs": True, "own": True, "reproduce": False, "note": False, "status": False}
-_REPRODUCE_KEYS = {"method": True, "set": False, "folds": False, "preset": False}
+_REPRODUCE_KEYS = {"method": True, "preset": True, "set": False, "folds": False}
 _SPEC_KEYS = {"paper": True, "table": True, "title": True, "rows": True, "columns": True, "decimals": True,
               "row_header": False, "column_decimals": False, "notes": False, "mixed_metrics": False,
               "mean_of": False, "equal_columns": False, "same_as": False, "exceptions": False}
@@ -67,10 +70,10 @@ def results_root() -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class Reproduce:
-    """How bench reruns a reported cell: a method, its preset and overrides, and folds (None: all)."""
+    """How bench reruns a reported cell: a method, the preset that produced it, overrides, folds (None: all)."""
 
     method: str
-    preset: str = "paper"
+    preset: str
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     folds: tuple[int, ...] | None = None
 
@@ -376,6 +379,9 @@ def _cell(raw: Any, paper: str, table: str, descriptive: Mapping[str, str], wher
 
 
 def _reproduce(raw: Any, where: str) -> Reproduce:
+    if isinstance(raw, Mapping) and "preset" not in raw:
+        raise DataError(f"{where}: key 'preset' is missing: name the preset that produced the number (code: the "
+                        f"official code's replay; paper: the paper as written)")
     data = strict_mapping(raw, _REPRODUCE_KEYS, where)
     method = _string(data, "method", where)
     overrides = data.get("set") or {}
@@ -385,9 +391,10 @@ def _reproduce(raw: Any, where: str) -> Reproduce:
     if folds is not None and (not isinstance(folds, list) or not folds
                               or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in folds)):
         raise DataError(f"{where}.folds: expected a non-empty list of fold numbers (1-based), got {folds!r}")
-    preset = data.get("preset", "paper")
+    preset = data["preset"]
     if not isinstance(preset, str) or not preset:
-        raise DataError(f"{where}.preset: expected a preset name")
+        raise DataError(f"{where}.preset: expected the name of the preset that produced the number "
+                        f"(code: the official code; paper: the paper as written), got {preset!r}")
     return Reproduce(method, preset, dict(overrides), tuple(folds) if folds else None)
 
 

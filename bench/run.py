@@ -24,7 +24,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 
-from bench import metrics, records, store, training
+from bench import celllock, interrupts, metrics, records, store, training
 from bench.api import Split
 from bench.data.cache import Cache, default_cache
 from bench.data.prepare import Prepared, labels_array, prepare
@@ -46,31 +46,58 @@ class CellResult:
 
 
 def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> list[CellResult]:
-    """Run (or skip) every cell of the plan; preprocessing is shared by all of them."""
+    """Run (or skip) every cell of the plan; preprocessing is shared by all of them.
+
+    A cell runs holding its lock (:mod:`bench.celllock`): another process training it makes
+    this one stop with :class:`~bench.celllock.CellBusy`; one that finished it meanwhile makes
+    it a skip. A corrupt record of the cell is moved aside (``*.corrupt``) before it runs.
+    """
     results: list[CellResult] = []
-    prepared: Prepared | None = None
-    pretrain: Prepared | None = None
-    prepare_s = 0.0
+    inputs = _Inputs(plan)
     for split in plan.folds:
         for seed in plan.seeds:
             key = plan.cell_key(split.name, seed)
             path = store.key_path(plan.request.out, key)
             done = store.finished(path, key.protocol_hash)
-            if done is not None:
-                result = CellResult(path, done, skipped=True)
-            else:
-                if prepared is None:
-                    prepared = _prepare(plan)
-                    pretrain = _prepare_pretrain_data(plan, prepared)
-                    prepare_s = prepared.seconds + (pretrain.seconds if pretrain else 0.0)
-                record, arrays = run_cell(plan, split, seed, prepared, prepare_s, checkpoint_path(path), pretrain)
-                store.write(path, record, arrays)
-                checkpoint_path(path).unlink(missing_ok=True)
-                result = CellResult(path, store.read(path), skipped=False)
+            result = CellResult(path, done, skipped=True) if done is not None else \
+                _run_locked(plan, split, seed, path, inputs)
             results.append(result)
             if on_cell is not None:
                 on_cell(result)
     return results
+
+
+class _Inputs:
+    """The prepared inputs of a plan, made on first need and shared by its cells."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.prepared: Prepared | None = None
+        self.pretrain: Prepared | None = None
+        self.seconds = 0.0
+
+    def get(self) -> tuple[Prepared, Prepared | None, float]:
+        if self.prepared is None:
+            self.prepared = _prepare(self.plan)
+            self.pretrain = _prepare_pretrain_data(self.plan, self.prepared)
+            self.seconds = self.prepared.seconds + (self.pretrain.seconds if self.pretrain else 0.0)
+        return self.prepared, self.pretrain, self.seconds
+
+
+def _run_locked(plan: Plan, split: Split, seed: int, path: Path, inputs: _Inputs) -> CellResult:
+    with celllock.hold(path, f"{plan.method.name} × {plan.protocol.name} {split.name} seed {seed}"):
+        done = store.finished(path, plan.protocol.hash)
+        if done is not None:
+            return CellResult(path, done, skipped=True)
+        corrupt = store.problem(path)
+        if corrupt is not None:
+            log.warning("%s; moved aside to %s, the cell runs again", store.describe_corrupt(path, corrupt),
+                        store.set_aside(path).name)
+        prepared, pretrain, prepare_s = inputs.get()
+        record, arrays = run_cell(plan, split, seed, prepared, prepare_s, checkpoint_path(path), pretrain)
+        store.write(path, record, arrays)
+        checkpoint_path(path).unlink(missing_ok=True)
+        return CellResult(path, store.read(path), skipped=False)
 
 
 def checkpoint_path(record: Path) -> Path:
@@ -100,8 +127,9 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     L.seed_everything(seed, workers=True, verbose=False)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
     test = training.TestSplit(prepared, labels, index["test"], split.name)
-    fitted = training.fit(plan, plan.cell_key(split.name, seed), module, prepared, labels, index, test, pretrain,
-                          checkpoint)
+    with interrupts.fit_interrupt_named(lambda: _interrupted(plan, split, seed, checkpoint)):
+        fitted = training.fit(plan, plan.cell_key(split.name, seed), module, prepared, labels, index, test, pretrain,
+                              checkpoint)
     tic = time.perf_counter()
     outputs, targets = test.predict(module)
     predict_s = time.perf_counter() - tic
@@ -117,6 +145,18 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
                            }).to_dict()
     arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets}
     return record, arrays
+
+
+def _interrupted(plan: Plan, split: Split, seed: int, checkpoint: Path | None) -> str:
+    """The line Ctrl-C prints: which cell, after how many epochs of which stage, the checkpoint kept, the resume."""
+    state = training.checkpoint_state(checkpoint) if checkpoint is not None else None
+    where = f"{plan.method.name} × {plan.protocol.name} {split.name} seed {seed}"
+    command = records.reproduce_command(plan, split, seed)
+    if state is None:
+        return f"interrupted: {where} stopped before its first epoch ended; no checkpoint, no record; rerun with: " \
+               f"{command}"
+    return (f"interrupted: {where} stopped after {state['epoch'] + 1} finished epoch(s) of stage "
+            f"{state['stage_name']}; its checkpoint {checkpoint} is kept; resume with: {command}")
 
 
 def _prepare(plan: Plan) -> Prepared:

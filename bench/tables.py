@@ -7,11 +7,14 @@ store. A cell of the paper's own method that bench can rerun (``reproduce:``) sh
     reported | mean ± std over every matching (fold, seed) record (n=...) | Δ = mean − reported
 
 in the paper's unit (records hold fractions; ``unit: percent`` cells are shown ×100). A
-record matches a cell when it was run with the cell's method, preset and overrides, under the
-cell's protocol at its current hash, on the cell's modalities (and folds where the cell
-restricts them); records are read through :class:`bench.cells.RunRecord`, and no method plugin
-is imported. A missing
+record matches a cell when it ran the same method, under the cell's protocol at its current
+hash, with exactly the configuration the cell's preset and overrides resolve to, on the
+cell's modalities (and folds where the cell restricts them). A missing
 reproduction shows "—" and a footnote with the ``bench run`` command that would produce it.
+A cell names the preset that produced its number; where that is the code side (``code``, or
+``code_<x>``) and the paper side (``paper``, ``paper_<x>``) resolves to a different
+configuration, a second row "<row> (as written)" shows the paper side's reproduction and its
+own command, so both replays and their Δ against the reported number stand side by side.
 Rows with a record whose checkpoint was selected on test are marked †, rows with a record
 of a leaky protocol ‡. Cited rows show the reported number only. A column whose cells carry
 different metric ids is refused unless the spec declares it under ``mixed_metrics`` (the
@@ -26,13 +29,13 @@ import dataclasses
 import functools
 import io
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import cells, registry, reported, store
-from bench.cells import RunRecord
-from bench.errors import BenchError, DataError
+from bench import cells, reported, rescore, store
+from bench.errors import BenchError, DataError, PluginError
 from bench.reported import Cell, Database, TableSpec
 
 ON_TEST_MARK = "†"
@@ -43,6 +46,8 @@ DEFAULT_OUT = Path("results")
 def table_command(args: argparse.Namespace) -> int:
     """``bench table PAPER:TABLE [--format markdown|latex|csv] [--out STORE]``."""
     print(render(reported.load_all(), args.table_id, Path(args.out), args.format))
+    for path, why in store.corrupt_records(Path(args.out)):
+        print(store.describe_corrupt(path, why), file=sys.stderr)
     return 0
 
 
@@ -91,50 +96,77 @@ def _protocol(name: str) -> Any:
     return protocols.load(name)
 
 
-def matching(records: Iterable[RunRecord], query: Query) -> list[RunRecord]:
-    """The records that ran ``query``, under the protocol's current hash.
+def resolved_config(query: Query) -> dict[str, Any]:
+    """The configuration a query's method, preset and overrides resolve to (as records store it).
 
-    A record matches when it was asked for the query's method, protocol, preset, overrides and
-    modalities (its own ``preset``/``overrides``, so no method plugin is imported here). A key
-    the query sets to ``<path>`` (:data:`bench.reported.LOCAL_PATH`) matches a record that was
-    given any file for it (pretrained weights live at a different path on every machine). When
-    the matches ran different resolved configurations (a preset changed between runs), only
-    those of the most recently finished configuration count.
+    Raises :class:`PluginError` when the method is not installed and :class:`ConfigError` for
+    an override the method does not have.
+    """
+    from bench import config as config_mod
+    from bench import registry
+
+    method_cls = registry.methods.get(query.method)
+    cfg = config_mod.resolve(method_cls.Config, method_cls.presets, query.preset, query.overrides, method_cls.name)
+    return config_mod.to_dict(cfg)
+
+
+def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The records that ran ``query`` with exactly ``config``, under the protocol's current hash.
+
+    A key the query sets to ``<path>`` (:data:`bench.reported.LOCAL_PATH`) matches a record
+    that was given any file for it (pretrained weights live at a different path on every machine).
     """
     protocol = _protocol(query.protocol)
     modalities = set(query.modalities or protocol.modalities)
     folds, seeds = query.fold_names(), query.seeds
     local = {key for key, value in query.overrides.items() if value == reported.LOCAL_PATH}
-    found = [
+    return [
         rec for rec in records
-        if rec.method == query.method and rec.protocol.name == query.protocol
-        and rec.protocol.hash == protocol.hash and rec.preset == query.preset
-        and _same_overrides(rec.overrides, query.overrides, local) and set(rec.modalities) == modalities
-        and (folds is None or rec.fold in folds) and (seeds is None or rec.seed in seeds)
+        if rec["method"] == query.method and rec["protocol"]["name"] == query.protocol
+        and rec["protocol"]["hash"] == protocol.hash and rec["preset"] == query.preset
+        and _same_config(rec["config"], config, local) and set(rec["modalities"]) == modalities
+        and _regime_of(rec) == _own_regime(protocol)
+        and (folds is None or rec["fold"] in folds) and (seeds is None or rec["seed"] in seeds)
     ]
-    if len({rec.config_hash for rec in found}) > 1:
-        newest = max(found, key=lambda rec: rec.finished).config_hash
-        found = [rec for rec in found if rec.config_hash == newest]
-    return found
 
 
-def _same_overrides(got: Mapping[str, Any], wanted: Mapping[str, Any], local: set[str]) -> bool:
-    """Equal overrides, except that a ``<path>`` key matches any path the record was given."""
+def _own_regime(protocol: Any) -> dict[str, Any] | None:
+    return None if protocol.regime is None else dataclasses.asdict(protocol.regime)
+
+
+def _regime_of(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The regime a record trained under, None when it was not its protocol's own (``--regime``)."""
+    regime = record.get("regime")
+    if record.get("regime_source", "protocol") != "protocol" or not isinstance(regime, Mapping):
+        return None
+    return {"kind": regime.get("kind"), "pretrain": regime.get("pretrain"), "pretrain_on": regime.get("pretrain_on")}
+
+
+def _same_config(got: Mapping[str, Any], wanted: Mapping[str, Any], local: set[str]) -> bool:
+    """Equal configurations, except that a ``<path>`` key matches any path the record was given."""
     if set(got) != set(wanted):
         return False
     return all(isinstance(got[k], str) and bool(got[k]) if k in local else got[k] == wanted[k] for k in wanted)
 
 
-def aggregate(records: Sequence[RunRecord], metric: str) -> Aggregate | None:
-    """Mean ± std of ``metric`` over the records that hold it; None when none does."""
-    having = [rec for rec in records if metric in rec.metrics]
-    if not having:
+def aggregate(records: Sequence[Mapping[str, Any]], metric: str,
+              value: Callable[[Mapping[str, Any]], float | None] | None = None) -> Aggregate | None:
+    """Mean ± std of ``metric`` over the records that hold it; None when none does.
+
+    ``value(record)`` gives a record's value (None: it has none); the default reads the record's
+    ``metrics``, :func:`build` also derives it from the stored predictions.
+    """
+    get = value or (lambda rec: rec["metrics"].get(metric))
+    pairs = [(rec, v) for rec in records if (v := get(rec)) is not None]
+    if not pairs:
         return None
-    values = [float(rec.metrics[metric]) for rec in having]
+    having = [rec for rec, _ in pairs]
+    values = [float(v) for _, v in pairs]
     mean = math.fsum(values) / len(values)
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return Aggregate(mean, std, len(values), tuple(sorted({rec.fold for rec in having})),
-                     any(rec.selection.on_test for rec in having), any(rec.protocol.leaky for rec in having))
+    return Aggregate(mean, std, len(values), tuple(sorted({rec["fold"] for rec in having})),
+                     any(rec["selection"]["on_test"] for rec in having),
+                     any(rec["protocol"].get("leaky", False) for rec in having))
 
 
 def run_command(query: Query, out: Path) -> str:
@@ -186,29 +218,81 @@ def build(db: Database, table_id: str, out: Path) -> Rendered:
     """Assemble ``paper:table`` from the database and the results store under ``out``."""
     spec, table = db.table(table_id)
     _refuse_mixed_columns(spec, table)
-    records = [rec for _, rec in store.iter_run_records(out)]
+    found = list(store.iter_records(out))
+    records = [rec for _, rec in found]
+    paths = {id(rec): path for path, rec in found}
     notes = _Notes()
-    rows, row_notes, marks_used = [], [], []
+    rows, row_notes, marks_used, any_written = [], [], [], False
     for row in spec.rows:
-        texts, flags, used = [], set(), []
+        main_row, written_row = _Row(), _Row()
         for column in spec.columns:
             cell = table.cell(row, column)
             if cell is None:
-                texts.append("")
+                main_row.add("")
+                written_row.add("")
                 continue
-            text, cell_flags, cell_notes = _cell_text(cell, spec, records, out, notes)
-            texts.append(text)
-            flags |= cell_flags
-            used += [n for n in cell_notes if n not in used]
-        marks = [m for m in (ON_TEST_MARK, LEAKY_MARK) if m in flags]
-        marks_used += [m for m in marks if m not in marks_used]
-        rows.append([row + (" " + "".join(marks) if marks else ""), *texts])
-        row_notes.append([*(_LEGEND[m] for m in marks), *(notes.line(n) for n in used)])
+            shown = _reported_text(cell, spec, notes)
+            queries = _queries(cell)
+            if cell.note:
+                main_row.note(cell.note)
+            if queries is None:
+                main_row.add(shown)
+                written_row.add("")
+                continue
+            query, config, written = queries
+            main_row.add(f"{shown} | {_repro_text(cell, spec, query, config, records, paths, out, notes, main_row)}")
+            if written is None:
+                written_row.add("")
+                continue
+            if cell.note:
+                written_row.note(cell.note)
+            written_row.add(f"{shown} | {_repro_text(cell, spec, *written, records, paths, out, notes, written_row)}")
+        any_written = any_written or written_row.any
+        for label, built in ((row, main_row), (row + AS_WRITTEN, written_row)):
+            if built is written_row and not built.any:
+                continue
+            marks = [m for m in (ON_TEST_MARK, LEAKY_MARK) if m in built.flags]
+            marks_used += [m for m in marks if m not in marks_used]
+            rows.append([label + (" " + "".join(marks) if marks else ""), *built.texts])
+            row_notes.append([*(_LEGEND[m] for m in marks), *(notes.line(n) for n in built.used)])
     table_notes = [*spec.notes, *(_LEGEND[m] for m in (ON_TEST_MARK, LEAKY_MARK) if m in marks_used),
                    *(f"{column}: {why}" for column, why in spec.mixed_metrics.items()),
+                   *([_AS_WRITTEN_NOTE] if any_written else []),
                    *(notes.line(text) for text in notes.items)]
     return Rendered(f"{spec.table_id}: {spec.title}", [spec.row_header, *spec.columns], rows, row_notes,
                     table_notes)
+
+
+AS_WRITTEN = " (as written)"
+"""Suffix of the row that reruns a code-side cell under its paper-side preset."""
+_AS_WRITTEN_NOTE = ("(as written): the same cells rerun with the paper-side preset (the paper as written) where "
+                    "the number came from the official code (preset code) and the two presets configure the "
+                    "method differently; Δ is against the reported number in both rows")
+
+
+@dataclasses.dataclass
+class _Row:
+    """One printed row being assembled: cell texts, the marks its reproductions raise, its footnotes."""
+
+    texts: list[str] = dataclasses.field(default_factory=list)
+    flags: set[str] = dataclasses.field(default_factory=set)
+    used: list[str] = dataclasses.field(default_factory=list)
+    any: bool = False
+
+    def add(self, text: str) -> None:
+        self.texts.append(text)
+        self.any = self.any or bool(text)
+
+    def note(self, text: str) -> None:
+        if text not in self.used:
+            self.used.append(text)
+
+
+def paper_side(preset: str) -> str | None:
+    """The paper-side preset of a code-side one (``code`` → ``paper``, ``code_<x>`` → ``paper_<x>``), else None."""
+    if preset == "code":
+        return "paper"
+    return "paper_" + preset.removeprefix("code_") if preset.startswith("code_") else None
 
 
 def _refuse_mixed_columns(spec: TableSpec, table: reported.ReportedTable) -> None:
@@ -227,10 +311,8 @@ def _refuse_mixed_columns(spec: TableSpec, table: reported.ReportedTable) -> Non
                             f"remove it from mixed_metrics")
 
 
-def _cell_text(cell: Cell, spec: TableSpec, records: list[RunRecord], out: Path,
-               notes: _Notes) -> tuple[str, set[str], list[str]]:
-    """The cell's text, the row marks it raises and the footnote texts it refers to."""
-    used: list[str] = []
+def _reported_text(cell: Cell, spec: TableSpec, notes: _Notes) -> str:
+    """The reported number as printed (or its status / "—"), its metric in a mixed column, its note mark."""
     if cell.status is not None:
         shown = cell.status
     elif cell.value is None:
@@ -241,23 +323,65 @@ def _cell_text(cell: Cell, spec: TableSpec, records: list[RunRecord], out: Path,
         shown += f" [{cell.metric}]"
     if cell.note:
         shown += f" {notes.mark(cell.note)}"
-        used.append(cell.note)
+    return shown
+
+
+def _queries(cell: Cell) -> tuple[Query, dict[str, Any] | None, tuple[Query, dict[str, Any]] | None] | None:
+    """The cell's query (preset aliases followed) and configuration (None: method not installed), and
+    the paper-side query and configuration where the cell's preset is code-side and they differ."""
     if cell.reproduce is None or cell.protocol is None or not reported.is_bench_metric(cell):
-        return shown, set(), used
+        return None
     query = Query.for_cell(cell, cell.reproduce, cell.protocol)
-    agg = aggregate(matching(records, query), cell.metric)
+    try:
+        query = dataclasses.replace(query, preset=_preset_name(query))
+        config = resolved_config(query)
+    except PluginError:
+        return query, None, None
+    except BenchError as exc:
+        raise type(exc)(f"{cell.where}: reproduce: {exc}") from exc
+    paper = paper_side(query.preset)
+    if paper is None:
+        return query, config, None
+    written = dataclasses.replace(query, preset=paper)
+    try:
+        written_config = resolved_config(written)
+    except BenchError as exc:
+        raise type(exc)(f"{cell.where}: reproduce: preset {query.preset!r} is code-side, so bench reruns it "
+                        f"as written with {paper!r} too: {exc}") from exc
+    return query, config, (None if written_config == config else (written, written_config))
+
+
+def _preset_name(query: Query) -> str:
+    from bench import config as config_mod
+    from bench import registry
+
+    method_cls = registry.methods.get(query.method)
+    return config_mod.preset_name(method_cls.presets, query.preset, method_cls.name)
+
+
+def _repro_text(cell: Cell, spec: TableSpec, query: Query, config: Mapping[str, Any] | None,
+                records: list[dict[str, Any]], paths: Mapping[int, Path], out: Path, notes: _Notes,
+                row: _Row) -> str:
+    """``reproduced | Δ`` for one query (or ``— (rN) | —`` with the command that would produce it).
+
+    A record without the cell's metric has it computed from its stored predictions
+    (:func:`bench.rescore.metric_value`) when the metric applies to its task.
+    """
+    def value(rec: Mapping[str, Any]) -> float | None:
+        return rescore.metric_value(paths[id(rec)], rec, cell.metric)
+
+    agg = aggregate(matching(records, query, config), cell.metric, value) if config is not None else None
     if agg is None:
-        missing = _missing_note(query, out, installed=query.method in registry.methods.names())
-        used.append(missing)
-        return f"{shown} | — {notes.mark(missing, 'r')} | —", set(), used
+        missing = _missing_note(query, out, installed=config is not None)
+        row.note(missing)
+        return f"— {notes.mark(missing, 'r')} | —"
     decimals = spec.decimals_for(cell.column)
     scale = 100.0 if cell.unit == "percent" else 1.0
     mean, std = agg.mean * scale, agg.std * scale
-    coverage = _coverage(query, agg)
-    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{coverage})"
+    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{_coverage(query, agg)})"
     delta = "—" if cell.value is None else f"{mean - cell.value:+.{decimals}f}"
-    flags = {m for m, on in ((ON_TEST_MARK, agg.on_test), (LEAKY_MARK, agg.leaky)) if on}
-    return f"{shown} | {repro} | {delta}", flags, used
+    row.flags |= {m for m, on in ((ON_TEST_MARK, agg.on_test), (LEAKY_MARK, agg.leaky)) if on}
+    return f"{repro} | {delta}"
 
 
 def _missing_note(query: Query, out: Path, installed: bool) -> str:

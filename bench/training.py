@@ -25,7 +25,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from bench import io as atomic_io
-from bench import metrics
+from bench import interrupts, metrics
 from bench.api import module_hook
 from bench.cells import CellKey
 from bench.data.prepare import ArrayDataset, Prepared, derived_seed, train_loader
@@ -51,6 +51,8 @@ class Fitted:
     """How many times this cell was resumed from a checkpoint."""
     transductive: bool
     """Whether the method was handed the unlabelled validation and test inputs."""
+    selection: dict[str, Any]
+    """The selection rule applied (rule, metric, on_test, patience): the protocol's or the method's own."""
 
 
 def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.ndarray,
@@ -64,14 +66,15 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
     checkpoint of this cell found there is resumed from.
     """
     fold, seed = key.fold, key.seed
-    stages = plan.method.stages(plan.cfg, plan.protocol.regime.kind, plan.protocol.regime.pretrain)
+    stages = plan.method.stages(plan.cfg, plan.training.kind, plan.training.pretrain)
     transductive = bool(module_hook(module, "wants_unlabelled"))
     if transductive:
         batch = stages[0].batch_size
-        module_hook(module, "attach_unlabelled")([ArrayDataset(prepared, None, index["val"], train=True).loader(batch, True, seed),
-                                  test.unlabelled_loader(batch, seed)])
+        unlabelled = [ArrayDataset(prepared, None, index["val"], train=True).loader(batch, True, seed),
+                      test.unlabelled_loader(batch, seed)]
+        module_hook(module, "attach_unlabelled")(unlabelled)
     history: list[dict[str, Any]] = []
-    selector = _Selector(plan, prepared, labels, index, test, history)
+    selector = _method_selector(plan, prepared, labels, index) or _Selector(plan, prepared, labels, index, test, history)
     identity = key.checkpoint_identity()
     resume = _resume_point(checkpoint, identity, stages)
     fit_s, seen = (resume.fit_s if resume else 0.0), 0
@@ -95,14 +98,16 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
                 enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
                 enable_progress_bar=plan.request.progress, callbacks=callbacks, plugins=_trainer_plugins(),
             )
-            trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number),
+            trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number,
+                                                               stage.drop_last),
                         ckpt_path=resume.path if resume is not None and number == resume.stage else None)
         fit_s += time.perf_counter() - tic
         if trainer.interrupted:
             raise RunError(f"training of {plan.method.name} on {fold} seed {seed} was interrupted")
         seen += stage_size * stage.epochs
     chosen_epoch = selector.restore(module)
-    return Fitted(chosen_epoch, history, fit_s, seen, resume.resumes if resume else 0, transductive)
+    return Fitted(chosen_epoch, history, fit_s, seen, resume.resumes if resume else 0, transductive,
+                  selector.describe())
 
 
 class TestSplit:
@@ -151,7 +156,7 @@ class _AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning checkpoints written through :func:`bench.io.atomic_open`: whole, or not at all."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
-        with atomic_io.atomic_open(Path(path)) as handle:
+        with interrupts.sigint_deferred(), atomic_io.atomic_open(Path(path)) as handle:
             torch.save(checkpoint, handle)
 
 
@@ -203,14 +208,21 @@ class _EpochState(L.Callback):
                 "fit_s": self.fit_s_before + time.perf_counter() - self._tic, "resumes": self.resumes}
 
 
-def _resume_point(checkpoint: Path | None, identity: Mapping[str, Any], stages: Sequence[Any]) -> _Resume | None:
-    """The checkpoint to resume from, or None (none there, unreadable, or another cell's)."""
-    if checkpoint is None or not checkpoint.is_file():
+def checkpoint_state(checkpoint: Path) -> dict[str, Any] | None:
+    """What a cell's checkpoint was saved after (cell, stage, stage_name, epoch, ...); None if none or unreadable."""
+    if not checkpoint.is_file():
         return None
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)["callbacks"][_EpochState.__qualname__]
+        return torch.load(checkpoint, map_location="cpu", weights_only=False)["callbacks"][_EpochState.__qualname__]
     except Exception as exc:  # whatever is wrong with the file, the cell starts afresh and overwrites it
         log.warning("ignoring checkpoint %s: unreadable (%s: %s)", checkpoint, type(exc).__name__, exc)
+        return None
+
+
+def _resume_point(checkpoint: Path | None, identity: Mapping[str, Any], stages: Sequence[Any]) -> _Resume | None:
+    """The checkpoint to resume from, or None (none there, unreadable, or another cell's)."""
+    state = checkpoint_state(checkpoint) if checkpoint is not None else None
+    if state is None:
         return None
     stage = state.get("stage")
     if state.get("cell") != dict(identity) or not isinstance(stage, int) or not 0 <= stage < len(stages) \
@@ -253,6 +265,13 @@ class History(L.Callback):
         self.history[:] = [dict(entry) for entry in state_dict["history"]]
 
 
+def _method_selector(plan: Plan, prepared: Prepared, labels: np.ndarray, index: Mapping[str, list[int]]) -> Any:
+    """The method's own selection callback (``Method.selector``), or None for the protocol's rule."""
+    val = ArrayDataset(prepared, labels, index["val"]) if index["val"] else None
+    validation = None if val is None else (lambda module: (predict(module, val), labels[index["val"]]))
+    return plan.method.selector(plan.cfg, plan.task, validation)
+
+
 class _Selector(L.Callback):
     """Applies the protocol's selection rule over the epochs of the last stage."""
 
@@ -262,6 +281,7 @@ class _Selector(L.Callback):
         self.rule = plan.protocol.selection.rule
         self.metric = plan.protocol.selection.metric
         self.patience = plan.protocol.selection.patience
+        self.on_test = plan.protocol.selection.on_test
         self.task = plan.task
         self.higher = metrics.get(self.metric).higher_is_better
         self.test = test
@@ -304,6 +324,10 @@ class _Selector(L.Callback):
         best = state_dict["best"]
         self.best = None if best is None else (best["value"], best["epoch"], best["weights"])
         self.last_epoch = state_dict["last_epoch"]
+
+    def describe(self) -> dict[str, Any]:
+        """The rule as the run record's ``selection`` states it."""
+        return {"rule": self.rule, "metric": self.metric, "on_test": self.on_test, "patience": self.patience}
 
     def restore(self, module: Any) -> int:
         """Load the selected weights into ``module``; return the chosen (0-based) epoch."""

@@ -71,7 +71,7 @@ def plain_loop(cfg: AVCEConfig, batch: dict[str, torch.Tensor], device: torch.de
                             lr=cfg.lr, betas=cfg.adam_betas)
     sgd = torch.optim.SGD([*net.head.parameters(), *net.metric_head.parameters()], lr=cfg.head_lr,
                           momentum=cfg.sgd_momentum)
-    schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, cfg.milestones, gamma=cfg.lr_gamma) for o in (adam, sgd)]
+    schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, cfg.milestones(cfg.iterations), gamma=cfg.lr_gamma) for o in (adam, sgd)]
     video, label = batch["video"].to(device), batch["label"].to(device)
 
     def iteration() -> None:

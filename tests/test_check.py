@@ -157,7 +157,7 @@ def test_one_record_is_unverifiable_not_a_pass(golden_store: Path, tmp_path: Pat
     write_db(tmp_path, '      - {row: "Ours", column: "UAR", metric: uar, value: 99.00, unit: percent, '
                        'protocol: synthetic_5fold, modalities: [], runs: null, own: true, '
                        'reproduce: {method: late_fusion, preset: tiny, set: {epochs: 6}}}\n')
-    [finding] = check.check_reported(reported.load_all(tmp_path), [r for _, r in store.iter_run_records(single)])
+    [finding] = check.check_reported(reported.load_all(tmp_path), [r for _, r in store.iter_records(single)])
     assert finding.status == "unverifiable" and not finding.failed
     assert "one record: no spread over folds and seeds" in str(finding)
 

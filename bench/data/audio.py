@@ -14,7 +14,9 @@ Waveforms are read with :func:`bench.data.media.read_audio` (float in [-1, 1], w
 transform fixes a rate. A container without an audio track is a DataError unless the
 transform's ``missing_audio`` is ``"zeros"``: then the features of silence are used (shape
 from the container's declared duration) and the clip is recorded with the fallback
-``missing_audio_zeros``.
+``missing_audio_zeros``; under ``"zeros"`` a source file that does not exist (MMA-DFER's
+missing MAFW wav, ``dataloader/video_dataloader.py:151-152``) is silence too, for the
+transforms whose silence needs no duration.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ MissingAudio = Literal["error", "zeros"]
 AUDIOSET_MEAN = -4.2677393
 AUDIOSET_STD = 4.5689974
 """AudioMAE's AudioSet fbank statistics (``main_pretrain.py`` L174), used by MMA-DFER as
-``(fbank - mean) / (std * 2)`` (REFERENCE 4.3)."""
+``(fbank - mean) / (std * 2)`` (MMA-DFER ``video_dataloader.py`` ``_wav2fbank``, L89-135)."""
 
 
 def load_waveform(path: Path, sample_rate: int | None, mix: Mix = "mean") -> tuple[torch.Tensor, int]:
@@ -89,6 +91,8 @@ class _AudioTransform(Transform):
 
     def run(self, source: Path | str) -> Output:
         path = file_source(source, self.name)
+        if self.params.missing_audio == "zeros" and not path.exists():
+            return Output(self.silence(path), ("missing_audio_zeros",))
         try:
             return Output(self.features(path))
         except NoAudioTrackError:
@@ -132,7 +136,7 @@ class AudioLogMel(Transform):
 
 
 class AudioFbankAudioMAE(_AudioTransform):
-    """AudioMAE's input as MMA-DFER builds it (``video_dataloader.py`` ``_wav2fbank``, REFERENCE 4.3).
+    """AudioMAE's input as MMA-DFER builds it (MMA-DFER ``video_dataloader.py`` ``_wav2fbank``, L89-135).
 
     The waveform (channel 0, ``channel="first"``, as the code; or the channel mean) at its
     native rate (``sample_rate=None``, as the code, which never resamples; or e.g. 16000, the
@@ -190,7 +194,8 @@ class AudioLogMelMPUC(_AudioTransform):
 
     MPUC's code reads precomputed mel pickles, ``[T, 128]`` time-major, and applies
     ``librosa.power_to_db(S, ref=np.max)`` (top_db 80: values in [-80, 0]) per utterance
-    (REFERENCE 3.3); how the pickles were made is not in the repository. Assumed here: librosa's
+    (MPUC ``data/RAVDESS.py`` L103, ``data/CMU_MOSEI.py`` L112); how the pickles were made is not
+    in the repository. Assumed here: librosa's
     defaults for ``librosa.load`` + ``feature.melspectrogram`` — mono (channel mean) resampled to
     22050 Hz, 2048-point Hann STFT every 512 samples (centred, reflect-padded), power 2, 128
     Slaney-scale, Slaney-normalised mel filters from 0 Hz to Nyquist — i.e. 43.07 frames/s. The
@@ -200,14 +205,15 @@ class AudioLogMelMPUC(_AudioTransform):
     22050 Hz = 30 frames/s) to put the mel on a 30 fps video's time axis. Stored float32
     ``[T, n_mels]``; items are ``num_frames`` consecutive frames (random start in training,
     start 0 in evaluation, wrap-around for short clips, counted per clip as the fallback
-    ``shorter_than_crop_wrapped``), as MPUC's temporal crop.
+    ``shorter_than_crop_wrapped``), as MPUC's temporal crop; ``crops`` > 1 puts that many such
+    windows, each drawn over the whole clip, one after the other.
     """
 
     name = "audio_logmel_mpuc"
     version = 1
     modality = "audio"
     variable_length = True
-    sampling_params = ("num_frames",)
+    sampling_params = ("num_frames", "crops")
 
     @dataclasses.dataclass(frozen=True)
     class Params:
@@ -217,11 +223,13 @@ class AudioLogMelMPUC(_AudioTransform):
         n_mels: int = 128
         top_db: float = 80.0
         num_frames: int = 90
+        crops: int = 1
         missing_audio: MissingAudio = "error"
 
         def __post_init__(self) -> None:
             positive("audio_logmel_mpuc", sample_rate=self.sample_rate, n_fft=self.n_fft,
-                     hop_length=self.hop_length, n_mels=self.n_mels, top_db=self.top_db, num_frames=self.num_frames)
+                     hop_length=self.hop_length, n_mels=self.n_mels, top_db=self.top_db, num_frames=self.num_frames,
+                     crops=self.crops)
 
     @functools.cached_property
     def _mel(self) -> Any:
@@ -243,14 +251,14 @@ class AudioLogMelMPUC(_AudioTransform):
         return np.zeros((frames, self.params.n_mels), dtype=np.float32)
 
     def sample(self, array: np.ndarray, train: bool, rng: np.random.Generator | None) -> np.ndarray:
-        return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng)])
+        return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng, self.params.crops)])
 
     def item_fallbacks(self, array: np.ndarray) -> tuple[str, ...]:
         return crop_fallbacks(len(array), self.params.num_frames)
 
 
 class AudioMelConCluGen(_AudioTransform):
-    """ConCluGen's spectrogram (``src/utils/audio_util.py``, REFERENCE 1.3).
+    """ConCluGen's spectrogram (ConCluGen ``src/utils/audio_util.py`` L33, ``video_datamodule.py`` L858).
 
     ffmpeg's ``-ar 16000 -ac 1`` (here: channel mean, resampled to 16 kHz), then
     ``torchaudio.transforms.MelSpectrogram(n_fft=2048, hop_length=160, n_mels=128, power=2)``

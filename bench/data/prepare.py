@@ -374,10 +374,12 @@ class _EpochSampler(torch.utils.data.Sampler[int]):
         return iter(torch.randperm(len(self.dataset), generator=generator).tolist())
 
 
-def train_loader(dataset: ArrayDataset, batch_size: int, seed: int, stage: int) -> torch.utils.data.DataLoader:
-    """The training loader of one stage of a cell: per-epoch order and sampling (see :class:`_EpochSampler`)."""
+def train_loader(dataset: ArrayDataset, batch_size: int, seed: int, stage: int,
+                 drop_last: bool = False) -> torch.utils.data.DataLoader:
+    """The training loader of one stage of a cell: per-epoch order and sampling (see :class:`_EpochSampler`);
+    ``drop_last`` drops each epoch's last, smaller batch."""
     dataset.start_pass(seed + stage, 0)
     # its own generator: creating an iterator then draws no number from the global RNG
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=_EpochSampler(dataset, seed, stage),
-                                       num_workers=0, collate_fn=dataset.collate,
+                                       num_workers=0, collate_fn=dataset.collate, drop_last=drop_last,
                                        generator=torch.Generator().manual_seed(seed))

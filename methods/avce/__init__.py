@@ -56,9 +56,10 @@ _CODE: dict[str, Any] = {
     **_CODE_WEIGHTS, "mu": 0.8, "cosine_scale": 0.5, "angle_scale": 0.25, "polarity_penalty": -0.05,
     "polarity_broadcast": True, "av_error": "mse", "loss_moments": "code", "delta2": 1.0,
     "pass2_moves_regressor": True, "head_batchnorm": False, "adam_betas": (0.5, 0.9), "sgd_momentum": 0.9,
-    "random_flip": True, "eval_mode_training": True,
+    "random_flip": True, "eval_mode_training": True, "epochs": 100,
 }
-"""Every official-code value (REFERENCE 2.8-2.9); its length stays the paper's (the code runs 100 epochs)."""
+"""Every official-code value (``kdhht2334/AVCE_FER`` ``main.py``, ``models.py``, ``utils.py``), its
+length included: 100 epochs (``main.py`` L346), not the paper's 50K iterations."""
 
 _TABLE4: dict[str, dict[str, Any]] = {
     "infonce": {"contrastive": "infonce"},
@@ -109,12 +110,13 @@ class AVCE(Method):
                                                       "margin": cfg.face_margin})}
 
     def stages(self, cfg: AVCEConfig, regime: str, pretrain: bool) -> list[Stage]:
-        """One supervised fit of ``cfg.iterations`` iterations; its epoch count is only an upper bound.
+        """One supervised fit: ``cfg.epochs`` epochs when set, else ``cfg.iterations`` iterations.
 
-        Every epoch has at least one batch, so ``iterations`` epochs always suffice; the module
-        ends the fit after exactly ``iterations`` iterations.
+        In iterations its epoch count is only an upper bound: every epoch has at least one
+        batch, so ``iterations`` epochs always suffice, and the module ends the fit after
+        exactly ``iterations`` iterations.
         """
-        return [Stage("supervised", cfg.iterations, cfg.batch, labels=True)]
+        return [Stage("supervised", cfg.epochs if cfg.epochs is not None else cfg.iterations, cfg.batch, labels=True)]
 
     def build(self, task: TaskSpec, cfg: AVCEConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
         from bench_methods.avce.module import AVCEModule

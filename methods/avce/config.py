@@ -54,15 +54,21 @@ class AVCEConfig:
     """Every hyperparameter of AVCE (settable with ``--set key=value``).
 
     Training length is counted in iterations as the paper does (Sec. 4.2): ``iterations``
-    50K (AFEW-VA, AffectNet; ``--preset affwild`` 100K for Aff-Wild and Aff-Wild2); the
-    learning rates are multiplied by ``lr_gamma`` 0.8 at ``lr_first_milestone`` (5K) and
-    then every ``lr_every`` (20K) iterations, per iteration as the code's ``MultiStepLR``
-    with milestones 5K, 25K, 45K, 65K, 85K. ``batch_size`` None is the paper's batch of the
-    backbone (256 AlexNet, 128 ResNet18).
+    50K (AFEW-VA, AffectNet; ``--preset affwild`` 100K for Aff-Wild and Aff-Wild2). ``epochs``
+    (None) counts it in passes over the training side instead, as the code does (100 epochs,
+    ``main.py`` L346, no iteration cap): when set it overrides ``iterations``, and the fit runs
+    exactly ``epochs`` epochs, i.e. ``epochs`` x steps-per-epoch iterations (steps-per-epoch =
+    the training side's batches of ``batch``; a 1-image remainder batch is skipped, see
+    :mod:`.module`). The learning rates are multiplied by ``lr_gamma`` 0.8 at
+    ``lr_first_milestone`` (5K) and then every ``lr_every`` (20K) iterations of that length,
+    per iteration as the code's ``MultiStepLR`` with milestones 5K, 25K, 45K, 65K, 85K
+    (``main.py`` L335-338). ``batch_size`` None is the paper's batch of the backbone (256
+    AlexNet, 128 ResNet18).
     """
 
     backbone: Backbone = "alexnet"
     iterations: int = 50_000
+    epochs: int | None = None  # code 100 (main.py L346); overrides iterations when set
     batch_size: int | None = None
     # Optimisers (Sec. 4.2): Adam 1e-4 for E, C, R; SGD 1e-2 for H, H1.
     lr: float = 1e-4
@@ -127,6 +133,8 @@ class AVCEConfig:
                     "encoder_width": self.encoder_width}
         if self.batch_size is not None:
             positive["batch_size"] = self.batch_size
+        if self.epochs is not None:
+            positive["epochs"] = self.epochs
         bad = [f"{k}={v!r}" for k, v in positive.items() if not v > 0]
         if bad:
             raise ValueError(f"{', '.join(bad)}: must be > 0")
@@ -159,10 +167,9 @@ class AVCEConfig:
         """The mini-batch: ``batch_size``, or the paper's for the backbone."""
         return self.batch_size if self.batch_size is not None else PAPER_BATCH[self.backbone]
 
-    @property
-    def milestones(self) -> list[int]:
-        """Iterations at which the learning rates are multiplied by ``lr_gamma``."""
-        return list(range(self.lr_first_milestone, self.iterations, self.lr_every))
+    def milestones(self, total: int) -> list[int]:
+        """Iterations before ``total`` at which the learning rates are multiplied by ``lr_gamma``."""
+        return list(range(self.lr_first_milestone, total, self.lr_every))
 
     @property
     def official_code_bugs(self) -> list[str]:

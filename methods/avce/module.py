@@ -14,9 +14,10 @@ gradients, so R's ``lin1`` and ``va_regressor`` move by their Adam momentum and 
 count advances: ``pass2_moves_regressor=True`` reproduces that by giving R zero gradients
 before the pass-2 step (REFERENCE 2.9).
 
-Schedule: every optimiser's ``MultiStepLR`` steps once per iteration (``cfg.milestones``), and
-the module stops the fit after ``cfg.iterations`` iterations, counted by the schedulers (saved
-in Lightning checkpoints, so a resumed cell counts on). With ``eval_mode_training`` (official-
+Schedule: every optimiser's ``MultiStepLR`` steps once per iteration (``cfg.milestones`` of the
+fit's length), and the module stops the fit after ``cfg.iterations`` iterations, counted by the
+schedulers (saved in Lightning checkpoints, so a resumed cell counts on); with ``cfg.epochs`` the
+fit is ``epochs`` whole epochs and its length is Lightning's count of their steps. With ``eval_mode_training`` (official-
 code bug) E, C, R and H run in eval mode from the second iteration on; H1 stays in train mode.
 A batch of one image (an epoch's remainder; the runner keeps it) is skipped and not counted:
 BatchNorm and the batch PCC/CCC of L_AV need two samples. Prediction is x = R(C(E(img))) on
@@ -111,7 +112,8 @@ class AVCEModule(L.LightningModule):
                                  *net.regressor.parameters()], lr=cfg.lr, betas=cfg.adam_betas)
         sgd = torch.optim.SGD([*net.head.parameters(), *net.metric_head.parameters()], lr=cfg.head_lr,
                               momentum=cfg.sgd_momentum)
-        schedulers = [torch.optim.lr_scheduler.MultiStepLR(opt, cfg.milestones, gamma=cfg.lr_gamma)
+        total = cfg.iterations if cfg.epochs is None else int(self.trainer.estimated_stepping_batches)
+        schedulers = [torch.optim.lr_scheduler.MultiStepLR(opt, cfg.milestones(total), gamma=cfg.lr_gamma)
                       for opt in (adam, sgd)]
         return [adam, sgd], [{"scheduler": s, "interval": "step"} for s in schedulers]
 
@@ -158,7 +160,7 @@ class AVCEModule(L.LightningModule):
             sgd.step()
         for scheduler in schedulers:
             scheduler.step()
-        if schedulers[0].last_epoch >= cfg.iterations:
+        if cfg.epochs is None and schedulers[0].last_epoch >= cfg.iterations:
             self.trainer.should_stop = True
         return loss.detach()
 

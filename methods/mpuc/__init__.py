@@ -93,6 +93,24 @@ ones about 0.65); with 48 clips (3 steps an epoch) it can stay there for all 200
 or 5e-5 alike."""
 
 
+_CODE_RAVDESS: dict[str, Any] = {"positives": "supervised", "loss_reduction": "mean_half", "probe": "online",
+                                 "crop_range": "sequence"}
+"""The shipped ``config/params_ravdess.yaml`` (``unsupervised: False``): label positives, the code's
+loss reduction (``utils/SupConSeparate.py`` L101, L116), the classifier trained alongside the
+encoder (``train.py`` L161-326), both crops drawn over the whole sequence (``data/RAVDESS.py`` L151-172)."""
+
+_CODE_MOSEI: dict[str, Any] = {
+    "crop_frames": 30, "lr_step_epochs": 5, "positives": "code", "loss_reduction": "mean_half", "probe": "online",
+    "transductive": True, "text_positional": "batch_index", "crop_range": "sequence"}
+"""The shipped ``config/params_MOSEI.yaml``: 30-step crops, x0.9 every 5 epochs, unsupervised positives as
+coded (``utils/SupConSeparate.py`` L86-98), online probe, contrastive updates on the validation and test
+inputs (``train.py`` L357-364), the text transformer's batch-indexed positions (``models/Encoder.py``
+L29-31, L177)."""
+
+_CODE_BASELINE: dict[str, Any] = {"text_positional": "batch_index"}
+"""The official ``Encoder``'s backbones as the supervised baselines use them: its text positions."""
+
+
 def _inputs(cfg: EncoderConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
     if "text" in modalities and not cfg.glove_path:
         raise ConfigError(
@@ -100,14 +118,16 @@ def _inputs(cfg: EncoderConfig, modalities: Sequence[str]) -> dict[str, Transfor
             "--set glove_path=/path/glove.840B.300d.txt (nothing is downloaded), or run without text "
             "(--modalities audio landmarks video: Table II's 'wout/ text' row)")
     window = cfg.window_frames
+    crops = {"num_frames": window}
+    if isinstance(cfg, MPUCConfig) and cfg.crop_range == "sequence":
+        crops = {"num_frames": cfg.crop_frames, "crops": cfg.views}
     specs = {
-        "audio": TransformSpec("audio_logmel_mpuc", {"num_frames": window, "n_mels": cfg.mel_bins,
+        "audio": TransformSpec("audio_logmel_mpuc", {**crops, "n_mels": cfg.mel_bins,
                                                      "hop_length": cfg.mel_hop_length}),
-        "landmarks": TransformSpec("landmarks_openface_mpuc", {"num_frames": window}),
+        "landmarks": TransformSpec("landmarks_openface_mpuc", crops),
         "video": TransformSpec("face_frames", {"policy": "mma_dfer_square", "num_frames": window,
                                                "size": cfg.video_size}),
-        "text": TransformSpec("text_glove", {"vectors_path": cfg.glove_path, "dim": cfg.text_dim,
-                                             "num_frames": window}),
+        "text": TransformSpec("text_glove", {"vectors_path": cfg.glove_path, "dim": cfg.text_dim, **crops}),
     }
     return {m: specs[m] for m in modalities}
 
@@ -132,7 +152,9 @@ class MPUC(Method):
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
         "paper_mosei": {"crop_frames": 30, "lr_step_epochs": 5},
-        "code_ravdess": {"positives": "supervised", "loss_reduction": "mean_half", "probe": "online"},
+        "code": _CODE_RAVDESS,
+        "code_ravdess": _CODE_RAVDESS,
+        "code_mosei": _CODE_MOSEI,
         "tiny": {**_TINY_MODEL, "dropout": 0.0, "view_shift": 2, "pretrain_lr": 5e-5, "pretrain_epochs": 200,
                  "lr": 0.01, "epochs": 40, "pretrain_batch_size": 16, "batch_size": 16},
     }
@@ -175,6 +197,7 @@ class MPUCSupervised(Method):
         "unimodal_faces": {"lr": 0.01, "epochs": 150},
         "unimodal_landmarks": {},
         "attention": {"head": "attention", "batch_size": 64},
+        "code": _CODE_BASELINE,
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
     }
     resources = MPUC.resources
@@ -219,6 +242,7 @@ class MPUCLateFusion(MPUCSupervised):
     Config = SupervisedConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
+        "code": _CODE_BASELINE,
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
     }
 
@@ -231,5 +255,6 @@ class MPUCAttention(MPUCSupervised):
     Config = AttentionConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
+        "code": _CODE_BASELINE,
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
     }

@@ -17,6 +17,7 @@ from typing import Literal
 
 Positives = Literal["paper", "code", "supervised"]
 Reduction = Literal["sum", "mean_half"]
+CropRange = Literal["window", "sequence"]
 Probe = Literal["separate", "online"]
 TextPositional = Literal["sequence", "batch_index"]
 Head = Literal["mlp", "attention"]
@@ -143,12 +144,17 @@ class MPUCConfig(EncoderConfig):
 
     ``crops`` (2 or 1): temporal crops per sample and step; ``code`` / ``supervised`` need 2.
 
-    ``view_shift`` (bench's; 30): with two crops the data layer delivers a window of
-    ``crop_frames + view_shift`` steps (random start in training, start 0 in evaluation) and
-    the two crops start independently and uniformly inside it, so they always overlap by at
-    least ``crop_frames - view_shift`` steps. The code draws both starts over the whole
-    sequence (bench's data layer crops before the method sees an item). Evaluation
-    classifies the first ``crop_frames`` steps, as the code does.
+    ``crop_range``: where the two crops of a sample are drawn. ``window`` (the paper's
+    overlapping segments, Sec. III-D): the data layer delivers a window of ``crop_frames +
+    view_shift`` steps (``view_shift``, bench's, 30; random start in training, start 0 in
+    evaluation) and the two crops start independently and uniformly inside it, so they overlap
+    by at least ``crop_frames - view_shift`` steps. ``sequence`` (the code, ``data/CMU_MOSEI.py``
+    L205-235, ``data/RAVDESS.py`` L151-172): each crop starts anywhere in the whole sequence;
+    the transforms deliver the two crops one after the other (their ``crops`` parameter), drawn
+    with the same generator for every modality, so equal-length modalities share the starts as
+    the code's do. Face frames are TSN-sampled over the whole clip either way (``face_frames``,
+    ``window_frames`` segments), so under ``sequence`` crop 1 is the first half of them and crop 2
+    the second. Evaluation classifies the first ``crop_frames`` steps, as the code does.
     """
 
     temperature: float = 0.07
@@ -162,6 +168,7 @@ class MPUCConfig(EncoderConfig):
     pretrain_batch_size: int = 32
     crops: int = 2
     view_shift: int = 30
+    crop_range: CropRange = "window"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -182,6 +189,8 @@ class MPUCConfig(EncoderConfig):
 
     @property
     def window_frames(self) -> int:
+        if self.crop_range == "sequence":
+            return self.views * self.crop_frames
         return self.crop_frames + (self.view_shift if self.views == 2 else 0)
 
 
