@@ -98,11 +98,9 @@ def expand(request: Request, found: list[compat.Pair]) -> tuple[list[Cell], dict
             continue
         for split in plan.folds:
             for seed in plan.seeds:
-                cells.append(Cell(method=pair.method, protocol=pair.protocol, protocol_name=plan.protocol.name,
-                                  protocol_hash=plan.protocol.hash, config_hash=plan.config_hash, fold=split.name,
-                                  seed=seed, preset=request.preset, overrides=dict(plan.overrides),
-                                  modalities=asked, out=request.out, hints=type(plan.method).resources,
-                                  regime=regime))
+                cells.append(Cell(id=plan.cell_key(split.name, seed), protocol=pair.protocol,
+                                  overrides=dict(plan.overrides), modalities=asked, out=request.out,
+                                  hints=type(plan.method).resources, regime=regime))
     return cells, failed
 
 
@@ -131,7 +129,7 @@ def result_grid(request: Request, found: list[compat.Pair], failed: dict[tuple[s
         reason = pair.reason or failed.get((pair.method, pair.protocol))
         records = []
         for cell in cells:
-            if (cell.method, cell.protocol) == (pair.method, pair.protocol) and cell.finished():
+            if (cell.id.method, cell.protocol) == (pair.method, pair.protocol) and cell.finished():
                 records.append((cell.record_path, store.read(cell.record_path)))
         entries[(pair.method, pair.protocol)] = matrix_table.Entry(pair.method, pair.protocol, reason, tuple(records))
     columns = []

@@ -92,6 +92,7 @@ def _pretorched_name(key: str) -> str:
                   key)
 
 
+@pytest.mark.slow
 def test_r3d101_with_pretorched_stem_matches_the_official_resnet3d101(tmp_path):
     meta, arrays = _npz("r3d101.npz")
     with torch.device("meta"):  # names and shapes only
@@ -316,7 +317,7 @@ def test_training_copy_is_one_crop_and_flip_for_the_whole_clip():
 
 def test_text_transform_stacks_the_clean_row_and_its_copies(tmp_path):
     from bench.api import TransformSpec
-    from bench.data.transforms import get_transform
+    from bench.data.catalog import get_transform
 
     file = tmp_path / "a.txt"
     file.write_text("I am really happy about this")
