@@ -190,7 +190,7 @@ OTHER_COMMANDS: list[Case] = [
     ("check expected not YAML", with_file("e.yaml", "a: [1\n", "check", "--out", "{tmp}/out", "--expected", "{file}"), 2,
      r"e.yaml:2: invalid YAML"),
     ("check expected not a mapping", with_file("e.yaml", "hello\n", "check", "--out", "{tmp}/out", "--expected", "{file}"),
-     2, r"e.yaml: expected a mapping with keys name"),
+     2, r"e.yaml:1: expected a mapping with keys name"),
     ("cache-dir is a file", lambda tmp, data: ["cache", "info", "--cache-dir", str(file_at(tmp, "cfile"))], 2,
      r"--cache-dir .*cfile: is a file"),
 ]
