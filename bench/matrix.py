@@ -26,7 +26,6 @@ from tabulate import tabulate
 from bench import compat, config, io, launch, matrix_table, protocols, registry, regimes, run
 from bench.errors import BenchError, ConfigError
 from bench.grid import Cell, Grid
-from bench.protocols import Protocol
 
 PNG_NAME = "matrix.png"
 
