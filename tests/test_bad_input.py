@@ -140,8 +140,8 @@ NAMES_AND_FILES: list[Case] = [
      r"--fold 9: this protocol has folds fold1, .*fold5"),
     ("modality unknown", run_args("--modalities", "smell", protocol="synthetic_5fold"), 2,
      r"--modalities smell: protocol 'synthetic_5fold' uses only video, audio, text, landmarks"),
-    ("method lacks modality", run_args(method="avce", protocol="synthetic_5fold"), 2,
-     r"method 'avce' cannot use audio, text, landmarks; it supports video"),
+    ("method of another task", run_args(method="avce", protocol="synthetic_5fold"), 2,
+     r"method 'avce' handles regression tasks, protocol 'synthetic_5fold' is classification"),
 ]
 
 LAYOUT_FOLLOWS = {"data root missing", "data root is a file", "prepare data root missing"}
@@ -190,7 +190,7 @@ OTHER_COMMANDS: list[Case] = [
     ("check expected not YAML", with_file("e.yaml", "a: [1\n", "check", "--out", "{tmp}/out", "--expected", "{file}"), 2,
      r"e.yaml:2: invalid YAML"),
     ("check expected not a mapping", with_file("e.yaml", "hello\n", "check", "--out", "{tmp}/out", "--expected", "{file}"),
-     2, r"e.yaml: expected a mapping with keys name"),
+     2, r"e.yaml:1: expected a mapping with keys name"),
     ("cache-dir is a file", lambda tmp, data: ["cache", "info", "--cache-dir", str(file_at(tmp, "cfile"))], 2,
      r"--cache-dir .*cfile: is a file"),
 ]
