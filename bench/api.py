@@ -10,6 +10,15 @@ Batches given to a method's LightningModule are dicts: one float32 tensor per mo
 in a pretraining stage) and ``"index"`` (the sample's position in its split).
 ``predict_step`` must return one row per sample: class logits (classification), label
 logits (multilabel, a logit > 0 means present) or values (regression, one column per axis).
+
+Where preprocessing and metrics live — one rule: in the harness. Every input a method reads
+is a named, versioned transform of :mod:`bench.data` (``Method.inputs`` names it with its
+parameters) and every number a protocol reports is a named metric of :mod:`bench.metrics`,
+even when one paper introduced it (``audio_logmel_mpuc``, ``audio_fbank_audiomae``,
+``ccc_avce``): the cross-paper matrix runs every method under every protocol, so each must
+be reachable without importing another method. A transform that still lives in a method
+package is declared in ``Method.transforms`` and registered when the method is resolved,
+never by importing a module for its side effect.
 """
 
 from __future__ import annotations
@@ -220,6 +229,10 @@ class Method(abc.ABC):
     Config: ClassVar[type]
     presets: ClassVar[Mapping[str, Mapping[str, Any] | str]] = {"paper": {}}
     resources: ClassVar[ResourceHints] = ResourceHints()
+    transforms: ClassVar[tuple[type, ...]] = ()
+    """Transform classes (:class:`bench.data.transforms.Transform`) this method brings and
+    :meth:`inputs` names, registered when the method is resolved (see the rule above: the
+    harness is their place; this is for those not moved there yet)."""
 
     @abc.abstractmethod
     def inputs(self, cfg: Any, modalities: Sequence[str]) -> dict[str, TransformSpec]:
@@ -246,6 +259,43 @@ class Method(abc.ABC):
     def build(self, task: TaskSpec, cfg: Any, shapes: Mapping[str, tuple[int, ...]]) -> Any:
         """Return a ``lightning.LightningModule`` for ``task`` on inputs of ``shapes``.
 
-        A module that trains in several stages defines ``start_stage(name: str)``; the runner
-        calls it before each stage's fit.
+        Besides Lightning's ``training_step``/``configure_optimizers`` and ``predict_step``
+        (one output row per sample, see above), the module may define the members declared
+        in :class:`ModuleHooks`; the runner uses their defaults otherwise.
         """
+
+
+class ModuleHooks:
+    """The optional members of a method's module that the runner uses, with their defaults.
+
+    A module need not inherit from this class: the runner reads every member through
+    :func:`module_hook`, which falls back to the default declared here. These are all the
+    runner asks of a module beyond Lightning's own hooks.
+    """
+
+    wants_unlabelled: bool = False
+    """True for a transductive method: before the first fit, the runner hands it the
+    validation and test inputs without their labels (:meth:`attach_unlabelled`), and the
+    record's ``data.transductive`` says so."""
+
+    weights_provenance: Mapping[str, str] = {"all": "random-init"}
+    """Per backbone, where its initial weights came from (``random-init``, or the sha256 of the
+    file read); read once training is over, into the record's ``weights``."""
+
+    def attach_unlabelled(self, loaders: Sequence[Any]) -> None:
+        """Receive ``[validation loader, test loader]``, both without labels; called only
+        when :attr:`wants_unlabelled` is true, so a module that sets it must define this."""
+        raise NotImplementedError("a module with wants_unlabelled = True must define attach_unlabelled(loaders)")
+
+    def start_stage(self, name: str) -> None:
+        """Called before each stage's fit with the stage's name (see :meth:`Method.stages`)."""
+
+
+_HOOK_DEFAULTS = ModuleHooks()
+
+
+def module_hook(module: Any, name: str) -> Any:
+    """The module's member ``name`` (one of :class:`ModuleHooks`'), or its declared default."""
+    if not hasattr(ModuleHooks, name) or name.startswith("_"):
+        raise AttributeError(f"{name!r} is not a member of the module contract (bench.api.ModuleHooks)")
+    return getattr(module, name) if hasattr(module, name) else getattr(_HOOK_DEFAULTS, name)

@@ -75,8 +75,4 @@ def apply_budget(method: Method, cfg: Any, preset: str, overrides: Mapping[str, 
 
 def cell_hash(cfg: Any, modalities: Sequence[str], regime: regimes.Chosen) -> str:
     """The cell's configuration hash (see the module docstring)."""
-    content: dict[str, Any] = {"config": config_mod.to_dict(cfg), "modalities": list(modalities)}
-    hashed = regime.hashed()
-    if hashed is not None:
-        content["regime"] = hashed
-    return config_mod.stable_hash(content)[:12]
+    return config_mod.config_hash(cfg, modalities, regime.hashed())

@@ -9,6 +9,7 @@ from tabulate import tabulate
 
 from bench import protocols, registry, roots
 from bench.api import DatasetAdapter
+from bench.cells import RunRecord
 from bench.errors import BenchError, PluginError
 
 
@@ -42,14 +43,15 @@ def run_command(args: argparse.Namespace) -> None:
               f"({len(plan.pretrain_samples)} samples, labels unused)")
 
     def report(cell: run.CellResult) -> None:
-        rec = cell.record
-        shown = ", ".join(f"{m} {rec['metrics'][m] * summary.scale(plan.task.kind):.2f}" for m in plan.protocol.metrics)
-        status = "skipped (already finished)" if cell.skipped else f"fit {rec['timings']['fit_s']:.1f} s"
-        print(f"{rec['fold']} seed {rec['seed']}: {shown} [{status}] -> {cell.path}")
+        rec = RunRecord.from_dict(cell.record, str(cell.path))
+        shown = ", ".join(f"{m} {rec.metrics[m] * summary.scale(plan.task.kind):.2f}" for m in plan.protocol.metrics)
+        status = "skipped (already finished)" if cell.skipped else f"fit {rec.timings['fit_s']:.1f} s"
+        print(f"{rec.fold} seed {rec.seed}: {shown} [{status}] -> {cell.path}")
 
     results = run.execute(plan, on_cell=report)
     print()
-    print(summary.cell_table([r.record for r in results], plan.protocol.metrics, plan.task.kind))
+    print(summary.cell_table([RunRecord.from_dict(r.record, str(r.path)) for r in results], plan.protocol.metrics,
+                             plan.task.kind))
 
 
 def list_command(args: argparse.Namespace) -> None:

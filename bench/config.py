@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -98,9 +98,14 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
-def config_hash(cfg: Any) -> str:
-    """A short, stable hash of a resolved configuration (12 hex digits of sha256)."""
-    return stable_hash(to_dict(cfg))[:12]
+def config_hash(cfg: Any, modalities: Sequence[str], regime: Mapping[str, Any] | None = None) -> str:
+    """The configuration part of a cell's key (the store's ``<config-hash>`` folder): 12 hex digits
+    of the sha256 of the resolved configuration, the modalities the method reads and, when the
+    cell does not train under its protocol's own regime, that regime (see :mod:`bench.choices`)."""
+    content: dict[str, Any] = {"config": to_dict(cfg), "modalities": list(modalities)}
+    if regime is not None:
+        content["regime"] = regime
+    return stable_hash(content)[:12]
 
 
 def stable_hash(obj: Any) -> str:

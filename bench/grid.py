@@ -35,6 +35,7 @@ from pydantic import PlainValidator, field_validator
 
 from bench import loader, protocols, registry, run, store
 from bench.api import MODALITIES, ResourceHints
+from bench.cells import CellKey
 from bench.errors import BenchError, ConfigError, unknown
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -68,14 +69,9 @@ class Cell(submitit.helpers.Checkpointable):
     state is on disk, in that checkpoint), and submitit requeues the job.
     """
 
-    method: str
+    id: CellKey
     protocol: str
-    protocol_name: str
-    protocol_hash: str
-    config_hash: str
-    fold: str
-    seed: int
-    preset: str
+    """The protocol as the grid names it (a name, or a .yaml path), for ``bench run``."""
     overrides: Mapping[str, Any]
     modalities: tuple[str, ...] | None
     out: Path
@@ -86,20 +82,20 @@ class Cell(submitit.helpers.Checkpointable):
     @property
     def key(self) -> str:
         """The cell's identity, as its record's path below ``<out>/runs``."""
-        return f"{self.protocol_name}/{self.method}/{self.config_hash}/{self.fold}-seed{self.seed}"
+        return self.id.name()
 
     @property
     def record_path(self) -> Path:
-        return store.record_path(self.out, self.protocol_name, self.method, self.config_hash, self.fold, self.seed)
+        return store.key_path(self.out, self.id)
 
     def finished(self) -> bool:
         """Whether the store already holds this cell's record (under the same protocol version)."""
-        return store.finished(self.record_path, self.protocol_hash) is not None
+        return store.finished(self.record_path, self.id.protocol_hash) is not None
 
     def __call__(self) -> dict[str, Any]:
-        request = run.RunRequest(method=self.method, protocol=self.protocol, folds=[self.fold], seeds=[self.seed],
-                                 preset=self.preset, overrides=dict(self.overrides), modalities=self.modalities,
-                                 out=self.out, progress=False, regime=self.regime)
+        request = run.RunRequest(method=self.id.method, protocol=self.protocol, folds=[self.id.fold],
+                                 seeds=[self.id.seed], preset=self.id.preset, overrides=dict(self.overrides),
+                                 modalities=self.modalities, out=self.out, progress=False, regime=self.regime)
         (result,) = run.execute(run.make_plan(request))
         return {"record": str(result.path), "skipped": result.skipped, "metrics": result.record["metrics"]}
 
@@ -139,9 +135,7 @@ def expand(grid: Grid, out: Path) -> list[Cell]:
                     raise type(exc)(f"{where}: {exc}") from exc
                 for split in plan.folds:
                     for seed in plan.seeds:
-                        cell = Cell(method=method, protocol=protocol, protocol_name=plan.protocol.name,
-                                    protocol_hash=plan.protocol.hash, config_hash=plan.config_hash, fold=split.name,
-                                    seed=seed, preset=grid.preset, overrides=dict(overrides),
+                        cell = Cell(id=plan.cell_key(split.name, seed), protocol=protocol, overrides=dict(overrides),
                                     modalities=grid.modalities, out=out, hints=type(plan.method).resources)
                         if cell.key in cells and origin[cell.key] != number:
                             raise ConfigError(f"{where}: gives the same configuration (hash {plan.config_hash}) as "

@@ -231,7 +231,7 @@ def dry_run(cells: list[Cell], profile: Profile, launcher: str, out: Path) -> st
 
 def _estimate_hours(cell: Cell, res: Resources) -> tuple[float, str]:
     """Mean fit time of the earlier records of the same configuration, else the job's time limit."""
-    folder = store.cell_dir(cell.out, cell.protocol_name, cell.method, cell.config_hash)
+    folder = cell.record_path.parent
     times = []
     for path in sorted(folder.glob("*.json")):
         try:
@@ -419,7 +419,7 @@ def statuses_of(cells: list[Cell], entries: Mapping[str, Mapping[str, Any]]) -> 
 
 def cell_status(cell: Cell, entry: Mapping[str, Any] | None, slurm_states: Mapping[str, str]) -> CellStatus:
     """One cell's status, from the store, then its job's result pickle, then its scheduler state."""
-    record = store.finished(cell.record_path, cell.protocol_hash)
+    record = store.finished(cell.record_path, cell.id.protocol_hash)
     job = entry["job_id"] if entry else None
     if record is not None:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in record["metrics"].items() if isinstance(v, (int, float)))

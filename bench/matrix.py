@@ -5,7 +5,8 @@
     ─▶ the existing launcher (``--launcher local|debug|slurm``, ``--dry-run`` with estimates)
     ─▶ the table of primary metrics (markdown, LaTeX, CSV) and a heat-map PNG
 
-Methods default to every registered one; protocols are named (``--protocols``) or are all the
+``--dry-run`` prints the jobs and the table of the cells already in the store. Methods
+default to every registered one; protocols are named (``--protocols``) or are all the
 protocols of the named datasets (``--datasets``). A pair whose protocol fixes a regime the
 method lacks trains the method its own way (MPUC: pretrain → linear_eval) and the table's
 compatibility lines say so. Cells already in the store are reused; bookkeeping and the
@@ -97,11 +98,9 @@ def expand(request: Request, found: list[compat.Pair]) -> tuple[list[Cell], dict
             continue
         for split in plan.folds:
             for seed in plan.seeds:
-                cells.append(Cell(method=pair.method, protocol=pair.protocol, protocol_name=plan.protocol.name,
-                                  protocol_hash=plan.protocol.hash, config_hash=plan.config_hash, fold=split.name,
-                                  seed=seed, preset=request.preset, overrides=dict(plan.overrides),
-                                  modalities=asked, out=request.out, hints=type(plan.method).resources,
-                                  regime=regime))
+                cells.append(Cell(id=plan.cell_key(split.name, seed), protocol=pair.protocol,
+                                  overrides=dict(plan.overrides), modalities=asked, out=request.out,
+                                  hints=type(plan.method).resources, regime=regime))
     return cells, failed
 
 
@@ -130,7 +129,7 @@ def result_grid(request: Request, found: list[compat.Pair], failed: dict[tuple[s
         reason = pair.reason or failed.get((pair.method, pair.protocol))
         records = []
         for cell in cells:
-            if (cell.method, cell.protocol) == (pair.method, pair.protocol) and cell.finished():
+            if (cell.id.method, cell.protocol) == (pair.method, pair.protocol) and cell.finished():
                 records.append((cell.record_path, store.read(cell.record_path)))
         entries[(pair.method, pair.protocol)] = matrix_table.Entry(pair.method, pair.protocol, reason, tuple(records))
     columns = []
@@ -164,6 +163,8 @@ def matrix_command(args: argparse.Namespace) -> int:
           f"launcher {args.launcher}, profile {profile.name}")
     if args.dry_run:
         print(launch.dry_run(todo, profile, args.launcher, request.out))
+        print()
+        print(matrix_table.render(result_grid(request, found, failed, cells, args.metric), args.format))
         return 0
     failures = 0
     if todo:

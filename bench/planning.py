@@ -18,6 +18,7 @@ from bench import choices, completeness, protocols, provenance, regimes, registr
 from bench import config as config_mod
 from bench import modalities as modalities_mod
 from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
+from bench.cells import CellKey
 from bench.errors import ConfigError, DataError, ProtocolError
 from bench.protocols import Protocol
 
@@ -84,15 +85,29 @@ class Plan:
         assert self.regime is not None
         return self.regime.regime
 
+    def cell_key(self, fold: str, seed: int) -> CellKey:
+        """The key of one (fold, seed) cell of this plan."""
+        return CellKey(self.method.name, self.protocol.name, self.protocol.hash, self.request.preset, self.config_hash,
+                       fold, seed)
+
+
+def resolve_config(method: str, preset: str, overrides: Mapping[str, Any]) -> tuple[type[Method], Any]:
+    """The method's class and the configuration its preset and overrides resolve to.
+
+    Raises :class:`~bench.errors.PluginError` when the method is not installed and
+    :class:`~bench.errors.ConfigError` for an override the method does not have.
+    """
+    method_cls = registry.methods.get(method)
+    return method_cls, config_mod.resolve(method_cls.Config, method_cls.presets, preset, overrides, method_cls.name)
+
 
 def make_plan(request: RunRequest) -> Plan:
     """Resolve method, configuration, protocol, dataset and folds; fail early on any mismatch."""
     protocol = protocols.load(request.protocol)
-    method_cls = registry.methods.get(request.method)
+    method_cls, cfg = resolve_config(request.method, request.preset, request.overrides)
     method = method_cls()
     request = dataclasses.replace(request, preset=config_mod.preset_name(method_cls.presets, request.preset,
                                                                           method_cls.name))
-    cfg = config_mod.resolve(method_cls.Config, method_cls.presets, request.preset, request.overrides, method_cls.name)
     values.check_run(cfg, method_cls.name, protocol, request.seeds, request.out, request.cache_root)
     _check_compatible(protocol, method_cls)
     chosen = choices.choose(protocol, method, cfg, request.regime, request.pretrain_on, request.modalities)

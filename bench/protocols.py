@@ -207,9 +207,22 @@ def _split(value: Any) -> dict[str, Any]:
 _Strings = Annotated[tuple[str, ...], PlainValidator(_strings)]
 
 
+def _dataset_name(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise loader.fail(f"expected a dataset name, got {value!r}")
+    return value
+
+
 class _PretrainOn(loader.Model):
-    dataset: loader.Text
+    dataset: Annotated[str, PlainValidator(_dataset_name)]
     dataset_options: loader.Options = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mapping(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise loader.fail(f"expected a mapping like {{dataset: voxceleb2}}, got {value!r}")
+        return value
 
 
 class _Regime(loader.Model):

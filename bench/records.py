@@ -1,7 +1,7 @@
-"""A cell's run record: what it measured and everything needed to trust and redo it.
+"""Building a cell's run record: what it measured and everything needed to trust and redo it.
 
-:func:`build` assembles the record ``bench run`` writes beside a cell's predictions
-(:func:`bench.store.write` writes both atomically); :func:`reproduce_command` is the
+:func:`build` assembles the :class:`bench.cells.RunRecord` ``bench run`` writes beside a cell's
+predictions (:func:`bench.store.write` writes both atomically); :func:`reproduce_command` is the
 ``bench run`` command line that recomputes the cell. ``results/README.md`` lists the keys.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import resource
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,9 @@ import numpy as np
 import torch
 
 from bench import config as config_mod
-from bench import metrics, provenance, regimes, splits, store
-from bench.api import Split
+from bench import metrics, provenance, regimes, splits
+from bench.api import Split, module_hook
+from bench.cells import ProtocolRef, RunRecord, Selection, run_command
 from bench.data.prepare import Prepared
 from bench.planning import Plan
 from bench.training import Fitted
@@ -26,27 +26,25 @@ from bench.training import Fitted
 
 def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Prepared | None, started: str,
           scores: dict[str, float], outputs: np.ndarray, targets: np.ndarray, fitted: Fitted, module: Any,
-          timings: dict[str, Any]) -> dict[str, Any]:
+          timings: dict[str, Any]) -> RunRecord:
     """The record of one finished cell (``outputs``/``targets`` are its test predictions and labels)."""
     history = fitted.history
     protocol = plan.protocol
-    return {
-        "schema_version": store.SCHEMA_VERSION,
-        "method": plan.method.name,
-        "protocol": {"name": protocol.name, "version": protocol.version, "hash": protocol.hash,
-                     "serves": list(protocol.serves), "leaky": protocol.leaky},
-        "fold": split.name,
-        "seed": seed,
-        "preset": plan.request.preset,
-        "overrides": dict(plan.overrides),
-        "budget": plan.request.budget or "paper",
-        "task": plan.task.kind,
-        "config": config_mod.to_dict(plan.cfg),
-        "config_hash": plan.config_hash,
-        "modalities": list(plan.modalities),
-        "regime": regimes.as_dict(plan.training),
-        "regime_source": plan.regime.source if plan.regime else "protocol",
-        "data": {
+    return RunRecord(
+        method=plan.method.name,
+        protocol=ProtocolRef(protocol.name, protocol.hash, protocol.version, tuple(protocol.serves), protocol.leaky),
+        fold=split.name,
+        seed=seed,
+        preset=plan.request.preset,
+        overrides=dict(plan.overrides),
+        budget=plan.request.budget or "paper",
+        task=plan.task.kind,
+        config=config_mod.to_dict(plan.cfg),
+        config_hash=plan.config_hash,
+        modalities=tuple(plan.modalities),
+        regime=regimes.as_dict(plan.training),
+        regime_source=plan.regime.source if plan.regime else "protocol",
+        data={
             "dataset": protocol.dataset, "root": str(plan.adapter.root),
             "root_fingerprint": plan.data_fingerprint,
             "incomplete": plan.incomplete,
@@ -58,23 +56,25 @@ def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Pre
             # the method trained (without labels) on these sides' inputs as well as on train
             "transductive": ["val", "test"] if fitted.transductive else [],
         },
-        "weights": getattr(module, "weights_provenance", {"all": "random-init"}),
-        "selection": {**fitted.selection, "epoch": fitted.chosen_epoch,
-                      "epochs_trained": {st: sum(h["stage"] == st for h in history)
-                                         for st in dict.fromkeys(h["stage"] for h in history)}},
-        "metrics": scores,
-        "primary": protocol.primary,
-        "per_class": metrics.per_class(plan.task, outputs, targets),
-        "confusion": metrics.confusion(plan.task, outputs, targets),
-        "label_names": list(plan.task.label_names),
-        "history": history,
-        "timings": timings,
-        "environment": provenance.environment(),
-        "code": provenance.code_version(),
-        "command": reproduce_command(plan, split, seed),
-        "started": started,
-        "finished": now(),
-    }
+        weights=dict(module_hook(module, "weights_provenance")),
+        selection=Selection(on_test=bool(fitted.selection["on_test"]), rule=fitted.selection["rule"],
+                            metric=fitted.selection.get("metric"), epoch=fitted.chosen_epoch,
+                            patience=fitted.selection.get("patience"),
+                            epochs_trained={st: sum(h["stage"] == st for h in history)
+                                            for st in dict.fromkeys(h["stage"] for h in history)}),
+        metrics=scores,
+        primary=protocol.primary,
+        per_class=metrics.per_class(plan.task, outputs, targets),
+        confusion=metrics.confusion(plan.task, outputs, targets),
+        label_names=tuple(plan.task.label_names),
+        history=history,
+        timings=timings,
+        environment=provenance.environment(),
+        code=provenance.code_version(),
+        command=reproduce_command(plan, split, seed),
+        started=started,
+        finished=now(),
+    )
 
 
 def _pretrain_record(plan: Plan, pretrain: Prepared | None) -> dict[str, Any] | None:
@@ -94,30 +94,14 @@ def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
     # a protocol file outside protocols/ by its absolute path, so the command works from anywhere
     given = Path(req.protocol)
     protocol = str(given.resolve()) if given.suffix in (".yaml", ".yml") and given.is_file() else plan.protocol.name
-    parts = ["bench", "run", "--method", plan.method.name, "--protocol", protocol,
-             "--fold", split.name, "--seed", str(seed), "--preset", req.preset]
-    for key, value in plan.overrides.items():
-        parts += ["--set", f"{key}={_yaml_scalar(value)}"]
-    if plan.regime is not None and plan.regime.source == "--regime":
-        parts += ["--regime", plan.training.kind]
-        if plan.training.pretrain_on is not None:
-            parts += ["--pretrain-on", plan.training.pretrain_on.dataset]
-    if req.modalities:
-        parts += ["--modalities", *plan.modalities]
-    if req.data_root:
-        parts += ["--data-root", str(req.data_root)]
-    if req.pretrain_data_root:
-        parts += ["--pretrain-data-root", str(req.pretrain_data_root)]
-    if req.allow_incomplete:
-        parts.append("--allow-incomplete")
-    parts += ["--out", str(req.out)]
-    return shlex.join(parts)
-
-
-def _yaml_scalar(value: Any) -> str:
-    import yaml
-
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()
+    regime = plan.regime is not None and plan.regime.source == "--regime"
+    pretrain_on = plan.training.pretrain_on if regime else None
+    return run_command(plan.method.name, protocol, folds=[split.name], seeds=[seed], preset=req.preset,
+                       overrides=plan.overrides, regime=plan.training.kind if regime else None,
+                       pretrain_on=pretrain_on.dataset if pretrain_on is not None else None,
+                       modalities=plan.modalities if req.modalities else (), data_root=req.data_root,
+                       pretrain_data_root=req.pretrain_data_root, allow_incomplete=req.allow_incomplete,
+                       out=req.out)
 
 
 def peak_memory_mb() -> float:

@@ -11,6 +11,7 @@ same name is an error naming both.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import traceback
 from collections.abc import Callable
@@ -103,13 +104,35 @@ def _describe(point: importlib.metadata.EntryPoint) -> str:
     return f"{point.value}{owner}"
 
 
-def _check_method(cls: type) -> str | None:
+def check_method(cls: type) -> str | None:
+    """What a method class lacks of the contract of :class:`bench.api.Method` (None: nothing)."""
     missing = [a for a in ("name", "modalities", "tasks", "regimes", "Config") if not hasattr(cls, a)]
     if missing:
         return f"missing class attributes: {', '.join(missing)}"
+    if not dataclasses.is_dataclass(cls.Config):
+        return "Config must be a dataclass"
     if "paper" not in cls.presets:
         return "presets must include 'paper'"
+    if cls.stages is Method.stages:  # the default stages() reads these two
+        fields = {f.name for f in dataclasses.fields(cls.Config)}
+        lacking = [f for f in ("epochs", "batch_size") if f not in fields]
+        if lacking:
+            return (f"Config has no {' or '.join(lacking)}, which the default stages() reads; "
+                    "add the field(s) or override stages()")
     return None
+
+
+def _admit_method(cls: type) -> str | None:
+    """Check a method class, then register the transforms it declares (``Method.transforms``)."""
+    problem = check_method(cls)
+    if problem is None and cls.transforms:
+        from bench.data import catalog  # imports torch: only once a method is loaded, never for `bench list`
+
+        try:
+            catalog.register(cls.transforms)
+        except (TypeError, ValueError) as exc:
+            return f"transforms: {exc}"
+    return problem
 
 
 def _check_dataset(cls: type) -> str | None:
@@ -117,5 +140,5 @@ def _check_dataset(cls: type) -> str | None:
     return f"missing class attributes: {', '.join(missing)}" if missing else None
 
 
-methods: Registry[Method] = Registry("method", "bench.methods", Method, _check_method)
+methods: Registry[Method] = Registry("method", "bench.methods", Method, _admit_method)
 datasets: Registry[DatasetAdapter] = Registry("dataset", "bench.datasets", DatasetAdapter, _check_dataset)

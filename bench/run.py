@@ -56,8 +56,8 @@ def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> 
     inputs = _Inputs(plan)
     for split in plan.folds:
         for seed in plan.seeds:
-            path = store.record_path(plan.request.out, plan.protocol.name, plan.method.name, plan.config_hash,
-                                     split.name, seed)
+            key = plan.cell_key(split.name, seed)
+            path = store.key_path(plan.request.out, key)
             done = _reusable(plan, path, locked=False)
             result = CellResult(path, done, skipped=True) if done is not None else \
                 _run_locked(plan, split, seed, path, inputs)
@@ -152,7 +152,8 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
     test = training.TestSplit(prepared, labels, index["test"], split.name)
     with interrupts.fit_interrupt_named(lambda: _interrupted(plan, split, seed, checkpoint)):
-        fitted = training.fit(plan, split.name, seed, module, prepared, labels, index, test, pretrain, checkpoint)
+        fitted = training.fit(plan, plan.cell_key(split.name, seed), module, prepared, labels, index, test, pretrain,
+                              checkpoint)
     tic = time.perf_counter()
     outputs, targets = test.predict(module)
     predict_s = time.perf_counter() - tic
@@ -165,7 +166,7 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
                                "predict_s": round(predict_s, 3),
                                "train_clips_per_s": round(fitted.clips_seen / fit_s, 1) if fit_s > 0 else None,
                                "peak_memory_mb": records.peak_memory_mb(), "resumed": fitted.resumes,
-                           })
+                           }).to_dict()
     arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets}
     return record, arrays
 

@@ -22,10 +22,8 @@ import numpy as np
 import pandas as pd
 
 from bench import io
+from bench.cells import SCHEMA_VERSION, CellKey, RunRecord
 from bench.errors import DataError
-
-SCHEMA_VERSION = 1
-
 
 def cell_dir(root: Path, protocol: str, method: str, config_hash: str) -> Path:
     """The folder holding every (fold, seed) record of one method × protocol × configuration."""
@@ -35,6 +33,11 @@ def cell_dir(root: Path, protocol: str, method: str, config_hash: str) -> Path:
 def record_path(root: Path, protocol: str, method: str, config_hash: str, fold: str, seed: int) -> Path:
     """Where the record of one cell lives."""
     return cell_dir(root, protocol, method, config_hash) / f"{fold}-seed{seed}.json"
+
+
+def key_path(root: Path, key: CellKey) -> Path:
+    """Where the record of the cell ``key`` lives."""
+    return record_path(root, key.protocol, key.method, key.config_hash, key.fold, key.seed)
 
 
 def predictions_path(record: Path) -> Path:
@@ -80,6 +83,15 @@ def iter_records(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
     for path in _record_files(root):
         try:
             yield path, read(path)
+        except DataError:
+            continue
+
+
+def iter_run_records(root: Path) -> Iterator[tuple[Path, RunRecord]]:
+    """Every readable record under ``root``, typed; unreadable or incomplete ones are skipped."""
+    for path, data in iter_records(root):
+        try:
+            yield path, RunRecord.from_dict(data, str(path))
         except DataError:
             continue
 
@@ -131,12 +143,12 @@ def set_aside(record_file: Path, why: str = "corrupt") -> Path:
 def frame(root: Path) -> pd.DataFrame:
     """All records as one row each: identity columns plus one ``metric.<name>`` column per metric."""
     rows = []
-    for path, rec in iter_records(root):
+    for path, rec in iter_run_records(root):
         row = {
-            "protocol": rec["protocol"]["name"], "method": rec["method"], "preset": rec["preset"],
-            "config_hash": rec["config_hash"], "fold": rec["fold"], "seed": rec["seed"],
-            "on_test": rec["selection"]["on_test"], "path": str(path),
+            "protocol": rec.protocol.name, "method": rec.method, "preset": rec.preset,
+            "config_hash": rec.config_hash, "fold": rec.fold, "seed": rec.seed,
+            "on_test": rec.selection.on_test, "path": str(path),
         }
-        row.update({f"metric.{k}": v for k, v in rec["metrics"].items()})
+        row.update({f"metric.{k}": v for k, v in rec.metrics.items()})
         rows.append(row)
     return pd.DataFrame(rows)

@@ -29,15 +29,12 @@ import dataclasses
 import functools
 import io
 import math
-import shlex
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from bench import reported, rescore, store
+from bench import cells, reported, rescore, store
 from bench.errors import BenchError, DataError, PluginError
 from bench.reported import Cell, Database, TableSpec
 
@@ -175,24 +172,11 @@ def aggregate(records: Sequence[Mapping[str, Any]], metric: str,
 def run_command(query: Query, out: Path) -> str:
     """The ``bench run`` command line that produces the records of ``query``."""
     protocol = _protocol(query.protocol)
-    parts = ["bench", "run", "--method", query.method, "--protocol", query.protocol]
-    for fold in query.folds or ():
-        parts += ["--fold", str(fold)]
-    for seed in query.seeds or ():
-        parts += ["--seed", str(seed)]
-    if query.preset != "paper":
-        parts += ["--preset", query.preset]
-    for key, value in query.overrides.items():
-        parts += ["--set", f"{key}={_scalar(value)}"]
-    if query.modalities and set(query.modalities) != set(protocol.modalities):
-        parts += ["--modalities", *query.modalities]
-    if Path(out) != DEFAULT_OUT:
-        parts += ["--out", str(out)]
-    return shlex.join(parts)
-
-
-def _scalar(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+    differ = bool(query.modalities) and set(query.modalities) != set(protocol.modalities)
+    return cells.run_command(query.method, query.protocol, folds=query.folds or (), seeds=query.seeds or (),
+                             preset=None if query.preset == "paper" else query.preset, overrides=query.overrides,
+                             modalities=query.modalities if differ else (),
+                             out=None if Path(out) == DEFAULT_OUT else out)
 
 
 # --------------------------------------------------------------------------- building a table

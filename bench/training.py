@@ -26,6 +26,8 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from bench import io as atomic_io
 from bench import interrupts, metrics
+from bench.api import module_hook
+from bench.cells import CellKey
 from bench.data.prepare import ArrayDataset, Prepared, derived_seed, train_loader
 from bench.errors import ProtocolError, RunError
 from bench.planning import Plan
@@ -53,7 +55,7 @@ class Fitted:
     """The selection rule applied (rule, metric, on_test, patience): the protocol's or the method's own."""
 
 
-def fit(plan: Plan, fold: str, seed: int, module: Any, prepared: Prepared, labels: np.ndarray,
+def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.ndarray,
         index: Mapping[str, list[int]], test: TestSplit, pretrain: Prepared | None,
         checkpoint: Path | None) -> Fitted:
     """Train ``module`` through the method's stages and load the weights the selection rule chose.
@@ -63,21 +65,22 @@ def fit(plan: Plan, fold: str, seed: int, module: Any, prepared: Prepared, label
     ``checkpoint``, the training state is saved there at the end of every epoch, and a valid
     checkpoint of this cell found there is resumed from.
     """
+    fold, seed = key.fold, key.seed
     stages = plan.method.stages(plan.cfg, plan.training.kind, plan.training.pretrain)
-    transductive = bool(getattr(module, "wants_unlabelled", False))
+    transductive = bool(module_hook(module, "wants_unlabelled"))
     if transductive:
         batch = stages[0].batch_size
-        module.attach_unlabelled([ArrayDataset(prepared, None, index["val"], train=True).loader(batch, True, seed),
-                                  test.unlabelled_loader(batch, seed)])
+        unlabelled = [ArrayDataset(prepared, None, index["val"], train=True).loader(batch, True, seed),
+                      test.unlabelled_loader(batch, seed)]
+        module_hook(module, "attach_unlabelled")(unlabelled)
     history: list[dict[str, Any]] = []
     selector = _method_selector(plan, prepared, labels, index) or _Selector(plan, prepared, labels, index, test, history)
-    identity = {"protocol_hash": plan.protocol.hash, "config_hash": plan.config_hash, "fold": fold, "seed": seed}
+    identity = key.checkpoint_identity()
     resume = _resume_point(checkpoint, identity, stages)
     fit_s, seen = (resume.fit_s if resume else 0.0), 0
     for number, stage in enumerate(stages):
         last = number == len(stages) - 1
-        if hasattr(module, "start_stage"):
-            module.start_stage(stage.name)
+        module_hook(module, "start_stage")(stage.name)
         stage_size = len(pretrain.ids) if pretrain is not None and not stage.labels else len(index["train"])
         if resume is not None and number < resume.stage:  # done before the interruption: in the checkpoint
             seen += stage_size * stage.epochs

@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from bench.api import TransformSpec
-from bench.data.transforms import get_transform
+from bench.data.catalog import get_transform
 
 TRANSFORMS = ("audio_fbank_audiomae", "audio_logmel_mpuc", "audio_mel_conclugen", "audio_logmel")
 

@@ -33,7 +33,7 @@ import torch
 from bench import config, registry
 from bench.data.cache import Cache
 from bench.data.prepare import ArrayDataset, item_rng, labels_array, prepare, to_model_input
-from bench.data.transforms import get_transform
+from bench.data.catalog import get_transform
 from bench_methods.mpuc import MPUCSupervised
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"

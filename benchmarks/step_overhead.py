@@ -1,138 +1,144 @@
-"""Per-step overhead of bench's training path against a hand-written PyTorch loop.
+"""Per-step overhead of bench's training path against hand-written PyTorch loops.
 
-Same model (late_fusion, paper preset), same prepared synthetic data, same seed, same batch
-size and number of steps, measured side by side in one process:
+Same model (late_fusion, paper preset), same prepared synthetic data (fold 1 of
+``synthetic_5fold``, its training side), same seed and batch size, in one process:
 
-- ``harness``: what ``bench run`` does for one stage (ArrayDataset + DataLoader + Lightning
-  Trainer configured as in bench.run, with the selection and history callbacks);
-- ``loop, same loader``: a plain ``for batch in loader: loss.backward(); opt.step()`` over
-  the very same DataLoader, isolating the cost of Lightning and bench's callbacks;
-- ``loop, stacked tensors``: the fastest loop a person would write, slicing pre-stacked
-  tensors with a random permutation (no Dataset, no collate), so the data path's cost shows.
+- ``bench``: :func:`bench.training.fit`, the code path ``bench run`` trains a cell with
+  (Lightning Trainer, the epoch sampler, history/selection/epoch-state callbacks, the
+  checkpoint written after every epoch);
+- ``loop, same loader``: ``for batch in loader: loss.backward(); opt.step()`` over the very
+  loader ``bench`` builds (:func:`bench.data.prepare.train_loader`), so the difference is
+  Lightning and bench's callbacks;
+- ``loop, stacked tensors``: the fastest loop a person would write, slicing tensors stacked
+  once with a random permutation (no Dataset, no collate), so the data path shows too.
 
-Each variant trains ``--epochs`` epochs ``--repeats`` times (interleaved). Two medians are
-reported per variant: steady-state time per step (epochs 2..E, the per-step overhead) and
-whole-fit time per step (including Trainer construction and the first epoch), each with the
-ratio harness / variant. Run: ``python benchmarks/step_overhead.py``.
+Each variant trains E epochs and 1 epoch; its steady-state time per step is
+``(T(E) - T(1)) / ((E - 1) · steps per epoch)``, which leaves out every one-off cost (Trainer
+construction, first-epoch warm-up); T is the CPU time of this process (one intra-op thread), which
+other jobs on a shared machine disturb less than wall time. Repeats are interleaved (every variant once per repeat),
+and the ratio bench / loop is taken per repeat and reported as median [min, max] over the
+repeats, with the load average before and after. Run:
+``OMP_NUM_THREADS=1 python benchmarks/step_overhead.py --repeats 7``; results in REPRODUCE.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 
-from bench import config, registry, training
-from bench.api import TaskSpec
+from bench import training
 from bench.data.cache import Cache
-from bench.data.prepare import ArrayDataset, labels_array, prepare
-from bench.data.synthetic import SyntheticClassification
+from bench.data.prepare import ArrayDataset, Prepared, labels_array, prepare, train_loader
+from bench.planning import Plan, RunRequest, make_plan
+
+SEED = 0
+_clock = time.process_time  # CPU seconds of this process: on a shared machine, less of other jobs' load than wall time
 
 
-def _setup(cache_dir: Path):
-    adapter = SyntheticClassification(SyntheticClassification.default_root())
-    samples = adapter.samples()
-    task: TaskSpec = adapter.task_spec()
-    method_cls = registry.methods.get("late_fusion")
-    method = method_cls()
-    cfg = config.resolve(method_cls.Config, method_cls.presets, "paper", {}, "late_fusion")
-    prepared = prepare(samples, method.inputs(cfg, adapter.modalities), Cache(cache_dir))
-    labels = labels_array(samples, task)
-    return method, cfg, task, prepared, labels
+def _plan(epochs: int, cache: Path) -> Plan:
+    return make_plan(RunRequest("late_fusion", "synthetic_5fold", folds=["1"], seeds=[SEED],
+                                overrides={"epochs": epochs}, progress=False, cache_root=cache))
 
 
-class _SteadyClock(L.Callback):
-    """Notes the time when the second epoch starts, so the first epoch's warm-up is excluded."""
-
-    def __init__(self) -> None:
-        self.start = 0.0
-
-    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        if trainer.current_epoch == 1:
-            self.start = time.perf_counter()
-
-
-def harness_epochs(method, cfg, task, prepared, labels, epochs: int) -> tuple[float, float, int]:
-    L.seed_everything(0, verbose=False)
-    module = method.build(task, cfg, prepared.shapes)
-    index = list(range(len(prepared.ids)))
-    loader = ArrayDataset(prepared, labels, index).loader(cfg.batch_size, shuffle=True, seed=0)
-    clock = _SteadyClock()
-    tic = time.perf_counter()
-    with training.quiet_lightning():
-        trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False,
-                            enable_checkpointing=False, enable_model_summary=False, deterministic=True,
-                            num_sanity_val_steps=0, enable_progress_bar=False,
-                            callbacks=[training.History("bench", []), clock])
-        trainer.fit(module, train_dataloaders=loader)
-    toc = time.perf_counter()
-    return toc - tic, toc - clock.start, len(loader)
+def _data(plan: Plan) -> tuple[Prepared, np.ndarray, dict[str, list[int]]]:
+    split = plan.folds[0]
+    used = [s for s in plan.samples if s.id in {*split.train, *split.val, *split.test}]
+    prepared = prepare(used, plan.method.inputs(plan.cfg, plan.modalities), Cache(plan.request.cache_root),
+                       progress=False)
+    by_id = {s.id: s for s in plan.samples}
+    labels = labels_array([by_id[i] for i in prepared.ids], plan.task)
+    position = {sid: i for i, sid in enumerate(prepared.ids)}
+    index = {side: [position[i] for i in getattr(split, side)] for side in ("train", "val", "test")}
+    return prepared, labels, index
 
 
-def loop_epochs(method, cfg, task, prepared, labels, epochs: int, stacked: bool) -> tuple[float, float, int]:
-    L.seed_everything(0, verbose=False)
-    module = method.build(task, cfg, prepared.shapes)
+def bench_fit(plan: Plan, prepared: Prepared, labels: np.ndarray, index: dict[str, list[int]],
+              checkpoint: Path) -> float:
+    """CPU seconds of one :func:`bench.training.fit` of the plan's cell, saving its checkpoint after
+    every epoch as ``bench run`` does (a fresh one: nothing is resumed)."""
+    L.seed_everything(SEED, verbose=False)
+    module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
+    test = training.TestSplit(prepared, labels, index["test"], plan.folds[0].name)
+    checkpoint.unlink(missing_ok=True)
+    tic = _clock()
+    training.fit(plan, plan.cell_key(plan.folds[0].name, SEED), module, prepared, labels, index, test, None,
+                 checkpoint)
+    return _clock() - tic
+
+
+def loop_fit(plan: Plan, prepared: Prepared, labels: np.ndarray, index: dict[str, list[int]], stacked: bool) -> float:
+    """CPU seconds of a plain loop over the same training side for the plan's epochs."""
+    L.seed_everything(SEED, verbose=False)
+    module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
     optimizer = module.configure_optimizers()
-    index = list(range(len(prepared.ids)))
-    dataset = ArrayDataset(prepared, labels, index)
-    loader = dataset.loader(cfg.batch_size, shuffle=True, seed=0)
+    dataset = ArrayDataset(prepared, labels, index["train"], train=True)
+    loader = train_loader(dataset, plan.cfg.batch_size, SEED, 0)
+    batch_size = plan.cfg.batch_size
+    tic = _clock()
     if stacked:
         full = dataset.__getitems__(list(range(len(dataset))))
-    generator = torch.Generator().manual_seed(0)
-    steps = 0
+        generator = torch.Generator().manual_seed(SEED)
     module.train()
-    tic = steady = time.perf_counter()
-    for epoch in range(epochs):
-        if epoch == 1:
-            steady = time.perf_counter()
+    for epoch in range(plan.cfg.epochs):
         if stacked:
             order = torch.randperm(len(dataset), generator=generator)
-            batches = ({k: v[order[i:i + cfg.batch_size]] for k, v in full.items()}
-                       for i in range(0, len(dataset), cfg.batch_size))
+            batches: Any = ({k: v[order[i:i + batch_size]] for k, v in full.items()}
+                            for i in range(0, len(dataset), batch_size))
         else:
-            batches = iter(loader)
+            loader.sampler.set_epoch(epoch)
+            batches = loader
         for batch in batches:
             optimizer.zero_grad()
             loss = module.loss_fn(module(batch), batch["label"])
             loss.backward()
             optimizer.step()
-            steps += 1
-    toc = time.perf_counter()
-    return toc - tic, toc - steady, steps // epochs
+    return _clock() - tic
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=6, help="E (the long fit; the short one is 1 epoch)")
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as cache_dir:
-        setup = _setup(Path(cache_dir))
-        variants = {
-            "harness (bench.run: Lightning + callbacks)": lambda: harness_epochs(*setup, args.epochs),
-            "loop, same loader": lambda: loop_epochs(*setup, args.epochs, stacked=False),
-            "loop, stacked tensors": lambda: loop_epochs(*setup, args.epochs, stacked=True),
+        plans = {e: _plan(e, Path(cache_dir)) for e in (args.epochs, 1)}
+        data = _data(plans[1])
+        steps = math.ceil(len(data[2]["train"]) / plans[1].cfg.batch_size)
+        variants: dict[str, Callable[[Plan], float]] = {
+            "bench (training.fit)": lambda plan: bench_fit(plan, *data, Path(cache_dir) / "cell.ckpt"),
+            "loop, same loader": lambda plan: loop_fit(plan, *data, stacked=False),
+            "loop, stacked tensors": lambda plan: loop_fit(plan, *data, stacked=True),
         }
-        whole: dict[str, list[float]] = {name: [] for name in variants}
-        steady: dict[str, list[float]] = {name: [] for name in variants}
-        for _ in range(args.repeats):  # interleaved, so drift hits every variant alike
+        per_step: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(args.repeats):  # interleaved, so drift in the machine's load hits every variant alike
             for name, fn in variants.items():
-                total_s, steady_s, steps_per_epoch = fn()
-                whole[name].append(total_s / (steps_per_epoch * args.epochs))
-                steady[name].append(steady_s / (steps_per_epoch * (args.epochs - 1)))
-    harness = next(iter(variants))
-    print(f"late_fusion (paper preset), {len(setup[3].ids)} clips, batch {setup[1].batch_size}, "
-          f"{args.epochs} epochs x {args.repeats} repeats, {torch.get_num_threads()} threads")
-    print(f"  {'variant':45s} {'steady ms/step':>15s} {'harness/this':>13s} {'whole-fit ms/step':>18s} {'harness/this':>13s}")
+                long, short = fn(plans[args.epochs]), fn(plans[1])
+                per_step[name].append((long - short) / ((args.epochs - 1) * steps))
+    load_after = os.getloadavg()
+    bench = next(iter(variants))
+    print(f"late_fusion (paper preset), {len(data[2]['train'])} training clips, batch {plans[1].cfg.batch_size}, "
+          f"{steps} steps/epoch, {args.epochs} vs 1 epochs, {args.repeats} interleaved repeats, "
+          f"{torch.get_num_threads()} intra-op thread(s), {os.cpu_count()} CPUs")
+    print(f"load average (1, 5, 15 min): before {', '.join(f'{x:.1f}' for x in load_before)}; "
+          f"after {', '.join(f'{x:.1f}' for x in load_after)}")
+    print(f"  {'variant':24s} {'CPU ms/step median [min, max]':>28s}   {'bench/this median [min, max]':>30s}")
     for name in variants:
-        s_med, w_med = statistics.median(steady[name]), statistics.median(whole[name])
-        print(f"  {name:45s} {s_med * 1e3:15.2f} {statistics.median(steady[harness]) / s_med:13.3f} "
-              f"{w_med * 1e3:18.2f} {statistics.median(whole[harness]) / w_med:13.3f}")
+        ms = [1e3 * t for t in per_step[name]]
+        ratios = [b / t for b, t in zip(per_step[bench], per_step[name], strict=True)]
+        print(f"  {name:24s} {statistics.median(ms):10.2f} [{min(ms):6.2f}, {max(ms):6.2f}]   "
+              f"{statistics.median(ratios):12.3f} [{min(ratios):.3f}, {max(ratios):.3f}]")
 
 
 if __name__ == "__main__":

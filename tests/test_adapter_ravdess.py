@@ -13,7 +13,7 @@ from bench import protocols, splits
 from bench.api import TransformSpec
 from bench.data.adapters.ravdess import EMOTIONS, RAVDESS, expected_keys
 from bench.data.media import read_audio, read_video, write_video, write_wav
-from bench.data.transforms import get_transform
+from bench.data.catalog import get_transform
 from bench.errors import DataError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"

@@ -14,7 +14,8 @@ from bench.api import Sample, TransformSpec
 from bench.data.cache import Cache
 from bench.data.media import write_video, write_wav
 from bench.data.prepare import prepare
-from bench.data.transforms import Transform, get_transform
+from bench.data.catalog import get_transform
+from bench.data.transforms import Transform
 from bench.errors import DataError
 
 SR = 16000

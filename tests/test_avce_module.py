@@ -11,7 +11,7 @@ from torch import nn
 
 from bench import config
 from bench.api import TaskSpec
-from bench.data.transforms import get_transform
+from bench.data.catalog import get_transform
 from bench.errors import ConfigError, RunError
 from bench_methods.avce import AVCE, augment
 from bench_methods.avce.config import AVCEConfig

@@ -63,9 +63,10 @@ def test_unknown_preset() -> None:
 
 
 def test_hash_is_stable_and_sensitive() -> None:
-    a = config.config_hash(Toy())
-    assert a == config.config_hash(Toy()) and len(a) == 12
-    assert a != config.config_hash(Toy(lr=2e-3))
+    a = config.config_hash(Toy(), ["audio", "video"])
+    assert a == config.config_hash(Toy(), ["audio", "video"]) and len(a) == 12
+    assert a != config.config_hash(Toy(lr=2e-3), ["audio", "video"])
+    assert a != config.config_hash(Toy(), ["audio"])  # the modalities are part of the key
     assert config.stable_hash({"b": 1, "a": 2}) == config.stable_hash({"a": 2, "b": 1})
 
 

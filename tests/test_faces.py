@@ -15,7 +15,7 @@ from bench.data.cache import Cache
 from bench.data.frames import resize
 from bench.data.media import write_video
 from bench.data.prepare import prepare
-from bench.data.transforms import get_transform
+from bench.data.catalog import get_transform
 
 ASTRONAUT_BOX = np.array([181.1, 62.2, 267.7, 172.1])  # ENVIRONMENT.md: MTCNN(keep_all=True).detect
 SIDE = 128  # test frames: 128x128 windows of the astronaut at half size (face about 44x55 px), fast to detect

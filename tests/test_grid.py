@@ -116,8 +116,8 @@ def test_shipped_grids_and_profiles_are_valid(tmp_path: Path) -> None:
     golden = load(REPO / "grids" / "synthetic_golden.yaml")
     cells = expand(golden, tmp_path)
     assert [c.key.rsplit("/", 1)[1] for c in cells] == ["fold1-seed0", "fold1-seed1", "fold2-seed0", "fold2-seed1"]
-    assert {c.key.rsplit("/", 1)[0] for c in cells} == {f"synthetic_5fold/late_fusion/{cells[0].config_hash}"}
-    assert all(c.preset == "tiny" and c.hints == LateFusion.resources for c in cells)
+    assert {c.key.rsplit("/", 1)[0] for c in cells} == {f"synthetic_5fold/late_fusion/{cells[0].id.config_hash}"}
+    assert all(c.id.preset == "tiny" and c.hints == LateFusion.resources for c in cells)
     # submitit pickles the callable: a cell must survive the trip unchanged
     assert [cloudpickle.loads(cloudpickle.dumps(c)) for c in cells] == cells
     for path in sorted((REPO / "grids").glob("*.yaml")):
@@ -133,7 +133,7 @@ def test_resources_merge_and_one_array_per_resource_set(tmp_path: Path, capsys: 
     assert launch.resources_for(cells[0], debug) == launch.Resources("debug", 0, 1, 2, 10)  # the profile's
     gpu = dataclasses.replace(cells[2], hints=ResourceHints(gpus=1, cpus=8, mem_gb=32, time_min=120))
     layout = launch.arrays([cells[0], gpu, cells[1]], default)
-    assert [(res.gpus, [c.seed for c in group]) for res, group in layout] == [(0, [0, 1]), (1, [2])]
+    assert [(res.gpus, [c.id.seed for c in group]) for res, group in layout] == [(0, [0, 1]), (1, [2])]
     text = launch.dry_run([cells[0], gpu, cells[1]], default, "slurm", tmp_path / "out")
     assert "3 job(s) in 2 job array(s)" in text
     assert f"array 1: 2 job(s); partition (default), {hints.gpus} GPU, {hints.cpus} CPU, {hints.mem_gb} GB, " \

@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench import registry
 from bench.api import TransformSpec
+from bench.data.catalog import get_transform
 from bench.data.media import read_video, write_video
-from bench.data.transforms import get_transform
-from bench_methods.conclugen import features  # noqa: F401  (registers the transform)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _features(source: Path, folder_fps: float) -> np.ndarray:
+    registry.methods.get("conclugen")  # loading the method registers its feature transforms
     spec = TransformSpec("conclugen_video_features", {"backbone_2d": "tiny", "backbone_3d": "tiny", "size": 32,
                                                       "folder_fps": folder_fps, "views": 1})
     return get_transform(spec).run(source).array

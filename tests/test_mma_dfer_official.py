@@ -27,7 +27,8 @@ from PIL import Image
 from timm.models.vision_transformer import VisionTransformer
 
 from bench.api import TaskSpec, TransformSpec
-from bench.data.transforms import get_transform, tsn_clip_indices
+from bench.data.catalog import get_transform
+from bench.data.transforms import tsn_clip_indices
 from bench.errors import ConfigError, DataError
 from bench_methods.mma_dfer.config import CODE, TINY, MMADFERConfig
 from bench_methods.mma_dfer.model import MMADFERNet

@@ -15,7 +15,7 @@ from bench import config, run
 from bench.api import TaskSpec
 from bench.data.synthetic import SyntheticClassification, SyntheticSpec, generate
 from bench.data.synthetic_dfew import generate_dfew_layout
-from bench.data.transforms import get_transform
+from bench.data.catalog import get_transform
 from bench.errors import ConfigError
 from bench_methods.mma_dfer import MMADFER
 from bench_methods.mma_dfer.augment import augment_clips, crop_box

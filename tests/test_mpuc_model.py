@@ -10,7 +10,7 @@ import torch
 
 from bench import config as config_mod
 from bench.api import TaskSpec
-from bench.data.transforms import get_transform
+from bench.data.catalog import get_transform
 from bench.errors import ConfigError, DataError
 from bench_methods.mpuc import MPUC, MPUCAttention, MPUCLateFusion, MPUCSupervised, MPUCUnimodal
 from bench_methods.mpuc.encoders import FaceR2Plus1D, WordTransformer

@@ -13,7 +13,7 @@ from bench.api import Sample, TaskSpec, TransformSpec
 from bench.data.cache import Cache
 from bench.data.media import write_video, write_wav
 from bench.data.prepare import ArrayDataset, LazyArrays, Prepared, labels_array, prepare
-from bench.data.transforms import get_transform
+from bench.data.catalog import get_transform
 from bench.errors import ConfigError, DataError
 
 SR = 16000

@@ -121,3 +121,59 @@ def test_cli_lists_plugin_and_doctor_reports_failures(plugin_site: Path) -> None
                             capture_output=True, text=True, check=True).stdout
     assert "FAILED broken_import" in doctor and "FAILED not_a_method" in doctor
     assert "echo_fusion" in doctor.split("methods:")[1].splitlines()[0]
+
+
+def test_a_method_without_what_the_default_stages_read_is_refused_by_name() -> None:
+    import dataclasses
+
+    from bench.api import Method, Stage
+
+    @dataclasses.dataclass(frozen=True)
+    class NoLength:
+        lr: float = 1e-3
+
+    class Plain(Method):
+        name, modalities, tasks, regimes, Config = "plain", ("audio",), ("classification",), ("supervised",), NoLength
+
+        def inputs(self, cfg: object, modalities: object) -> dict:
+            return {}
+
+        def build(self, task: object, cfg: object, shapes: object) -> None:
+            return None
+
+    class Staged(Plain):
+        def stages(self, cfg: object, regime: str, pretrain: bool) -> list[Stage]:
+            return [Stage(regime, 1, 8)]
+
+    assert registry.check_method(Plain) == ("Config has no epochs or batch_size, which the default stages() reads; "
+                                            "add the field(s) or override stages()")
+    assert registry.check_method(Staged) is None
+    Plain.Config = dict
+    assert registry.check_method(Plain) == "Config must be a dataclass"
+
+
+def test_module_hooks_fall_back_to_the_declared_defaults() -> None:
+    from bench.api import module_hook
+
+    class Bare:
+        pass
+
+    class Staged:
+        wants_unlabelled = True
+
+        def __init__(self) -> None:
+            self.started: list[str] = []
+
+        def start_stage(self, name: str) -> None:
+            self.started.append(name)
+
+    bare, staged = Bare(), Staged()
+    assert module_hook(bare, "wants_unlabelled") is False
+    assert module_hook(bare, "weights_provenance") == {"all": "random-init"}
+    module_hook(bare, "start_stage")("pretrain")  # the default does nothing
+    with pytest.raises(NotImplementedError, match="must define attach_unlabelled"):
+        module_hook(staged, "attach_unlabelled")([])
+    module_hook(staged, "start_stage")("finetune")
+    assert module_hook(staged, "wants_unlabelled") is True and staged.started == ["finetune"]
+    with pytest.raises(AttributeError, match="'lr' is not a member of the module contract"):
+        module_hook(bare, "lr")

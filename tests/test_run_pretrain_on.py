@@ -126,7 +126,8 @@ def test_transcripts_give_the_pretraining_clips_their_text(tmp_path: Path, vox_r
 @pytest.mark.parametrize(("regime", "message"), [
     ("{kind: linear_eval, pretrain: false, pretrain_on: {dataset: voxceleb2}}", "needs regime.pretrain: true"),
     ("{kind: linear_eval, pretrain_on: voxceleb2}", "expected a mapping like {dataset: voxceleb2}"),
-    ("{kind: linear_eval, pretrain_on: {name: voxceleb2}}", "regime.pretrain_on.name: unknown key"),
+    ("{kind: linear_eval, pretrain_on: {name: voxceleb2}}",
+     "regime.pretrain_on: unknown key 'name'; valid keys: dataset, dataset_options"),
     ("{kind: linear_eval, pretrain_on: {dataset: 3}}", "regime.pretrain_on.dataset: expected a dataset name"),
 ])
 def test_malformed_pretrain_on_names_the_key(tmp_path: Path, regime: str, message: str) -> None:

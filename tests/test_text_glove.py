@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from bench.api import TransformSpec
-from bench.data.transforms import SHORT_WRAPPED, get_transform
+from bench.data.catalog import get_transform
+from bench.data.transforms import SHORT_WRAPPED
 from bench.errors import ConfigError, DataError
 
 VECTORS = {"I": [1.0, 0.0, 0.5, -1.0], "feel": [0.25, 2.0, 0.0, 0.0], "happy": [-3.0, 0.5, 1.5, 4.0]}

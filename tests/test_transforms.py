@@ -10,8 +10,9 @@ import pytest
 import soundfile as sf
 
 from bench.api import TransformSpec
+from bench.data.catalog import TRANSFORMS, get_transform
 from bench.data.media import write_video, write_wav
-from bench.data.transforms import TRANSFORMS, Transform, get_transform, tsn_indices
+from bench.data.transforms import Transform, tsn_indices
 from bench.errors import ConfigError, DataError
 
 SR = 16000

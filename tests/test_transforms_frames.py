@@ -13,7 +13,8 @@ from bench.data.cache import Cache
 from bench.data.frames import frame_files
 from bench.data.media import write_video
 from bench.data.prepare import ArrayDataset, prepare
-from bench.data.transforms import get_transform, tsn_clip_indices
+from bench.data.catalog import get_transform
+from bench.data.transforms import tsn_clip_indices
 from bench.errors import ConfigError, DataError
 
 

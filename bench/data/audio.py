@@ -34,7 +34,7 @@ import torchaudio.functional as audio_f
 import torchaudio.transforms as audio_t
 
 from bench.data.media import Mix, NoAudioTrackError, media_duration_s, read_audio
-from bench.data.transforms import Output, Transform, crop_fallbacks, crop_indices, file_source, positive, register
+from bench.data.transforms import Output, Transform, crop_fallbacks, crop_indices, file_source, positive
 from bench.errors import DataError
 
 MissingAudio = Literal["error", "zeros"]
@@ -101,7 +101,6 @@ class _AudioTransform(Transform):
         return Output(self.silence(path), ("missing_audio_zeros",))
 
 
-@register
 class AudioLogMel(Transform):
     """Kaldi-compatible log-mel filterbank frames (the AST/AudioMAE front end of MMA-DFER's audio).
 
@@ -136,7 +135,6 @@ class AudioLogMel(Transform):
         return Output(fit_frames(feats, p.max_frames))
 
 
-@register
 class AudioFbankAudioMAE(_AudioTransform):
     """AudioMAE's input as MMA-DFER builds it (MMA-DFER ``video_dataloader.py`` ``_wav2fbank``, L89-135).
 
@@ -191,7 +189,6 @@ def power_to_db(power: torch.Tensor, top_db: float, amin: float = 1e-10) -> torc
     return db.clamp(min=float(db.max()) - top_db)
 
 
-@register
 class AudioLogMelMPUC(_AudioTransform):
     """MPUC's acoustic input: a 128-bin mel power spectrogram in dB relative to its maximum (ICPR'22).
 
@@ -260,7 +257,6 @@ class AudioLogMelMPUC(_AudioTransform):
         return crop_fallbacks(len(array), self.params.num_frames)
 
 
-@register
 class AudioMelConCluGen(_AudioTransform):
     """ConCluGen's spectrogram (ConCluGen ``src/utils/audio_util.py`` L33, ``video_datamodule.py`` L858).
 

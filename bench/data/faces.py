@@ -51,7 +51,7 @@ from PIL import Image
 # A module reference, not its names: importing bench.data.frames first imports this module
 # (through the registry) while frames is still half-initialised.
 from bench.data import frames as clips
-from bench.data.transforms import Ordering, Output, Transform, file_source, positive, register
+from bench.data.transforms import Ordering, Output, Transform, file_source, positive
 
 Policy = Literal["conclugen_segments", "mma_dfer_square", "avce_margin"]
 DetectOrder = Literal["official", "rgb", "bgr"]
@@ -199,7 +199,6 @@ def face_crops(frames: list[np.ndarray], policy: str, size: int | None = None, m
     return _policy_crops(policy, frames, boxes, size or POLICY_SIZE[policy], margin)
 
 
-@register
 class FaceFrames(Transform):
     """Face crops of every frame of a clip (video file or frame directory), TSN-sampled at batch time.
 
@@ -242,7 +241,6 @@ class FaceFrames(Transform):
         return clips.tsn_sample(array, self.params.num_frames, self.params.test_clips, train, rng)
 
 
-@register
 class FaceImage(Transform):
     """One frame image (AVCE's frame-level samples) as a face crop: uint8 ``[size, size, 3]``.
 

@@ -26,7 +26,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from bench.data.media import read_video
-from bench.data.transforms import (Ordering, Output, Transform, file_source, positive, register, tsn_clip_indices,
+from bench.data.transforms import (Ordering, Output, Transform, file_source, positive, tsn_clip_indices,
                                    tsn_indices)
 from bench.errors import DataError
 
@@ -112,7 +112,6 @@ def tsn_sample(frames: np.ndarray, num_frames: int, test_clips: int, train: bool
     return out[0] if test_clips == 1 else out
 
 
-@register
 class VideoFrames(Transform):
     """The clip's frames resized to ``size x size``, TSN-sampled at batch time (MMA-DFER, DFER-CLIP).
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.transforms import (Output, Transform, crop_fallbacks, crop_indices, file_source, positive, register,
+from bench.data.transforms import (Output, Transform, crop_fallbacks, crop_indices, file_source, positive,
                                    tsn_indices)
 from bench.errors import DataError
 
@@ -78,7 +78,6 @@ def _xy_columns(points: range) -> list[str]:
     return [f"x_{i}" for i in points] + [f"y_{i}" for i in points]
 
 
-@register
 class LandmarksCsv(Transform):
     """TSN-sampled 2-D facial landmarks from a per-frame CSV, normalised per clip.
 
@@ -116,7 +115,6 @@ MPUC_FIRST_POINT = 17
 ``data/CMU_MOSEI.py`` L233)."""
 
 
-@register
 class LandmarksOpenFaceMPUC(Transform):
     """MPUC's landmark input: 51 OpenFace points per frame, normalised per utterance (ICPR'22).
 

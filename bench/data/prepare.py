@@ -41,7 +41,8 @@ import torch
 from bench.api import Sample, TaskSpec, TransformSpec
 from bench.config import stable_hash
 from bench.data.cache import Cache, MappedArray, source_identity
-from bench.data.transforms import Output, Transform, get_transform
+from bench.data.catalog import get_transform
+from bench.data.transforms import Output, Transform
 from bench.errors import ConfigError, DataError
 
 

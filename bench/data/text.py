@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.transforms import Output, Transform, crop_fallbacks, crop_indices, positive, register
+from bench.data.transforms import Output, Transform, crop_fallbacks, crop_indices, positive
 from bench.errors import ConfigError, DataError
 
 _WORD = re.compile(r"[^\W_]+")
@@ -38,7 +38,6 @@ def read_text(source: Path | str) -> str:
         raise DataError(f"{source}: cannot read text ({error})") from error
 
 
-@register
 class TextHash(Transform):
     """Hashed word ids, the vocabulary-free text input of the late-fusion baseline.
 
@@ -86,7 +85,6 @@ def _tokenizer_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-@register
 class TextTokens(Transform):
     """Token ids and attention mask from a local Hugging Face tokenizer directory.
 
@@ -198,7 +196,6 @@ def _file_digest(path: Path, edge: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-@register
 class TextGloVe(Transform):
     """One GloVe vector per word of the utterance, MPUC's text input (CMU-MOSEI ``text_feat``).
 

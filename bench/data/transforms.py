@@ -1,8 +1,8 @@
 """Registered, versioned preprocessing variants: one source file (or text) in, one array out.
 
 A method asks for a variant with a :class:`~bench.api.TransformSpec` (a registered name and
-parameters); :func:`get_transform` checks the parameters against the transform's frozen
-``Params`` dataclass (``int``/``float``/``str``/``bool`` fields, ``Literal[...]`` choices and
+parameters, looked up in :mod:`bench.data.catalog`); :func:`instantiate` checks the parameters
+against the transform's frozen ``Params`` dataclass (``int``/``float``/``str``/``bool`` fields, ``Literal[...]`` choices and
 ``X | None``). ``describe()`` (name, version, parameters) goes into the run record's data
 fingerprint, so a transform whose output changes must bump ``version``.
 
@@ -24,8 +24,9 @@ A transform that had to fall back (no face found, no audio track) says so in
 in :attr:`~bench.data.prepare.Prepared.fallbacks`.
 
 The transforms live in :mod:`bench.data.frames`, :mod:`~bench.data.faces`,
-:mod:`~bench.data.audio`, :mod:`~bench.data.text` and :mod:`~bench.data.landmarks`; this
-module holds the one registry and the sampling rules they share.
+:mod:`~bench.data.audio`, :mod:`~bench.data.text` and :mod:`~bench.data.landmarks`, and are
+registered by name in :mod:`bench.data.catalog`; this module holds their base class, the
+parameter checks and the sampling rules they share.
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ from __future__ import annotations
 import abc
 import dataclasses
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from bench import loader
-from bench.api import TransformSpec
-from bench.errors import ConfigError, DataError, unknown
+from bench.errors import ConfigError, DataError
 
 
 Ordering = Literal["numeric", "lexicographic"]
@@ -187,17 +188,6 @@ class Transform(abc.ABC):
         return described
 
 
-TRANSFORMS: dict[str, type[Transform]] = {}
-
-
-def register(cls: type[Transform]) -> type[Transform]:
-    """Class decorator adding a transform to :data:`TRANSFORMS` under its ``name``."""
-    if cls.name in TRANSFORMS:
-        raise ValueError(f"transform {cls.name!r} is registered twice")
-    TRANSFORMS[cls.name] = cls
-    return cls
-
-
 def _coerce(transform: str, param: str, value: Any, kind: Any) -> Any:
     """``value`` as a ``kind`` parameter, or a ConfigError naming transform, parameter and value."""
     try:
@@ -206,24 +196,18 @@ def _coerce(transform: str, param: str, value: Any, kind: Any) -> Any:
         raise ConfigError(f"transform {transform!r} parameter {param!r}: {exc}") from None
 
 
-def get_transform(spec: TransformSpec) -> Transform:
-    """Instantiate the transform ``spec`` names with its parameters, validated.
-
-    An unknown name, an unknown parameter, a value of the wrong type or out of range is a
-    :class:`~bench.errors.ConfigError`.
-    """
-    if spec.name not in TRANSFORMS:
-        raise ConfigError(unknown("transform", spec.name, TRANSFORMS))
-    cls = TRANSFORMS[spec.name]
+def instantiate(cls: type[Transform], params: Mapping[str, Any]) -> Transform:
+    """``cls`` with ``params`` checked against its ``Params``: an unknown parameter, a value of the
+    wrong type or out of range is a :class:`~bench.errors.ConfigError`."""
     hints = typing.get_type_hints(cls.Params)
     fields = [f.name for f in dataclasses.fields(cls.Params)]
-    extra = sorted(set(spec.params) - set(fields))
+    extra = sorted(set(params) - set(fields))
     if extra:
         raise ConfigError(
-            f"transform {spec.name!r} has no parameter {', '.join(map(repr, extra))}; "
+            f"transform {cls.name!r} has no parameter {', '.join(map(repr, extra))}; "
             f"valid: {', '.join(fields)}"
         )
-    values = {k: _coerce(spec.name, k, v, hints[k]) for k, v in spec.params.items()}
+    values = {k: _coerce(cls.name, k, v, hints[k]) for k, v in params.items()}
     return cls(cls.Params(**values))
 
 
@@ -232,8 +216,3 @@ def positive(transform: str, **values: float | None) -> None:
     for param, value in values.items():
         if value is not None and not value > 0:
             raise ConfigError(f"transform {transform!r} parameter {param!r} must be > 0, got {value!r}")
-
-
-# The transform modules register themselves on import; import them last so that they can
-# import this module's names. Every registered transform is therefore known here.
-from bench.data import audio, faces, frames, landmarks, text  # noqa: E402,F401

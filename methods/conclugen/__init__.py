@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.api import Method, ResourceHints, Stage, TaskSpec, TransformSpec
 from bench.errors import ConfigError
-from bench_methods.conclugen import features  # noqa: F401  (registers the feature transforms)
+from bench_methods.conclugen import features
 from bench_methods.conclugen.backbones import weights_sha256
 from bench_methods.conclugen.config import CODE, TINY, VARIANTS, ConCluGenConfig
 from bench_methods.conclugen.features import model_dir_sha256
@@ -54,6 +54,7 @@ class ConCluGen(Method):
     Config = ConCluGenConfig
     presets: Mapping[str, Mapping[str, Any]] = {"paper": {}, "code": CODE, "tiny": TINY}
     resources = ResourceHints(gpus=1, cpus=8, mem_gb=32, time_min=240)
+    transforms = (features.ConCluGenVideoFeatures, features.ConCluGenAudioFeatures, features.ConCluGenTextFeatures)
 
     def inputs(self, cfg: ConCluGenConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
         used = used_modalities(cfg, modalities)

@@ -36,7 +36,8 @@ from bench.data.audio import MissingAudio
 from bench.data.frames import read_clip
 from bench.data.media import read_video
 from bench.data.text import TOKENIZER_FILES, read_text
-from bench.data.transforms import Output, Transform, file_source, get_transform, positive, register
+from bench.data.catalog import get_transform
+from bench.data.transforms import Output, Transform, file_source, positive
 from bench.errors import ConfigError, DataError
 from bench_methods.conclugen import backbones
 
@@ -144,7 +145,6 @@ def _copies(value: int, transform: str) -> None:
         raise ConfigError(f"transform {transform!r} parameter 'copies' must be >= 0, got {value}")
 
 
-@register
 class ConCluGenVideoFeatures(Transform):
     """2D ResNet features of frames at 1 fps (mean over frames) ‖ 3D ResNet features of 16-frame
     windows at up to 16 fps (stride 16, the last partial window kept, mean over windows).
@@ -161,7 +161,7 @@ class ConCluGenVideoFeatures(Transform):
     """
 
     name = "conclugen_video_features"
-    version = 4  # 4: frame folders read (folder_fps); 3: the 3D backbone's stem is a parameter
+    version = 4  # 4: frame folders read (folder_fps), tiny backbones seeded whole; 3: the 3D stem is a parameter
     modality = "video"
 
     @dataclasses.dataclass(frozen=True)
@@ -238,7 +238,6 @@ class ConCluGenVideoFeatures(Transform):
         return Output(np.stack(rows))
 
 
-@register
 class ConCluGenAudioFeatures(Transform):
     """DAVEnet features of ConCluGen's mel spectrogram (``audio_mel_conclugen``: 16 kHz mono,
     128-bin power mel, min-max to [0, 1], code ``src/utils/audio_util.py`` L23-48): float32
@@ -329,7 +328,6 @@ def hashed_word_embedding(text: str, dim: int) -> np.ndarray:
     return np.mean(rows, axis=0).astype(np.float32)
 
 
-@register
 class ConCluGenTextFeatures(Transform):
     """Text encoder features: a local Hugging Face model's ``last_hidden_state`` averaged over all
     tokens, special ones included (code ``TextEncoderHuggingface``; each text on its own, so no
