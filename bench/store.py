@@ -108,7 +108,7 @@ def problem(record_file: Path) -> str | None:
     if not Path(record_file).is_file():
         return None
     try:
-        read(record_file)
+        RunRecord.from_dict(read(record_file), str(record_file))
     except DataError as exc:
         return str(exc).removeprefix(f"{record_file}: ")
     preds = predictions_path(record_file)

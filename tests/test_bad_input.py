@@ -140,6 +140,8 @@ NAMES_AND_FILES: list[Case] = [
      r"--fold 9: this protocol has folds fold1, .*fold5"),
     ("modality unknown", run_args("--modalities", "smell", protocol="synthetic_5fold"), 2,
      r"--modalities smell: protocol 'synthetic_5fold' uses only video, audio, text, landmarks"),
+    ("method of another task", run_args(method="avce", protocol="synthetic_5fold"), 2,
+     r"method 'avce' handles regression tasks, protocol 'synthetic_5fold' is classification"),
     ("method lacks modality", run_args("--modalities", "video", "audio", method="avce", protocol="synthetic_va"), 2,
      r"method 'avce' cannot use audio; it supports video"),
 ]

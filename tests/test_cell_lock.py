@@ -58,6 +58,7 @@ def holder(record: Path) -> subprocess.Popen[str]:
     return proc
 
 
+@pytest.mark.slow
 def test_a_second_process_refuses_then_takes_over_a_dead_holders_lock(
         data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"

@@ -71,6 +71,7 @@ def test_check_status_and_table_name_a_corrupt_record(one_record: Path, tmp_path
     assert line in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_rerun_moves_a_corrupt_record_aside(one_record: Path, tmp_path: Path,
                                               caplog: pytest.LogCaptureFixture) -> None:
     out, record = damaged_store(one_record, tmp_path, "truncated")

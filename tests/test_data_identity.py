@@ -82,6 +82,7 @@ def synthetic_args(root: Path, out: Path, *extra: str) -> list[str]:
             "--cache-dir", str(out.parent / "cache"), "--no-progress", *extra]
 
 
+@pytest.mark.slow
 def test_a_record_made_from_other_data_is_never_reused(synthetic: Path, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"

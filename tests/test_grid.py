@@ -177,17 +177,26 @@ def test_debug_then_local_chain_skips_finished_cells(tmp_path: Path, capsys: pyt
 
 @pytest.mark.slow
 def test_a_failed_cell_does_not_stop_the_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    grid, out = write_grid(tmp_path, overrides=[{"epochs": 1, "lr": -1.0}, {"epochs": 1}]), tmp_path / "out"
+    # max_tokens=0 passes planning and fails in the job, where the text transform is built
+    grid, out = write_grid(tmp_path, overrides=[{"epochs": 1, "max_tokens": 0}, {"epochs": 1}],
+                           modalities=["audio", "text"]), tmp_path / "out"
     code, text, _ = bench(capsys, "grid", str(grid), "--launcher", "local", "--out", str(out))
     assert code == 1 and "1 done, 1 not done" in text
     (record,) = (out / "runs").rglob("*.json")
-    assert store.read(record)["config"]["lr"] == 0.001
+    assert store.read(record)["config"]["max_tokens"] == 32
     code, text, _ = bench(capsys, "status", str(grid), "--out", str(out))
     assert code == 1 and "2 cells: 1 done, 0 running, 1 failed, 0 missing" in text
     failed = next(line for line in text.splitlines() if line.startswith("failed"))
-    assert "ValueError: Invalid learning rate: -1.0" in failed
+    assert "parameter 'max_tokens' must be > 0, got 0" in failed
     log = Path(failed.split()[-1])
-    assert log.name.endswith("_log.err") and "Invalid learning rate: -1.0" in log.read_text()
+    assert log.name.endswith("_log.err") and "parameter 'max_tokens' must be > 0" in log.read_text()
+
+
+def test_a_bad_value_is_refused_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    grid, out = write_grid(tmp_path, overrides=[{"epochs": 1, "lr": -1.0}, {"epochs": 1}]), tmp_path / "out"
+    code, _, err = bench(capsys, "grid", str(grid), "--launcher", "local", "--out", str(out))
+    assert code == 2 and "overrides[0]" in err and "lr=-1.0: allowed > 0" in err
+    assert not list(out.rglob("*.json"))
 
 
 def test_unreachable_slurm_is_a_clear_error_and_loses_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -72,6 +72,7 @@ def assert_interrupt_line(text: str, out: Path) -> None:
     assert not list(out.rglob("*.json")) and not list(out.rglob("*.npz"))
 
 
+@pytest.mark.slow
 def test_ctrl_c_through_a_pipe_names_the_cell_and_exits_130(data_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = start(command(data_root, out, "--set", "epochs=100000", "--no-progress"),
@@ -86,6 +87,7 @@ def test_ctrl_c_through_a_pipe_names_the_cell_and_exits_130(data_root: Path, tmp
     assert_interrupt_line(err.decode(), out)
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_a_terminal_with_progress_bars(data_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     leader, follower = pty.openpty()
@@ -121,6 +123,7 @@ def test_ctrl_c_on_a_terminal_with_progress_bars(data_root: Path, tmp_path: Path
     assert_interrupt_line(seen.decode(errors="replace"), out)
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_epochs_leaves_no_record_and_the_resume_matches(data_root: Path, tmp_path: Path) -> None:
     """Killed twice (SIGKILL: no handler runs) at epochs drawn at random, then resumed: the record equals an
     uninterrupted run's, metrics and predictions."""
