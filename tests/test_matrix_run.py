@@ -34,6 +34,7 @@ REFUSED = {
 }
 
 
+@pytest.mark.slow
 def test_the_synthetic_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["matrix", "--protocols", *PROTOCOLS, "--methods", *METHODS, "--preset", "tiny", "--budget", "short",
                  "--fold", "1", "--launcher", "debug", "--out", str(tmp_path)])

@@ -370,7 +370,7 @@ def test_choice_and_optional_params_and_storage_declarations() -> None:
                                            "count": "files"}
     # Sampling parameters are recorded but do not key the cache: the decoded clip is the same.
     assert frames.cache_identity()["params"] == {"size": 32, "ordering": "numeric", "count": "files"}
-    with pytest.raises(ConfigError, match="'count' must be one of 'files', 'mmadfer_lists', got 'all'"):
+    with pytest.raises(ConfigError, match="'count': 'all' is not one of 'files', 'mmadfer_lists'$"):
         _transform("video_frames", count="all")
     assert not _transform("audio_logmel").variable_length
     assert "device" not in _transform("face_frames", device="cuda").describe()["params"]
