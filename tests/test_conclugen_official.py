@@ -346,7 +346,7 @@ def test_downstream_training_draws_a_copy_and_evaluation_reads_the_clean_row():
 def test_video_features_of_3d_frames_only_and_with_training_copies(tmp_path):
     from bench.api import TransformSpec
     from bench.data.media import write_video
-    from bench.data.transforms import get_transform
+    from bench.data.catalog import get_transform
 
     frames = np.random.default_rng(0).integers(0, 255, size=(20, 32, 32, 3), dtype=np.uint8)
     clip = tmp_path / "clip.mp4"
