@@ -78,6 +78,8 @@ class Cell(submitit.helpers.Checkpointable):
     hints: ResourceHints
     regime: str | None = None
     """``--regime`` of the cell (None: the protocol's own); ``bench matrix`` sets it."""
+    budget: str | None = None
+    """``--budget`` of the cell, recorded as such (its epoch keys are already in ``overrides``)."""
 
     @property
     def key(self) -> str:
@@ -95,7 +97,8 @@ class Cell(submitit.helpers.Checkpointable):
     def __call__(self) -> dict[str, Any]:
         request = run.RunRequest(method=self.id.method, protocol=self.protocol, folds=[self.id.fold],
                                  seeds=[self.id.seed], preset=self.id.preset, overrides=dict(self.overrides),
-                                 modalities=self.modalities, out=self.out, progress=False, regime=self.regime)
+                                 modalities=self.modalities, out=self.out, progress=False, regime=self.regime,
+                                 budget=self.budget)
         (result,) = run.execute(run.make_plan(request))
         return {"record": str(result.path), "skipped": result.skipped, "metrics": result.record["metrics"]}
 

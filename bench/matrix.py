@@ -99,7 +99,7 @@ def expand(request: Request, found: list[compat.Pair]) -> tuple[list[Cell], dict
             for seed in plan.seeds:
                 cells.append(Cell(id=plan.cell_key(split.name, seed), protocol=pair.protocol,
                                   overrides=dict(plan.overrides), modalities=asked, out=request.out,
-                                  hints=type(plan.method).resources, regime=regime))
+                                  hints=type(plan.method).resources, regime=regime, budget=request.budget))
     return cells, failed
 
 
