@@ -173,12 +173,18 @@ class TransformSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """One ``Trainer.fit`` of a regime: its name, length, batch size and whether labels are seen."""
+    """One ``Trainer.fit`` of a regime: its name, length, batch size and whether labels are seen.
+
+    ``sampler``: ``shuffle`` = each epoch a permutation of the training set; ``class_balanced``
+    = as many draws with replacement, each sample weighted by 1 / (its class's count), so every
+    class is drawn equally often on average (a labelled single-label stage only).
+    """
 
     name: str
     epochs: int
     batch_size: int
     labels: bool = True
+    sampler: Literal["shuffle", "class_balanced"] = "shuffle"
 
 
 @dataclasses.dataclass(frozen=True)

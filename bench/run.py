@@ -233,7 +233,7 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
                 enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
                 enable_progress_bar=plan.request.progress, callbacks=callbacks, plugins=_trainer_plugins(),
             )
-            trainer.fit(module, train_dataloaders=_train_loader(dataset, stage.batch_size, seed, number),
+            trainer.fit(module, train_dataloaders=_train_loader(dataset, stage.batch_size, seed, number, stage.sampler),
                         ckpt_path=resume.path if resume is not None and number == resume.stage else None)
         fit_s += time.perf_counter() - tic
         if trainer.interrupted:
@@ -338,8 +338,9 @@ class _EpochSampler(torch.utils.data.Sampler[int]):
     dataset's pass index, from which :class:`ArrayDataset` draws its train-time samplings.
     """
 
-    def __init__(self, dataset: ArrayDataset, seed: int, stage: int) -> None:
+    def __init__(self, dataset: ArrayDataset, seed: int, stage: int, kind: str = "shuffle") -> None:
         self.dataset, self.seed, self.stage, self.epoch = dataset, seed, stage, 0
+        self.weights = class_balanced_weights(dataset) if kind == "class_balanced" else None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -350,14 +351,26 @@ class _EpochSampler(torch.utils.data.Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(_derived_seed(self.seed, self.stage, self.epoch, "order"))
+        if self.weights is not None:
+            return iter(torch.multinomial(self.weights, len(self.dataset), True, generator=generator).tolist())
         return iter(torch.randperm(len(self.dataset), generator=generator).tolist())
 
 
-def _train_loader(dataset: ArrayDataset, batch_size: int, seed: int, stage: int) -> torch.utils.data.DataLoader:
+def class_balanced_weights(dataset: ArrayDataset) -> torch.Tensor:
+    """Per item 1 / (its class's count in ``dataset``): MPUC's WeightedRandomSampler weights (main.py L55-56)."""
+    if dataset.labels is None or dataset.labels.ndim != 1:
+        raise ConfigError("sampler=class_balanced draws by class: it needs a labelled single-label training set")
+    labels = torch.as_tensor(dataset.labels[dataset.indices], dtype=torch.long)
+    return 1.0 / torch.bincount(labels)[labels].double()
+
+
+def _train_loader(dataset: ArrayDataset, batch_size: int, seed: int, stage: int,
+                  kind: str = "shuffle") -> torch.utils.data.DataLoader:
     """The training loader of one stage: per-epoch order and sampling (see :class:`_EpochSampler`)."""
     dataset.seed = seed + stage
+    sampler = _EpochSampler(dataset, seed, stage, kind)
     # its own generator: creating an iterator then draws no number from the global RNG
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=_EpochSampler(dataset, seed, stage),
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=sampler,
                                        num_workers=0, collate_fn=dataset.collate,
                                        generator=torch.Generator().manual_seed(seed))
 

@@ -81,7 +81,8 @@ SPLITS_DIR = Path(__file__).resolve().parent / "splits"
 _TINY_MODEL: dict[str, Any] = {
     "crop_frames": 12, "feature_dim": 32, "projection_hidden": 64, "tcn_blocks": 2, "tcn_repeats": 1,
     "tcn_bottleneck": 16, "tcn_hidden": 32, "stgcn_channels": 16, "stgcn_spatial": 8, "video_size": 32,
-    "text_layers": 1, "text_ff": 64,
+    "text_layers": 1, "text_ff": 64, "mel_bins": 128, "mel_sample_rate": 22050, "mel_hop_length": 512,
+    "mel_decimate": 1,
 }
 """The ``tiny`` presets: a CPU-sized model whose 12-step crop fits the synthetic benchmark's
 16-frame landmark tracks and 1 s of audio (44 log-mel frames). MPUC's ``tiny`` pretrains at
@@ -90,7 +91,16 @@ eq. 1 (or with dropout 0.1) stays on the uniform-similarity plateau (``2B log(B 
 crops) for hundreds of epochs. With two crops and 5e-5 it leaves the plateau after about 40-60
 epochs when there are 96-144 training clips (measured UAR of the frozen features 0.94; random-init
 ones about 0.65); with 48 clips (3 steps an epoch) it can stay there for all 200 epochs, at 1e-4
-or 5e-5 alike."""
+or 5e-5 alike. Its mel is librosa's default (128 bins, 22050 Hz, hop 512: 44 frames a second)."""
+
+_CODE_AUDIO: dict[str, Any] = {
+    "mel_bins": 128, "mel_sample_rate": 22050, "mel_hop_length": 735, "mel_decimate": 1, "sampler": "class_balanced",
+}
+"""The official code's acoustic pipeline and sampler (presets ``code``): 128 mel channels on the
+landmarks' 30 fps axis (22050 / 735), class-balanced sampling (``main.py`` L55-56)."""
+
+_ACOUSTICS_ROW: dict[str, Any] = {"row_modality": "audio", "lr_step_epochs": 10, "epochs": 100, "batch_size": 32}
+"""Table I's "Unimodal (Acoustics)" schedule (Sec. IV-B): lr 1e-3, x0.9 every 10 epochs, batch 32, 100 epochs."""
 
 
 def _inputs(cfg: EncoderConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
@@ -101,8 +111,10 @@ def _inputs(cfg: EncoderConfig, modalities: Sequence[str]) -> dict[str, Transfor
             "(--modalities audio landmarks video: Table II's 'wout/ text' row)")
     window = cfg.window_frames
     specs = {
-        "audio": TransformSpec("audio_logmel_mpuc", {"num_frames": window, "n_mels": cfg.mel_bins,
-                                                     "hop_length": cfg.mel_hop_length}),
+        "audio": TransformSpec("audio_logmel_mpuc", {
+            "num_frames": window, "n_mels": cfg.mel_bins, "sample_rate": cfg.mel_sample_rate,
+            "hop_length": cfg.mel_hop_length, "decimate": cfg.mel_decimate, "crop": cfg.audio_crop,
+            "vad_db": cfg.vad_db, "eval_windows": cfg.eval_windows}),
         "landmarks": TransformSpec("landmarks_openface_mpuc", {"num_frames": window}),
         "video": TransformSpec("face_frames", {"policy": "mma_dfer_square", "num_frames": window,
                                                "size": cfg.video_size}),
@@ -146,13 +158,14 @@ class MPUC(Method):
         if regime != "linear_eval":
             raise ConfigError(f"mpuc trains by linear evaluation after pretraining, not regime {regime!r}; "
                               "the supervised baselines are method mpuc_supervised")
-        probe = Stage("linear_eval", cfg.epochs, cfg.batch_size, labels=True)
+        probe = Stage("linear_eval", cfg.epochs, cfg.batch_size, labels=True, sampler=cfg.sampler)
         if not pretrain:
             if cfg.probe == "online":
                 raise ConfigError("mpuc: probe=online trains the encoder, so it needs a protocol with pretrain: true")
             return [probe]
         if cfg.probe == "online":
-            return [Stage("pretrain_online_probe", cfg.epochs, cfg.pretrain_batch_size, labels=True)]
+            return [Stage("pretrain_online_probe", cfg.epochs, cfg.pretrain_batch_size, labels=True,
+                          sampler=cfg.sampler)]
         pre = Stage("pretrain", cfg.pretrain_epochs, cfg.pretrain_batch_size, labels=cfg.positives == "supervised")
         return [pre, probe]
 
@@ -171,6 +184,7 @@ class MPUCSupervised(Method):
     Config = SupervisedConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
+        "code": _CODE_AUDIO,
         "unimodal_acoustics": {"lr_step_epochs": 10, "epochs": 100},
         "unimodal_faces": {"lr": 0.01, "epochs": 150},
         "unimodal_landmarks": {},
@@ -181,6 +195,10 @@ class MPUCSupervised(Method):
 
     def inputs(self, cfg: SupervisedConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
         return _inputs(cfg, modalities)
+
+    def stages(self, cfg: SupervisedConfig, regime: str, pretrain: bool) -> list[Stage]:
+        """One labelled fit, drawing its batches with ``cfg.sampler``."""
+        return [Stage(regime, cfg.epochs, cfg.batch_size, labels=True, sampler=cfg.sampler)]
 
     def build(self, task: TaskSpec, cfg: SupervisedConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
         return _build(task, cfg, shapes)
@@ -194,7 +212,9 @@ class MPUCUnimodal(MPUCSupervised):
     Config = UnimodalConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
-        "acoustics": {"row_modality": "audio", "lr_step_epochs": 10, "epochs": 100, "batch_size": 32},
+        "code": _CODE_AUDIO,
+        "acoustics": _ACOUSTICS_ROW,
+        "acoustics_code": {**_ACOUSTICS_ROW, **_CODE_AUDIO},
         "faces": {"row_modality": "video", "lr": 0.01, "momentum": 0.9, "epochs": 150},
         "landmarks": {"row_modality": "landmarks", "lr": 1e-3, "momentum": 0.9},
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
@@ -219,6 +239,7 @@ class MPUCLateFusion(MPUCSupervised):
     Config = SupervisedConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
+        "code": _CODE_AUDIO,
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
     }
 
@@ -231,5 +252,6 @@ class MPUCAttention(MPUCSupervised):
     Config = AttentionConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
+        "code": _CODE_AUDIO,
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
     }
