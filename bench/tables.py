@@ -12,7 +12,8 @@ hash, with exactly the configuration the cell's preset and overrides resolve to,
 cell's modalities (and folds where the cell restricts them). A missing
 reproduction shows "—" and a footnote with the ``bench run`` command that would produce it.
 Rows with a record whose checkpoint was selected on test are marked †, rows with a record
-of a leaky protocol ‡. Cited rows show the reported number only. A column whose cells carry
+of a leaky protocol ‡; a reproduction drawn (in part) from the committed records of
+``results/reproduced/`` (:mod:`bench.reproduced`) is marked §. Cited rows show the reported number only. A column whose cells carry
 different metric ids is refused unless the spec declares it under ``mixed_metrics`` (the
 paper's own mixing), and then every cell names its metric (ANCHORS P3).
 """
@@ -32,12 +33,13 @@ from typing import Any
 
 import yaml
 
-from bench import reported, store
+from bench import reported, reproduced, store
 from bench.errors import BenchError, DataError, PluginError
 from bench.reported import Cell, Database, TableSpec
 
 ON_TEST_MARK = "†"
 LEAKY_MARK = "‡"
+COMMITTED_MARK = "§"
 DEFAULT_OUT = Path("results")
 
 
@@ -200,14 +202,16 @@ class _Notes:
 
 
 _LEGEND = {ON_TEST_MARK: f"{ON_TEST_MARK} a reproduction of this row selected its checkpoint on the test split",
-           LEAKY_MARK: f"{LEAKY_MARK} a reproduction of this row ran under a leaky protocol"}
+           LEAKY_MARK: f"{LEAKY_MARK} a reproduction of this row ran under a leaky protocol",
+           COMMITTED_MARK: f"{COMMITTED_MARK} reproduced by records committed in results/reproduced/ "
+                           "(maintainers' real-data runs; machine, device and date in each record)"}
 
 
 def build(db: Database, table_id: str, out: Path) -> Rendered:
     """Assemble ``paper:table`` from the database and the results store under ``out``."""
     spec, table = db.table(table_id)
     _refuse_mixed_columns(spec, table)
-    records = [rec for _, rec in store.iter_records(out)]
+    records = reproduced.with_committed(rec for _, rec in store.iter_records(out))
     notes = _Notes()
     rows, row_notes, marks_used = [], [], []
     for row in spec.rows:
@@ -222,10 +226,11 @@ def build(db: Database, table_id: str, out: Path) -> Rendered:
             flags |= cell_flags
             used += [n for n in cell_notes if n not in used]
         marks = [m for m in (ON_TEST_MARK, LEAKY_MARK) if m in flags]
-        marks_used += [m for m in marks if m not in marks_used]
+        marks_used += [m for m in [*marks, *(flags & {COMMITTED_MARK})] if m not in marks_used]
         rows.append([row + (" " + "".join(marks) if marks else ""), *texts])
         row_notes.append([*(_LEGEND[m] for m in marks), *(notes.line(n) for n in used)])
-    table_notes = [*spec.notes, *(_LEGEND[m] for m in (ON_TEST_MARK, LEAKY_MARK) if m in marks_used),
+    table_notes = [*spec.notes,
+                   *(_LEGEND[m] for m in (ON_TEST_MARK, LEAKY_MARK, COMMITTED_MARK) if m in marks_used),
                    *(f"{column}: {why}" for column, why in spec.mixed_metrics.items()),
                    *(notes.line(text) for text in notes.items)]
     return Rendered(f"{spec.table_id}: {spec.title}", [spec.row_header, *spec.columns], rows, row_notes,
@@ -272,7 +277,8 @@ def _cell_text(cell: Cell, spec: TableSpec, records: list[dict[str, Any]], out: 
         config = None
     except BenchError as exc:
         raise type(exc)(f"{cell.where}: reproduce: {exc}") from exc
-    agg = aggregate(matching(records, query, config), cell.metric) if config is not None else None
+    matched = matching(records, query, config) if config is not None else []
+    agg = aggregate(matched, cell.metric) if matched else None
     if agg is None:
         missing = _missing_note(query, out, installed=config is not None)
         used.append(missing)
@@ -281,9 +287,10 @@ def _cell_text(cell: Cell, spec: TableSpec, records: list[dict[str, Any]], out: 
     scale = 100.0 if cell.unit == "percent" else 1.0
     mean, std = agg.mean * scale, agg.std * scale
     coverage = _coverage(query, agg)
-    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{coverage})"
+    committed = any(reproduced.is_committed(rec) for rec in matched)
+    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{coverage}){' ' + COMMITTED_MARK if committed else ''}"
     delta = "—" if cell.value is None else f"{mean - cell.value:+.{decimals}f}"
-    flags = {m for m, on in ((ON_TEST_MARK, agg.on_test), (LEAKY_MARK, agg.leaky)) if on}
+    flags = {m for m, on in ((ON_TEST_MARK, agg.on_test), (LEAKY_MARK, agg.leaky), (COMMITTED_MARK, committed)) if on}
     return f"{shown} | {repro} | {delta}", flags, used
 
 
