@@ -78,8 +78,8 @@ class AcousticTCN(nn.Module):
     """``[B, T, mel_bins]`` log-mel frames (time-major) -> ``[B, out_dim]``.
 
     Computed time-major throughout (1x1 convolutions as matrix products, the depth-wise one as
-    shifted sums): the same function and parameters as the channel-major ``Conv1d`` stack, about
-    twice as fast on a CPU (benchmarks/mpuc_acoustic_epoch.py)."""
+    shifted sums): the same function and parameters as the channel-major ``Conv1d`` stack, faster
+    on a CPU (benchmarks/mpuc_acoustic_epoch.py; measurements in REPRODUCE.md)."""
 
     def __init__(self, mel_bins: int, out_dim: int, blocks: int, repeats: int, bottleneck: int, hidden: int,
                  kernel: int, dropout: float) -> None:
