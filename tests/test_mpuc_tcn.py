@@ -1,4 +1,4 @@
-"""MPUC's time-major TCN against a channel-major reference written with ``F.conv1d`` and ``F.prelu``."""
+"""MPUC's TCN against a reference written with ``F.conv1d`` and ``F.prelu`` from the same parameters."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _reference(tcn: AcousticTCN, mel: torch.Tensor) -> torch.Tensor:
     return linear(F.prelu(x.mean(dim=-1), prelu.weight))
 
 
-def test_time_major_tcn_equals_the_channel_major_convolutions() -> None:
+def test_tcn_equals_a_functional_reference() -> None:
     torch.manual_seed(0)
     tcn = AcousticTCN(20, 16, blocks=3, repeats=2, bottleneck=8, hidden=12, kernel=3, dropout=0.1).eval()
     with torch.no_grad():  # non-trivial slopes, gains and biases

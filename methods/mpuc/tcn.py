@@ -15,9 +15,7 @@ from torch import nn
 
 
 class GlobalLayerNorm(nn.Module):
-    """gLN (Conv-TasNet): normalise each sample over channels and time, then a per-channel gain and bias.
-
-    Works on time-major ``[B, T, C]`` input (the gain and bias keep Conv-TasNet's ``[C, 1]`` shape)."""
+    """gLN (Conv-TasNet): normalise each sample over channels and time, then a per-channel gain and bias."""
 
     def __init__(self, channels: int, eps: float = 1e-8) -> None:
         super().__init__()
@@ -28,34 +26,11 @@ class GlobalLayerNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mean = x.mean(dim=(1, 2), keepdim=True)
         var = (x - mean).pow(2).mean(dim=(1, 2), keepdim=True)
-        return self.gain.view(-1) * (x - mean) / (var + self.eps).sqrt() + self.bias.view(-1)
-
-
-def pointwise(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
-    """A kernel-1 ``Conv1d`` applied to time-major ``[B, T, C_in]`` as one matrix product: ``[B, T, C_out]``."""
-    return nn.functional.linear(x, conv.weight.squeeze(-1), conv.bias)
-
-
-def depthwise(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
-    """A depth-wise, dilated, zero-padded ``Conv1d`` (length kept) on time-major ``[B, T, C]``: the sum of
-    ``kernel`` shifted copies, each scaled per channel (a cross-correlation, as ``Conv1d``)."""
-    (dilation,), (pad,), kernel = conv.dilation, conv.padding, conv.kernel_size[0]
-    steps = x.shape[1]
-    padded = nn.functional.pad(x, (0, 0, pad, pad))
-    weight = conv.weight[:, 0, :]  # [C, kernel]
-    out = padded[:, :steps] * weight[:, 0]
-    for j in range(1, kernel):
-        out = out + padded[:, j * dilation : j * dilation + steps] * weight[:, j]
-    return out + conv.bias
-
-
-def prelu(unit: nn.PReLU, x: torch.Tensor) -> torch.Tensor:
-    """PReLU with one shared slope, written out: its gradient avoids ATen's slow CPU prelu backward."""
-    return torch.where(x >= 0, x, unit.weight * x)
+        return self.gain * (x - mean) / (var + self.eps).sqrt() + self.bias
 
 
 class DilatedBlock(nn.Module):
-    """One residual branch: 1x1 up, depth-wise dilated conv (length kept), 1x1 down (time-major)."""
+    """One residual branch: 1x1 up, depth-wise dilated conv (length kept), 1x1 down."""
 
     def __init__(self, channels: int, hidden: int, kernel: int, dilation: int) -> None:
         super().__init__()
@@ -68,18 +43,11 @@ class DilatedBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        up, act1, norm1, conv, act2, norm2, down = self.branch
-        x = norm1(prelu(act1, pointwise(up, x)))
-        x = norm2(prelu(act2, depthwise(conv, x)))
-        return pointwise(down, x)
+        return self.branch(x)
 
 
 class AcousticTCN(nn.Module):
-    """``[B, T, mel_bins]`` log-mel frames (time-major) -> ``[B, out_dim]``.
-
-    Computed time-major throughout (1x1 convolutions as matrix products, the depth-wise one as
-    shifted sums): the same function and parameters as the channel-major ``Conv1d`` stack, faster
-    on a CPU (benchmarks/mpuc_acoustic_epoch.py; measurements in REPRODUCE.md)."""
+    """``[B, T, mel_bins]`` log-mel frames (time-major) -> ``[B, out_dim]``."""
 
     def __init__(self, mel_bins: int, out_dim: int, blocks: int, repeats: int, bottleneck: int, hidden: int,
                  kernel: int, dropout: float) -> None:
@@ -91,8 +59,7 @@ class AcousticTCN(nn.Module):
         self.out = nn.Sequential(nn.PReLU(), nn.Linear(bottleneck, out_dim))
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        norm, conv = self.bottleneck
-        x = self.dropout(pointwise(conv, norm(mel)))
+        x = self.dropout(self.bottleneck(mel.transpose(1, 2)))
         for block in self.blocks:
             x = x + self.dropout(block(x))
-        return self.out(x.mean(dim=1))
+        return self.out(x.mean(dim=-1))
