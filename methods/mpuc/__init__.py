@@ -14,7 +14,8 @@ Two methods share this package:
   two modalities.
 * the supervised baselines of Tables I-II with the same backbones, regime ``supervised``, each
   runnable by name: ``mpuc_unimodal`` (:class:`MPUCUnimodal`, exactly one modality; presets
-  ``acoustics``, ``faces``, ``landmarks`` hold each Table I row's schedule), ``mpuc_late_fusion``
+  ``acoustics``, ``faces``, ``landmarks`` hold each Table I row's schedule; ``code`` and
+  ``acoustics_code`` the official code's acoustic pipeline and sampler), ``mpuc_late_fusion``
   (:class:`MPUCLateFusion`) and ``mpuc_attention`` (:class:`MPUCAttention`), the last two on
   any non-empty subset of modalities. ``mpuc_supervised`` (:class:`MPUCSupervised`) is the
   same family under one name, the row chosen by preset (``unimodal_acoustics``,
