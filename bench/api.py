@@ -173,7 +173,9 @@ class TransformSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """One ``Trainer.fit`` of a regime: its name, length, batch size and whether labels are seen.
+    """One ``Trainer.fit`` of a regime: its name, length, batch size, whether labels are seen,
+    whether the last, smaller training batch of an epoch is dropped (``drop_last``) and how the
+    training set is drawn.
 
     ``sampler``: ``shuffle`` = each epoch a permutation of the training set; ``class_balanced``
     = as many draws with replacement, each sample weighted by 1 / (its class's count), so every
@@ -184,6 +186,7 @@ class Stage:
     epochs: int
     batch_size: int
     labels: bool = True
+    drop_last: bool = False
     sampler: Literal["shuffle", "class_balanced"] = "shuffle"
 
 
@@ -201,7 +204,9 @@ class Method(abc.ABC):
     """A method family: what it consumes, its configuration and how to build its model.
 
     ``Config`` is a frozen dataclass whose defaults are the paper's values; ``presets`` maps
-    a preset name to overrides of those defaults (``paper`` is always the empty override).
+    a preset name to overrides of those defaults (``paper`` is always the empty override;
+    ``code`` by convention takes the official code's side of every switch) or, as a string, to
+    the name of another preset it is an alias of (:func:`bench.config.preset_name`).
     Paper-vs-official-code differences are Config fields, documented on both sides.
     """
 
@@ -212,7 +217,7 @@ class Method(abc.ABC):
     tasks: ClassVar[tuple[str, ...]]
     regimes: ClassVar[tuple[str, ...]]
     Config: ClassVar[type]
-    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"paper": {}}
+    presets: ClassVar[Mapping[str, Mapping[str, Any] | str]] = {"paper": {}}
     resources: ClassVar[ResourceHints] = ResourceHints()
 
     @abc.abstractmethod
@@ -226,6 +231,15 @@ class Method(abc.ABC):
         stage first (``labels=False``) and then the ``linear_eval`` or ``finetune`` stage.
         """
         return [Stage(regime, int(cfg.epochs), int(cfg.batch_size), labels=True)]
+
+    def selector(self, cfg: Any, task: TaskSpec, validation: Any) -> Any:
+        """The method's own model selection for the last stage, in place of the protocol's rule, or
+        None (the default: the protocol's). It is a Lightning callback with ``restore(module) ->
+        int`` (leave the chosen weights in the module, return the chosen 0-based epoch) and
+        ``describe() -> dict`` (the record's ``selection``: rule, metric, on_test, patience);
+        ``validation(module)`` returns the validation side's outputs and targets (None: no
+        validation side)."""
+        return None
 
     @abc.abstractmethod
     def build(self, task: TaskSpec, cfg: Any, shapes: Mapping[str, tuple[int, ...]]) -> Any:

@@ -14,7 +14,10 @@ record (matching as in :mod:`bench.tables`):
   tolerance = max(k·σ/√n over the reproduction, half a unit of the paper's last printed
   digit). With one record no spread is measured, so the cell is listed as unverifiable.
 
-Exit status 1 when anything regressed, with one line per cell: which, expected, got, tolerance.
+One line per compared number: which cell, expected, got, tolerance; first one line per corrupt
+record of the store (``corrupt record FILE: reason``). Exit status: 1 when a number regressed
+(whatever else is found), else 3 when records are missing or corrupt (nothing to compare is
+not a regression: a fresh clone has no records), else 0.
 """
 
 from __future__ import annotations
@@ -26,8 +29,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import reported, reproduced, store, tables
+from bench import loader, reported, reproduced, store, tables
 from bench.errors import BenchError, DataError, PluginError
+
+EXIT_REGRESSION = 1
+EXIT_MISSING = 3
+"""``bench check``'s exit status when no number regressed but records are missing or corrupt."""
 
 DEFAULT_K = 3.0
 """Standard errors allowed by default (≈ 99.7 % of a normal spread)."""
@@ -105,30 +112,41 @@ def check_command(args: argparse.Namespace) -> int:
     """``bench check [--out STORE] [--expected DIR|FILE]``: print the report, 1 on any regression."""
     expected = Path(args.expected) if args.expected else reported.results_root() / "expected"
     findings = run_check(Path(args.out), expected, reported.load_all())
-    print(report(findings, Path(args.out)))
-    return 1 if any(f.failed for f in findings) else 0
+    corrupt = store.corrupt_records(Path(args.out))
+    print(report(findings, Path(args.out), corrupt))
+    return exit_status(findings, corrupt)
+
+
+def exit_status(findings: Sequence[Finding], corrupt: Sequence[tuple[Path, str]] = ()) -> int:
+    """1 on any regression, else 3 when records are missing or corrupt, else 0."""
+    if any(f.status == "regression" for f in findings):
+        return EXIT_REGRESSION
+    return EXIT_MISSING if corrupt or any(f.status == "missing" for f in findings) else 0
 
 
 def run_check(store_root: Path, expected: Path, db: reported.Database) -> list[Finding]:
     """Every finding of both comparisons against the store under ``store_root``."""
-    records = [rec for _, rec in store.iter_records(store_root)]
+    found = list(store.iter_records(store_root))
+    records = [rec for _, rec in found]
     findings: list[Finding] = []
     for golden in load_expected(expected):
         findings += check_expected(golden, records, store_root)
-    findings += check_reported(db, reproduced.with_committed(records))
+    findings += check_reported(db, [rec for _, rec in reproduced.with_committed(found)])
     return findings
 
 
-def report(findings: Sequence[Finding], store_root: Path) -> str:
-    """The readable report: failures first, then the rest, then a one-line verdict."""
-    failed = [f for f in findings if f.failed]
+def report(findings: Sequence[Finding], store_root: Path, corrupt: Sequence[tuple[Path, str]] = ()) -> str:
+    """The readable report: corrupt records, regressions, missing records, the rest, then a one-line verdict."""
     lines = [f"bench check of the results store {store_root}"]
-    lines += [str(f) for f in failed] + [str(f) for f in findings if not f.failed]
+    lines += [store.describe_corrupt(path, why) for path, why in corrupt]
+    for status in ("regression", "missing", "ok", "unverifiable"):
+        lines += [str(f) for f in findings if f.status == status]
     if not findings:
         lines.append("nothing to compare: no expected numbers and no reproduced reported cells")
-    ok = sum(1 for f in findings if f.status == "ok")
-    lines.append(f"{len(failed)} regression(s), {ok} within tolerance, "
-                 f"{sum(1 for f in findings if f.status == 'unverifiable')} unverifiable")
+    count = {status: sum(1 for f in findings if f.status == status)
+             for status in ("regression", "missing", "ok", "unverifiable")}
+    lines.append(f"{count['regression']} regression(s), {count['ok']} within tolerance, {count['unverifiable']} "
+                 f"unverifiable, {count['missing']} with records missing, {len(corrupt)} corrupt record(s)")
     return "\n".join(lines)
 
 
@@ -146,15 +164,17 @@ def load_expected(path: Path) -> list[ExpectedFile]:
 
 
 def _expected_file(path: Path) -> ExpectedFile:
-    data = reported.strict_mapping(reported.read_yaml(path), _FILE_KEYS, str(path))
+    doc = loader.read(path, DataError, printed=True)
+    data = reported.strict_mapping(doc.data, _FILE_KEYS, doc.where())
     k, decimals = data["k"], data["decimals"]
     if isinstance(k, bool) or not isinstance(k, int | float) or k <= 0:
-        raise DataError(f"{path}: k: expected a positive number of standard errors, got {k!r}")
+        raise DataError(f"{doc.where(('k',))}: k: expected a positive number of standard errors, got {k!r}")
     if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 12:
-        raise DataError(f"{path}: decimals: expected the number of decimals the means are stored to, got {decimals!r}")
+        raise DataError(f"{doc.where(('decimals',))}: decimals: expected the number of decimals the means are stored to, got {decimals!r}")
     if not isinstance(data["cells"], list) or not data["cells"]:
-        raise DataError(f"{path}: cells: expected a non-empty list")
-    cells = tuple(_expected_cell(raw, f"{path}: cells[{i}]") for i, raw in enumerate(data["cells"]))
+        raise DataError(f"{doc.where(('cells',))}: cells: expected a non-empty list")
+    cells = tuple(_expected_cell(raw, f"{doc.where(('cells', i))}: cells[{i}]")
+                  for i, raw in enumerate(data["cells"]))
     return ExpectedFile(str(data["name"]), path, float(k), decimals, cells)
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.errors import BenchError
+from bench.errors import BenchError, Interrupted
 
 _HANDLERS = {
     "run": "bench.commands:run_command",
@@ -27,6 +27,9 @@ _HANDLERS = {
     "table": "bench.tables:table_command",
     "check": "bench.check:check_command",
     "splits": "bench.splitfiles:splits_command",
+    "matrix": "bench.matrix:matrix_command",
+    "plot": "bench.figures:plot_command",
+    "rescore": "bench.rescore:rescore_command",
 }
 
 
@@ -42,7 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", action="append", type=int, help="repeatable; default: the protocol's seeds")
     run.add_argument("--preset", default="paper", help="paper (default) or tiny, or another preset of the method")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    run.add_argument("--modalities", nargs="+", help="use only these of the protocol's modalities")
+    run.add_argument("--modalities", nargs="+",
+                     help="use these of the protocol's modalities (default: those the method reads too)")
+    run.add_argument("--regime", choices=["supervised", "linear_eval", "finetune"],
+                     help="how to train (linear_eval and finetune pretrain first); default: the protocol's, "
+                          "or the method's where the protocol leaves it open")
+    run.add_argument("--pretrain-on", metavar="DATASET", help="with --regime: pretrain on this dataset instead")
+    run.add_argument("--budget", help="paper (the preset's lengths, default), short, or N epochs for every stage")
     run.add_argument("--data-root", type=Path, help="the dataset's folder (default: $BENCH_DATA_<NAME>)")
     run.add_argument("--pretrain-data-root", type=Path,
                      help="the folder of the protocol's regime.pretrain_on dataset (default: $BENCH_DATA_<NAME>)")
@@ -62,7 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     prepare = sub.add_parser("prepare", help="verify a dataset copy (--check) or precompute a method's inputs")
     prepare.add_argument("dataset")
     prepare.add_argument("--data-root", type=Path)
-    prepare.add_argument("--check", action="store_true", help="verify counts, files and split lists; exit 1 on problems")
+    prepare.add_argument("--check", action="store_true",
+                         help="verify counts, split lists and every media file (decoded whole); exit 1 on problems")
+    prepare.add_argument("--no-decode", action="store_true",
+                         help="with --check: skip decoding the media (counts, lists and the adapter's file checks)")
+    prepare.add_argument("--workers", type=int, help="with --check: decoding processes (default: cores, at most 8)")
+    prepare.add_argument("--no-progress", action="store_true", help="no progress counter")
     prepare.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                          help="a dataset adapter option (e.g. label_order=readme)")
     prepare.add_argument("--method", help="precompute the inputs this method needs")
@@ -92,6 +106,35 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--out", type=Path, default=Path("results"))
     check.add_argument("--expected", type=Path, help="folder of expected numbers (default: results/expected)")
 
+    matrix = sub.add_parser("matrix", help="every method under every protocol it fits: compatibility, grid, table")
+    matrix.add_argument("--methods", nargs="+", help="default: every registered method")
+    matrix.add_argument("--protocols", nargs="+", help="protocol names (or give --datasets)")
+    matrix.add_argument("--datasets", nargs="+", help="every protocol of these datasets")
+    matrix.add_argument("--preset", default="paper")
+    matrix.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    matrix.add_argument("--budget", help="paper (default), short, or N epochs for every stage")
+    matrix.add_argument("--regime", choices=["supervised", "linear_eval", "finetune"],
+                        help="train every pair this way (default: the protocol's, else the method's own)")
+    matrix.add_argument("--fold", action="append", help="fold number or name; repeatable; default: all")
+    matrix.add_argument("--seed", action="append", type=int)
+    matrix.add_argument("--launcher", choices=["local", "debug", "slurm"], default="local")
+    matrix.add_argument("--profile", help="a SLURM profile name from slurm/ (default: 'default')")
+    matrix.add_argument("--dry-run", action="store_true", help="print jobs, array layout and estimated GPU-hours")
+    matrix.add_argument("--wait", action="store_true", help="with --launcher slurm: wait and print the table")
+    matrix.add_argument("--metric", help="show this metric instead of each protocol's primary one")
+    matrix.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
+    matrix.add_argument("--out", type=Path, default=Path("results"))
+
+    plot = sub.add_parser("plot", help="confusion matrices of every record and the method × protocol heat-map")
+    plot.add_argument("--out", type=Path, default=Path("results"))
+    plot.add_argument("--method", action="append", help="only this method; repeatable")
+    plot.add_argument("--protocol", action="append", help="only this protocol; repeatable")
+    plot.add_argument("--metric", help="the heat-map's metric (default: each protocol's primary one)")
+
+    rescore = sub.add_parser("rescore", help="write metrics computed from stored predictions into the records")
+    rescore.add_argument("--out", type=Path, default=Path("results"))
+    rescore.add_argument("--metric", action="append", required=True, help="a registered metric; repeatable")
+
     split_file = sub.add_parser("splits", help="write the folds a protocol draws to a split file, or verify one")
     split_file.add_argument("protocol")
     split_file.add_argument("--data-root", type=Path)
@@ -113,8 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: finished cells are kept; the unfinished one left no record", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(str(exc) if isinstance(exc, Interrupted) else
+              "interrupted: finished cells are kept, the unfinished one left no record; run the same command "
+              "again to continue", file=sys.stderr)
         return 130
     return int(code or 0)
 

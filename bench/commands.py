@@ -14,19 +14,27 @@ from bench.errors import BenchError, PluginError
 
 def run_command(args: argparse.Namespace) -> None:
     """``bench run``: resolve the request, run or skip each cell, print a per-fold table."""
-    from bench import config, run, summary
+    from bench import config, values
+
+    overrides = config.parse_overrides(args.set)
+    # bad values fail here, before torch and Lightning are imported and before any data is read
+    values.preflight(args.method, args.preset, overrides, args.protocol, args.seed, args.out, args.cache_dir)
+    from bench import run, summary
 
     folds = None if not args.fold or args.fold == ["all"] else args.fold
     request = run.RunRequest(
         method=args.method, protocol=args.protocol, folds=folds, seeds=args.seed, preset=args.preset,
-        overrides=config.parse_overrides(args.set), modalities=args.modalities, data_root=args.data_root,
+        overrides=overrides, modalities=args.modalities, data_root=args.data_root,
         pretrain_data_root=args.pretrain_data_root,
         out=args.out, progress=not args.no_progress, cache_root=args.cache_dir,
+        regime=args.regime, pretrain_on=args.pretrain_on, budget=args.budget,
     )
     plan = run.make_plan(request)
     print(f"{plan.method.name} × {plan.protocol.name} ({plan.protocol.dataset}, {', '.join(plan.modalities)}): "
           f"{len(plan.folds)} fold(s) × {len(plan.seeds)} seed(s), preset {request.preset}, "
           f"config {plan.config_hash}, selection {plan.protocol.selection.rule}")
+    if plan.regime is not None and not plan.regime.protocol_default:
+        print(f"regime: {plan.regime.describe()}")
     print(f"data: {plan.adapter.root}")
     if plan.pretrain_adapter is not None:
         print(f"pretraining data: {plan.pretrain_adapter.name} at {plan.pretrain_adapter.root} "
@@ -132,8 +140,11 @@ def doctor_report() -> str:
 
 def cache_command(args: argparse.Namespace) -> None:
     """``bench cache info|clean``."""
+    from bench import values
     from bench.data.cache import Cache, default_cache
 
+    if args.cache_dir is not None:
+        values.check_output_dir(args.cache_dir, "--cache-dir")
     cache = Cache(args.cache_dir) if args.cache_dir else default_cache()
     if args.action == "clean":
         print(f"removed {cache.clean()} entries from {cache.root}")

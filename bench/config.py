@@ -4,6 +4,9 @@ A method's ``Config`` is a frozen dataclass whose defaults are its paper's value
 configuration is the defaults, then a preset's overrides, then the user's ``--set`` pairs;
 an unknown key anywhere is an error naming the key and the valid ones, and every value is
 checked against the field's type so that ``--set lr=fast`` fails before training starts.
+A preset whose value is a string is an alias: it names another preset (e.g. MMA-DFER's old
+``official`` for ``code``), resolves to exactly its configuration and is recorded under the
+name it points to (:func:`preset_name`).
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ import dataclasses
 import hashlib
 import json
 import re
-import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
 
+from bench import loader
 from bench.errors import ConfigError, did_you_mean, unknown
 
 
@@ -38,22 +41,45 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {pair!r}: value is not valid YAML: {exc}") from exc
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise ConfigError(f"--set {pair!r}: value is not valid YAML ({problem}); quote it to pass a string") \
+                from exc
         out[key.strip()] = float(value) if isinstance(value, str) and _NUMBER.match(value) else value
     return out
 
 
-def resolve(config_cls: type, presets: Mapping[str, Mapping[str, Any]], preset: str,
+def preset_name(presets: Mapping[str, Mapping[str, Any] | str], preset: str, owner: str) -> str:
+    """The preset ``preset`` stands for: itself, or the preset an alias (a string value) names.
+
+    An unknown name, and an alias that names an unknown preset or another alias, are
+    ConfigErrors naming ``owner`` (the method).
+    """
+    return _preset(presets, preset, owner)[0]
+
+
+def _preset(presets: Mapping[str, Mapping[str, Any] | str], preset: str, owner: str) -> tuple[str, Mapping[str, Any]]:
+    if preset not in presets:
+        raise ConfigError(f"method {owner!r}: " + unknown("preset", preset, presets))
+    layer = presets[preset]
+    if not isinstance(layer, str):
+        return preset, layer
+    target = presets.get(layer)
+    if not isinstance(target, Mapping):
+        raise ConfigError(f"method {owner!r}: preset {preset!r} is an alias of {layer!r}, which is not a preset "
+                          f"of overrides (an alias must name one directly)")
+    return layer, target
+
+
+def resolve(config_cls: type, presets: Mapping[str, Mapping[str, Any] | str], preset: str,
             overrides: Mapping[str, Any], owner: str) -> Any:
-    """Build ``config_cls`` from its defaults, the named preset and ``overrides``.
+    """Build ``config_cls`` from its defaults, the named preset (aliases followed) and ``overrides``.
 
     ``owner`` (the method name) appears in every error message.
     """
-    if preset not in presets:
-        raise ConfigError(f"method {owner!r}: " + unknown("preset", preset, presets))
+    preset, preset_layer = _preset(presets, preset, owner)
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     values: dict[str, Any] = {}
-    for origin, layer in ((f"preset {preset!r}", presets[preset]), ("--set", overrides)):
+    for origin, layer in ((f"preset {preset!r}", preset_layer), ("--set", overrides)):
         for key, value in layer.items():
             if key not in fields:
                 raise ConfigError(
@@ -88,49 +114,7 @@ def _field_type(config_cls: type, key: str) -> Any:
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
     """Check ``value`` against a field annotation, converting where it is lossless (int -> float, list -> tuple)."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        for option in args:
-            try:
-                return _coerce(value, option, where)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{where}: {value!r} is not one of {_name(annotation)}")
-    if origin is typing.Literal:
-        if value in args:
-            return value
-        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
-    if annotation is type(None):
-        if value is None:
-            return None
-        raise ConfigError(f"{where}: expected null, got {value!r}")
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], where) for v in value)
-        if len(args) != len(value):
-            raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
-        return tuple(_coerce(v, a, where) for v, a in zip(value, args, strict=True))
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
-    if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
-    if annotation is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"{where}: expected a string, got {value!r}")
-    raise ConfigError(f"{where}: fields of type {_name(annotation)} cannot be set from the command line")
-
-
-def _name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    try:
+        return loader.coerce(value, annotation)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

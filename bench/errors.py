@@ -2,7 +2,8 @@
 
 The CLI prints ``str(error)`` without a traceback and exits with ``error.exit_code``:
 2 for usage, configuration, protocol, plugin, data and leakage errors (the input is wrong),
-1 for work that failed while running (:class:`RunError`).
+1 for work that failed while running (:class:`RunError`). Ctrl-C is :class:`Interrupted`
+(a KeyboardInterrupt, so that nothing catches it as an error on the way up): exit 130.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class RunError(BenchError):
     """A run failed while training or predicting."""
 
     exit_code = 1
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a cell's training; ``str()`` is the one line saying which, where, and how to resume."""
 
 
 def did_you_mean(name: str, options: Iterable[str]) -> str:

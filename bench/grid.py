@@ -17,7 +17,7 @@ error names the file, the line and the key::
     profile: default              # the SLURM profile when --profile is not given
 
 :func:`expand` resolves every (method, protocol, configuration) through
-:func:`bench.run.make_plan`, so unknown configuration keys, bad values and folds are refused
+:func:`bench.planning.make_plan`, so unknown configuration keys, bad values and folds are refused
 before anything is submitted, and yields one :class:`Cell` per (fold, seed): a picklable
 callable that runs exactly that ``bench run`` cell wherever submitit sends it.
 """
@@ -80,6 +80,8 @@ class Cell(submitit.helpers.Checkpointable):
     modalities: tuple[str, ...] | None
     out: Path
     hints: ResourceHints
+    regime: str | None = None
+    """``--regime`` of the cell (None: the protocol's own); ``bench matrix`` sets it."""
 
     @property
     def key(self) -> str:
@@ -97,7 +99,7 @@ class Cell(submitit.helpers.Checkpointable):
     def __call__(self) -> dict[str, Any]:
         request = run.RunRequest(method=self.method, protocol=self.protocol, folds=[self.fold], seeds=[self.seed],
                                  preset=self.preset, overrides=dict(self.overrides), modalities=self.modalities,
-                                 out=self.out, progress=False)
+                                 out=self.out, progress=False, regime=self.regime)
         (result,) = run.execute(run.make_plan(request))
         return {"record": str(result.path), "skipped": result.skipped, "metrics": result.record["metrics"]}
 

@@ -424,6 +424,10 @@ def cell_status(cell: Cell, entry: Mapping[str, Any] | None, slurm_states: Mappi
     if record is not None:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in record["metrics"].items() if isinstance(v, (int, float)))
         return CellStatus("done", job, shown, str(cell.record_path))
+    corrupt = store.problem(cell.record_path)
+    if corrupt is not None:
+        return CellStatus("failed", job, store.describe_corrupt(cell.record_path, corrupt) +
+                          " (a rerun moves it aside as .corrupt)", str(cell.record_path))
     if entry is None:
         return CellStatus("missing", None, "not submitted yet", None)
     log = entry.get("stderr")

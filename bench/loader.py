@@ -4,7 +4,8 @@
 of both — and remembers the line of every key and list item. :func:`validate` checks the parsed
 data against a pydantic model (a :class:`Model`: an unknown key is refused with a suggestion and
 the valid keys) and turns the first problem into one line ``FILE:LINE: KEY: what is wrong``,
-raised as the caller's :class:`~bench.errors.BenchError` subclass (exit 2). :func:`load` does both.
+raised as the caller's :class:`~bench.errors.BenchError` subclass (exit 2). :func:`coerce` checks
+one value against a type annotation (a method's config field, a transform's parameter).
 
 The field types below (:func:`integer`, :func:`choice`, :data:`Text`...) carry their own
 messages, which say what is allowed and what was given.
@@ -13,8 +14,11 @@ messages, which say what is allowed and what was given.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from collections.abc import Callable, Collection, Mapping
+import types
+import typing
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -151,7 +155,7 @@ def _deep_merge(base: Any, over: Any) -> Any:
 class Model(BaseModel):
     """Base of the file schemas: frozen, and an unknown key is an error suggesting the closest valid one."""
 
-    model_config = ConfigDict(frozen=True, strict=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -173,11 +177,10 @@ def fail(message: str, at: Loc = ()) -> PydanticCustomError:
     return PydanticCustomError("bench", "{message}", {"message": message, "at": tuple(at)})
 
 
-def validate(doc: Document, model: type[M], error: type[BenchError], data: Any = None,
-             context: Mapping[str, Any] | None = None) -> M:
+def validate(doc: Document, model: type[M], error: type[BenchError], data: Any = None) -> M:
     """``doc.data`` (or ``data``) as a ``model``; the first problem is an ``error`` naming file, line and key."""
     try:
-        return model.model_validate(doc.data if data is None else data, context=dict(context or {}))
+        return model.model_validate(doc.data if data is None else data)
     except pydantic.ValidationError as exc:
         problems = exc.errors()
         first = problems[0]
@@ -188,13 +191,6 @@ def validate(doc: Document, model: type[M], error: type[BenchError], data: Any =
             raise error(f"{doc.where(_plain(parent))}: {key + ': ' if key else ''}missing required key(s): "
                         f"{', '.join(keys)}") from None
         raise error(describe(doc, first)) from None
-
-
-def load(path: Path, model: type[M], error: type[BenchError], printed: bool = False,
-         context: Mapping[str, Any] | None = None) -> tuple[Document, M]:
-    """:func:`read` then :func:`validate`: the document (for the lines of later checks) and the model."""
-    doc = read(path, error, printed)
-    return doc, validate(doc, model, error, context=context)
 
 
 def describe(doc: Document, problem: Mapping[str, Any]) -> str:
@@ -233,42 +229,22 @@ def dotted(loc: Loc) -> str:
 # ------------------------------------------------------------------------------------- field types
 
 
-def _checked(check: Callable[[Any], Any]) -> PlainValidator:
-    return PlainValidator(check)
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def integer(minimum: int | None = None, below: int | None = None, what: str | None = None,
-            optional: bool = False) -> Any:
-    """An integer (never a bool) >= ``minimum`` and < ``below`` where given (or null when ``optional``)."""
-    bounds = [f">= {minimum}" if minimum is not None else "", f"< {below}" if below is not None else ""]
-    allowed = what or " ".join(["an integer", *[b for b in bounds if b]])
+def integer(minimum: int | None = None, what: str | None = None, optional: bool = False) -> Any:
+    """An integer (never a bool), >= ``minimum`` where given (or null when ``optional``)."""
+    allowed = what or ("an integer" + (f" >= {minimum}" if minimum is not None else ""))
 
     def check(value: Any) -> int | None:
         if optional and value is None:
             return None
-        if not _is_int(value) or (minimum is not None and value < minimum) or (below is not None and value >= below):
+        if not _is_int(value) or (minimum is not None and value < minimum):
             raise fail(f"expected {allowed}, got {value!r}")
         return value
 
-    return Annotated[int | None if optional else int, _checked(check)]
-
-
-def number(above: float | None = None, below: float | None = None, what: str | None = None) -> Any:
-    """A number (int or float, never a bool) strictly between ``above`` and ``below`` where given."""
-    allowed = what or "a number" + (f" > {above}" if above is not None else "") + (
-        f" < {below}" if below is not None else "")
-
-    def check(value: Any) -> float:
-        if (isinstance(value, bool) or not isinstance(value, int | float)
-                or (above is not None and not value > above) or (below is not None and not value < below)):
-            raise fail(f"expected {allowed}, got {value!r}")
-        return float(value)
-
-    return Annotated[float, _checked(check)]
+    return Annotated[int | None if optional else int, PlainValidator(check)]
 
 
 def choice(kind: str, options: Collection[str]) -> Any:
@@ -278,7 +254,7 @@ def choice(kind: str, options: Collection[str]) -> Any:
             raise fail(unknown(kind, str(value), options))
         return value
 
-    return Annotated[str, _checked(check)]
+    return Annotated[str, PlainValidator(check)]
 
 
 def _text(value: Any) -> str:
@@ -305,11 +281,61 @@ def _mapping(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-Text = Annotated[str, _checked(_text)]
+Text = Annotated[str, PlainValidator(_text)]
 """A non-empty string."""
-Flag = Annotated[bool, _checked(_flag)]
+Flag = Annotated[bool, PlainValidator(_flag)]
 """true or false."""
-Names = Annotated[tuple[str, ...], _checked(_names)]
+Names = Annotated[tuple[str, ...], PlainValidator(_names)]
 """A non-empty list of non-empty strings."""
-Options = Annotated[dict[str, Any], _checked(_mapping)]
+Options = Annotated[dict[str, Any], PlainValidator(_mapping)]
 """A mapping with string keys and any values (adapter options, ``--set`` overrides)."""
+
+
+# ------------------------------------------------------------------------------------- single values
+
+
+_WANTED = {"float_type": "a number", "int_type": "an integer", "bool_type": "true or false",
+           "string_type": "a string", "tuple_type": "a list", "list_type": "a list", "none_required": "null"}
+
+
+def coerce(value: Any, annotation: Any) -> Any:
+    """``value`` checked against a type annotation (a config field, a transform parameter), strictly.
+
+    No string is read as a number and no number as a bool; an int is taken where a float is
+    wanted, and a list where a tuple is. A mismatch is a ValueError whose message says what
+    is allowed and what was given (``expected a number, got 'fast'``), for the caller to
+    prefix with what it was checking.
+    """
+    try:
+        return _adapter(annotation).validate_python(_tuples(value), strict=True)
+    except pydantic.ValidationError as exc:
+        members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+        if len([m for m in members if m is not type(None)]) > 1:
+            raise ValueError(f"{value!r} is not one of {_type_name(annotation)}") from None
+        raise ValueError(_wording(exc.errors()[0], value, type(None) in members)) from None
+
+
+@functools.lru_cache(maxsize=None)
+def _adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(annotation)
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+def _wording(problem: Mapping[str, Any], value: Any, nullable: bool) -> str:
+    kind, ctx, given = problem["type"], problem.get("ctx") or {}, problem.get("input")
+    item = f"item {dotted(problem['loc'])}: " if problem["loc"] else ""
+    null = " (or null)" if nullable and not item else ""
+    if kind == "literal_error":
+        return f"{item}{given!r} is not one of {ctx['expected'].replace(' or ', ', ')}{null}"
+    if kind in ("too_long", "too_short"):
+        return f"expected {ctx.get('max_length', ctx.get('min_length'))} items, got {len(value)}"
+    if kind in _WANTED:
+        return f"{item}expected {_WANTED[kind]}{null}, got {given!r}"
+    return f"{item}{problem['msg'][:1].lower()}{problem['msg'][1:]}{null}, got {given!r}"
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")

@@ -1,9 +1,11 @@
 """``bench prepare DATASET``: verify a dataset copy (``--check``) or precompute a method's inputs.
 
 ``--check`` runs the adapter's :meth:`~bench.api.DatasetAdapter.check` (counts per fold or
-split against the dataset's known sizes, split-list consistency, every media file opened up
-to its first frame or packet), prints a table of the counts and every problem, and exits 1
-when there is any. A malformed split list is reported the same way, by its file and line.
+split against the dataset's known sizes, split-list consistency, files present; some adapters
+open each file's first frame), then decodes every media file whole in worker processes
+(:mod:`bench.data.mediacheck`; ``--no-decode`` skips this), prints a table of the counts,
+every problem (file, what is wrong) and a summary line, and exits 1 when there is any. A
+malformed split list is reported the same way, by its file and line.
 
 ``--method M`` runs ``M.inputs()`` over every sample through the preprocessing cache
 (:func:`bench.data.prepare.prepare`) and prints hits, misses and the time taken; a second
@@ -13,12 +15,15 @@ identical run finds every entry cached and does no transform work.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import time
 from pathlib import Path
 
 from tabulate import tabulate
 
-from bench import config, registry, roots
+from bench import config, registry, roots, values
 from bench.api import CheckReport, DatasetAdapter
+from bench.data import mediacheck
 from bench.data.cache import Cache, default_cache
 from bench.data.prepare import prepare
 from bench.errors import ConfigError, DataError
@@ -38,7 +43,28 @@ def check_report(adapter: DatasetAdapter) -> CheckReport:
         return CheckReport(adapter.name, adapter.root, {}, (str(error),))
 
 
-def render_report(report: CheckReport, expected: dict[str, int]) -> str:
+def with_decoded_media(report: CheckReport, adapter: DatasetAdapter, workers: int,
+                       progress: bool) -> tuple[CheckReport, str]:
+    """``report`` plus one problem per media file that does not decode whole (:mod:`bench.data.mediacheck`),
+    and a line saying what was decoded.
+
+    A file the adapter's own check already named is not named twice; without a sample list
+    (the adapter could not build one: its problems say why) nothing is decoded.
+    """
+    try:
+        samples = adapter.samples()
+    except DataError:
+        return report, "media not decoded: the sample list could not be built"
+    tic = time.perf_counter()
+    files, found = mediacheck.decode_all(samples, workers, progress)
+    named = {problem.split(": ", 1)[0] for problem in report.problems}
+    new = [p for p in found if p.split(": ", 1)[0] not in named]
+    return (dataclasses.replace(report, problems=report.problems + tuple(new)),
+            f"decoded {files} media files whole in {time.perf_counter() - tic:.1f} s with {workers} worker "
+            f"process(es): {len(found)} do not decode")
+
+
+def render_report(report: CheckReport, expected: dict[str, int], summary: str = "") -> str:
     """The summary ``--check`` prints: counts against the known sizes, then the problems."""
     rows = []
     for key, count in report.counts.items():
@@ -48,13 +74,12 @@ def render_report(report: CheckReport, expected: dict[str, int]) -> str:
     lines = [f"{report.dataset} at {report.root}"]
     if rows:
         lines.append(tabulate(rows, headers=["count", "found", "expected", ""]))
-    if report.ok:
-        lines.append("no problems found")
-    else:
-        lines.append(f"{len(report.problems)} problem(s):")
-        lines += [f"  {p}" for p in report.problems[:_SHOWN]]
-        if len(report.problems) > _SHOWN:
-            lines.append(f"  ... and {len(report.problems) - _SHOWN} more")
+    lines += [f"  {p}" for p in report.problems[:_SHOWN]]
+    if len(report.problems) > _SHOWN:
+        lines.append(f"  ... and {len(report.problems) - _SHOWN} more")
+    if summary:
+        lines.append(summary)
+    lines.append(f"{len(report.problems)} problem(s) found" if report.problems else "no problems found")
     return "\n".join(lines)
 
 
@@ -63,6 +88,7 @@ def _prepare_inputs(adapter: DatasetAdapter, args: argparse.Namespace) -> None:
     method = method_cls()
     cfg = config.resolve(method_cls.Config, method_cls.presets, args.preset, config.parse_overrides(args.set),
                          method_cls.name)
+    values.check_config(cfg, method_cls.name)
     samples = adapter.samples()
     wanted = [m for m in method_cls.modalities if m in adapter.modalities]
     used = [m for m in wanted if all(m in s.sources for s in samples)]
@@ -87,10 +113,17 @@ def prepare_command(args: argparse.Namespace) -> int:
     """
     if not args.check and not args.method:
         raise ConfigError("bench prepare: nothing to do; give --check, --method METHOD, or both")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: allowed an integer >= 1")
+    if args.cache_dir is not None:
+        values.check_output_dir(args.cache_dir, "--cache-dir")
     adapter = _adapter(args.dataset, args.data_root, args.option)
     if args.check:
-        report = check_report(adapter)
-        print(render_report(report, dict(getattr(adapter, "expected_counts", {}))))
+        report, summary = check_report(adapter), "media not decoded (--no-decode)"
+        if not args.no_decode:
+            report, summary = with_decoded_media(report, adapter, args.workers or mediacheck.default_workers(),
+                                                 progress=not args.no_progress)
+        print(render_report(report, dict(getattr(adapter, "expected_counts", {})), summary))
         if not report.ok:
             return 1
     if args.method:

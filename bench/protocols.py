@@ -1,7 +1,9 @@
 """Protocols as data: YAML files turned into validated :class:`Protocol` objects.
 
 A protocol fixes everything that makes two numbers comparable: the dataset, the task, the
-modalities, the split scheme, the training regime, the model-selection rule and the metrics.
+modalities, the split scheme, the model-selection rule and the metrics, and usually the
+training regime (the paper protocols do); a protocol without ``regime:`` leaves it open, to
+``bench run --regime`` or the method's own (:mod:`bench.regimes`).
 Files live in the shipped ``protocols/`` folder and in any folder on ``$BENCH_PROTOCOL_PATH``;
 a file may ``include:`` another protocol and override some of its keys (deep merge), as the
 resolution variants of one protocol do. Every key is checked on load (a typed model, read by
@@ -103,7 +105,8 @@ class Protocol:
     task: str
     modalities: tuple[str, ...]
     split: Mapping[str, Any]
-    regime: Regime
+    regime: Regime | None
+    """None: the protocol leaves the regime open (``--regime`` or the method's own)."""
     selection: Selection
     metrics: tuple[str, ...]
     primary: str
@@ -114,6 +117,8 @@ class Protocol:
     assumptions: tuple[str, ...]
     hash: str
     raw: Mapping[str, Any]
+    split_where: str = ""
+    """``FILE:LINE`` of the ``split:`` mapping, which starts the messages of the folds drawn from it."""
 
 
 def search_path() -> list[Path]:
@@ -249,7 +254,7 @@ class _ProtocolFile(loader.Model):
     task: loader.choice("task kind", TASK_KINDS)  # type: ignore[valid-type]
     modalities: list[loader.choice("modality", MODALITIES)]  # type: ignore[valid-type]
     split: Annotated[dict[str, Any], PlainValidator(_split)]
-    regime: _Regime
+    regime: _Regime | None = None
     selection: _Selection
     metrics: _Strings
     primary: str
@@ -271,7 +276,8 @@ class _ProtocolFile(loader.Model):
         if chosen.rule == "best_test" and chosen.allow_on_test is not True:
             raise loader.fail("best_test selects the checkpoint on the test split; set selection.allow_on_test: "
                               "true to allow it (results are then marked on_test)", ("selection", "rule"))
-        if chosen.rule == "best_val" and self.split.get("scheme") != "official" and "val" not in self.split:
+        if chosen.rule == "best_val" and self.split.get("scheme") != "official" and "val" not in self.split \
+                and not self.split.get("val_share"):
             raise loader.fail("best_val needs a validation side: add split.val (e.g. {fraction: 0.1, by: subject}) "
                               "or use a scheme with an official validation split", ("selection", "rule"))
         if chosen.patience is not None and chosen.rule == "last_epoch":
@@ -286,16 +292,19 @@ def _build(doc: loader.Document) -> Protocol:
         raise ProtocolError(f"{doc.where(('name',))}: name {model.name!r} must equal the file name {path.stem!r}")
     splits.validate_scheme(model.split, doc.where(("split",)))
     regime, chosen = model.regime, model.selection
-    pretrain_on = None if regime.pretrain_on is None else PretrainData(regime.pretrain_on.dataset,
-                                                                        regime.pretrain_on.dataset_options)
+    own = None
+    if regime is not None:
+        pretrain_on = None if regime.pretrain_on is None else PretrainData(regime.pretrain_on.dataset,
+                                                                            regime.pretrain_on.dataset_options)
+        own = Regime(kind=regime.kind, pretrain=regime.pretraining, pretrain_on=pretrain_on)
     hashed = {k: v for k, v in data.items() if k not in _DOC_ONLY}
     return Protocol(
         name=model.name, version=model.version, path=path, dataset=model.dataset,
         dataset_options=model.dataset_options, task=model.task, modalities=tuple(model.modalities), split=model.split,
-        regime=Regime(kind=regime.kind, pretrain=regime.pretraining, pretrain_on=pretrain_on),
+        regime=own,
         selection=Selection(rule=chosen.rule, metric=chosen.metric or model.primary,
                             on_test=chosen.rule == "best_test", patience=chosen.patience),
         metrics=model.metrics, primary=model.primary, serves=tuple(model.serves), seeds=model.seeds, leaky=model.leaky,
         description=str(model.description).strip(), assumptions=model.assumptions,
-        hash=stable_hash(hashed)[:12], raw=data,
+        hash=stable_hash(hashed)[:12], raw=data, split_where=doc.where(("split",)),
     )

@@ -10,8 +10,11 @@ file and key of every problem. Optional keys beyond that document:
 * paper file, top level: ``descriptive_metrics: {id: definition}`` declares every metric id
   that is not a bench metric (``params_m``, ``image_size_px``...), so that an unknown or
   misspelled id is an error rather than a silent new metric (ANCHORS P3);
-* cell ``reproduce``: ``preset`` (default ``paper``); in ``set``, the value ``"<path>"`` (:data:`LOCAL_PATH`) stands for a file every user gives
-  locally (pretrained weights): any record that gave one matches;
+* cell ``reproduce``: ``preset`` is required: the side that produced the printed number
+  (``code`` where it came from the official code, ``paper`` where the paper as written is the
+  only source; no default, so a cell cannot silently replay the wrong side); in ``set``, the
+  value ``"<path>"`` (:data:`LOCAL_PATH`) stands for a file every user gives locally
+  (pretrained weights): any record that gave one matches;
 * table spec: ``row_header`` (the printed header of the label column), ``column_decimals``
   (per-column printing precision), ``notes`` (footnotes), ``mixed_metrics`` (columns in which
   the paper itself puts different metrics, with the reason: ``bench table`` refuses any
@@ -51,7 +54,7 @@ _PAPER_KEYS = {"paper": True, "title": True, "venue": True, "text": True, "table
 _TABLE_KEYS = {"id": True, "caption": True, "cells": True}
 _CELL_KEYS = {"row": True, "column": True, "metric": True, "value": True, "unit": True, "protocol": True,
               "modalities": True, "runs": True, "own": True, "reproduce": False, "note": False, "status": False}
-_REPRODUCE_KEYS = {"method": True, "set": False, "folds": False, "preset": False}
+_REPRODUCE_KEYS = {"method": True, "preset": True, "set": False, "folds": False}
 _SPEC_KEYS = {"paper": True, "table": True, "title": True, "rows": True, "columns": True, "decimals": True,
               "row_header": False, "column_decimals": False, "notes": False, "mixed_metrics": False,
               "mean_of": False, "equal_columns": False, "same_as": False, "exceptions": False}
@@ -67,10 +70,10 @@ def results_root() -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class Reproduce:
-    """How bench reruns a reported cell: a method, its preset and overrides, and folds (None: all)."""
+    """How bench reruns a reported cell: a method, the preset that produced it, overrides, folds (None: all)."""
 
     method: str
-    preset: str = "paper"
+    preset: str
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     folds: tuple[int, ...] | None = None
 
@@ -235,85 +238,99 @@ def load_all(root: Path | None = None) -> Database:
 
 
 def load_paper(path: Path) -> Paper:
-    """Read and validate one ``results/reported/<paper>.yaml``."""
+    """Read and validate one ``results/reported/<paper>.yaml``; messages name the file and line."""
     path = Path(path)
-    data = strict_mapping(read_yaml(path), _PAPER_KEYS, str(path))
-    key = _string(data, "paper", str(path))
+    doc = loader.read(path, DataError, printed=True)
+
+    def at(*loc: str | int) -> str:
+        return doc.where(loc)
+
+    data = strict_mapping(doc.data, _PAPER_KEYS, at())
+    key = _string(data, "paper", at("paper"))
     if key != path.stem:
-        raise DataError(f"{path}: paper: {key!r} must equal the file name {path.stem!r}")
+        raise DataError(f"{at('paper')}: paper: {key!r} must equal the file name {path.stem!r}")
     descriptive = data.get("descriptive_metrics") or {}
     if not isinstance(descriptive, Mapping):
-        raise DataError(f"{path}: descriptive_metrics: expected a mapping of metric id to its definition")
+        raise DataError(f"{at('descriptive_metrics')}: descriptive_metrics: expected a mapping of metric id to its "
+                        f"definition")
     for name, definition in descriptive.items():
+        here = at("descriptive_metrics", str(name))
         if not isinstance(name, str) or not _SNAKE.match(name):
-            raise DataError(f"{path}: descriptive_metrics: {name!r} is not a snake_case id")
+            raise DataError(f"{here}: descriptive_metrics: {name!r} is not a snake_case id")
         if not isinstance(definition, str) or not definition.strip():
-            raise DataError(f"{path}: descriptive_metrics.{name}: expected its definition as text")
+            raise DataError(f"{here}: descriptive_metrics.{name}: expected its definition as text")
         if _is_bench_metric(name):
-            raise DataError(f"{path}: descriptive_metrics.{name}: already a bench metric; do not redeclare it")
+            raise DataError(f"{here}: descriptive_metrics.{name}: already a bench metric; do not redeclare it")
     tables_raw = data["tables"]
     if not isinstance(tables_raw, list) or not tables_raw:
-        raise DataError(f"{path}: tables: expected a non-empty list of tables")
+        raise DataError(f"{at('tables')}: tables: expected a non-empty list of tables")
     tables: dict[str, ReportedTable] = {}
     for i, raw in enumerate(tables_raw):
-        table = _table(raw, key, dict(descriptive), f"{path}: tables[{i}]")
+        table = _table(raw, key, dict(descriptive), doc, i)
         if table.id in tables:
-            raise DataError(f"{path}: tables[{i}]: table id {table.id!r} appears twice")
+            raise DataError(f"{at('tables', i)}: tables[{i}]: table id {table.id!r} appears twice")
         tables[table.id] = table
-    return Paper(key, _string(data, "title", str(path)), _string(data, "venue", str(path)),
-                 _string(data, "text", str(path)), dict(descriptive), tables, path)
+    return Paper(key, _string(data, "title", at("title")), _string(data, "venue", at("venue")),
+                 _string(data, "text", at("text")), dict(descriptive), tables, path)
 
 
 def load_spec(path: Path) -> TableSpec:
     """Read and validate one ``results/tables/<paper>-<table>.yaml`` on its own."""
     path = Path(path)
-    where = str(path)
-    data = strict_mapping(read_yaml(path), _SPEC_KEYS, where)
-    paper, table = _string(data, "paper", where), _id(data, "table", where)
+    doc = loader.read(path, DataError, printed=True)
+
+    def at(*loc: str | int) -> str:
+        return doc.where(loc)
+
+    data = strict_mapping(doc.data, _SPEC_KEYS, at())
+    paper, table = _string(data, "paper", at("paper")), _id(data, "table", at("table"))
     if path.stem != f"{paper}-{table}":
-        raise DataError(f"{path}: a table spec of {paper}:{table} must be named {paper}-{table}.yaml")
-    rows, columns = _labels(data, "rows", where), _labels(data, "columns", where)
-    decimals = _decimals(data["decimals"], f"{where}: decimals")
-    column_decimals = {c: _decimals(d, f"{where}: column_decimals.{c}")
-                       for c, d in _label_map(data, "column_decimals", columns, where).items()}
+        raise DataError(f"{at('table')}: a table spec of {paper}:{table} must be named {paper}-{table}.yaml")
+    rows, columns = _labels(data, "rows", at("rows")), _labels(data, "columns", at("columns"))
+    decimals = _decimals(data["decimals"], f"{at('decimals')}: decimals")
+    column_decimals = {c: _decimals(d, f"{at('column_decimals', c)}: column_decimals.{c}")
+                       for c, d in _label_map(data, "column_decimals", columns, at("column_decimals")).items()}
     notes = data.get("notes") or []
     if not isinstance(notes, list) or not all(isinstance(n, str) and n.strip() for n in notes):
-        raise DataError(f"{where}: notes: expected a list of non-empty strings")
-    mixed = _label_map(data, "mixed_metrics", columns, where)
+        raise DataError(f"{at('notes')}: notes: expected a list of non-empty strings")
+    mixed = _label_map(data, "mixed_metrics", columns, at("mixed_metrics"))
     if not all(isinstance(v, str) and v.strip() for v in mixed.values()):
-        raise DataError(f"{where}: mixed_metrics: each column needs the reason the paper mixes metrics")
+        raise DataError(f"{at('mixed_metrics')}: mixed_metrics: each column needs the reason the paper mixes metrics")
     mean_of = {}
-    for column, parts in _label_map(data, "mean_of", columns, where).items():
+    for column, parts in _label_map(data, "mean_of", columns, at("mean_of")).items():
         if not isinstance(parts, list) or len(parts) < 2 or any(p not in columns or p == column for p in parts):
-            raise DataError(f"{where}: mean_of.{column}: expected a list of at least two other columns of "
-                            f"this table, got {parts!r}")
+            raise DataError(f"{at('mean_of', column)}: mean_of.{column}: expected a list of at least two other "
+                            f"columns of this table, got {parts!r}")
         mean_of[column] = tuple(parts)
     equal_columns = []
     for i, group in enumerate(data.get("equal_columns") or []):
         if not isinstance(group, list) or len(group) < 2 or any(c not in columns for c in group):
-            raise DataError(f"{where}: equal_columns[{i}]: expected a list of at least two columns of this "
-                            f"table, got {group!r}")
+            raise DataError(f"{at('equal_columns', i)}: equal_columns[{i}]: expected a list of at least two "
+                            f"columns of this table, got {group!r}")
         equal_columns.append(tuple(group))
     same_as = []
     for i, raw in enumerate(data.get("same_as") or []):
-        item = strict_mapping(raw, _SAME_AS_KEYS, f"{where}: same_as[{i}]")
-        entry = SameAs(*(_id(item, k, f"{where}: same_as[{i}]") for k in _SAME_AS_KEYS))
+        item = strict_mapping(raw, _SAME_AS_KEYS, f"{at('same_as', i)}: same_as[{i}]")
+        entry = SameAs(*(_id(item, k, f"{at('same_as', i)}: same_as[{i}]") for k in _SAME_AS_KEYS))
         if entry.row not in rows or entry.column not in columns:
-            raise DataError(f"{where}: same_as[{i}]: ({entry.row!r}, {entry.column!r}) is not a cell of this table")
+            raise DataError(f"{at('same_as', i)}: same_as[{i}]: ({entry.row!r}, {entry.column!r}) is not a cell of "
+                            f"this table")
         same_as.append(entry)
     exceptions = []
     for i, raw in enumerate(data.get("exceptions") or []):
-        item = strict_mapping(raw, _EXCEPTION_KEYS, f"{where}: exceptions[{i}]")
-        exc = KnownException(*(_string(item, k, f"{where}: exceptions[{i}]") for k in _EXCEPTION_KEYS))
+        item = strict_mapping(raw, _EXCEPTION_KEYS, f"{at('exceptions', i)}: exceptions[{i}]")
+        exc = KnownException(*(_string(item, k, f"{at('exceptions', i)}: exceptions[{i}]") for k in _EXCEPTION_KEYS))
         if exc.check not in CHECKS:
-            raise DataError(f"{where}: exceptions[{i}].check: " + unknown("check", exc.check, CHECKS))
+            raise DataError(f"{at('exceptions', i)}: exceptions[{i}].check: " + unknown("check", exc.check, CHECKS))
         exceptions.append(exc)
-    return TableSpec(paper, table, _string(data, "title", where), rows, columns, decimals,
+    return TableSpec(paper, table, _string(data, "title", at("title")), rows, columns, decimals,
                      str(data.get("row_header") or "Method"), column_decimals, tuple(notes), mixed, mean_of,
                      tuple(equal_columns), tuple(same_as), tuple(exceptions), path)
 
 
-def _table(raw: Any, paper: str, descriptive: Mapping[str, str], where: str) -> ReportedTable:
+def _table(raw: Any, paper: str, descriptive: Mapping[str, str], doc: loader.Document,
+           index: int) -> ReportedTable:
+    where = f"{doc.where(('tables', index))}: tables[{index}]"
     data = strict_mapping(raw, _TABLE_KEYS, where)
     table_id = _id(data, "id", where)
     where = f"{where} (table {table_id})"
@@ -323,7 +340,8 @@ def _table(raw: Any, paper: str, descriptive: Mapping[str, str], where: str) -> 
     cells: list[Cell] = []
     seen: dict[tuple[str, str], int] = {}
     for j, item in enumerate(cells_raw):
-        cell = _cell(item, paper, table_id, descriptive, f"{where}.cells[{j}]")
+        cell = _cell(item, paper, table_id, descriptive,
+                     f"{doc.where(('tables', index, 'cells', j))}: tables[{index}] (table {table_id}).cells[{j}]")
         if (cell.row, cell.column) in seen:
             raise DataError(f"{cell.where}: duplicate (row, column) ({cell.row!r}, {cell.column!r}): "
                             f"already given by cells[{seen[(cell.row, cell.column)]}]")
@@ -376,6 +394,9 @@ def _cell(raw: Any, paper: str, table: str, descriptive: Mapping[str, str], wher
 
 
 def _reproduce(raw: Any, where: str) -> Reproduce:
+    if isinstance(raw, Mapping) and "preset" not in raw:
+        raise DataError(f"{where}: key 'preset' is missing: name the preset that produced the number (code: the "
+                        f"official code's replay; paper: the paper as written)")
     data = strict_mapping(raw, _REPRODUCE_KEYS, where)
     method = _string(data, "method", where)
     overrides = data.get("set") or {}
@@ -385,10 +406,12 @@ def _reproduce(raw: Any, where: str) -> Reproduce:
     if folds is not None and (not isinstance(folds, list) or not folds
                               or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in folds)):
         raise DataError(f"{where}.folds: expected a non-empty list of fold numbers (1-based), got {folds!r}")
-    preset = data.get("preset", "paper")
+    preset = data["preset"]
     if not isinstance(preset, str) or not preset:
-        raise DataError(f"{where}.preset: expected a preset name")
-    return Reproduce(method, preset, dict(overrides), tuple(folds) if folds else None)
+        raise DataError(f"{where}.preset: expected the name of the preset that produced the number "
+                        f"(code: the official code; paper: the paper as written), got {preset!r}")
+    plain = {k: float(v) if isinstance(v, float) else v for k, v in overrides.items()}  # no printed precision
+    return Reproduce(method, preset, plain, tuple(folds) if folds else None)
 
 
 def _check_metric(metric: str, protocol: str | None, descriptive: Mapping[str, str], where: str) -> None:
@@ -554,11 +577,6 @@ def consistency_report(db: Database) -> list[str]:
 
 
 # --------------------------------------------------------------------------- YAML helpers
-
-
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file strictly (duplicate keys refused, printed precision kept); DataError names it."""
-    return loader.read(path, DataError, printed=True).data
 
 
 def strict_mapping(data: Any, keys: Mapping[str, bool], where: str) -> dict[str, Any]:

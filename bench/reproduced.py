@@ -31,15 +31,19 @@ def root() -> Path:
     return reported.results_root() / "reproduced"
 
 
-def records(folder: Path | None = None) -> list[dict[str, Any]]:
+Found = tuple[Path, dict[str, Any]]
+"""A record and the path it was read from (its predictions lie beside it)."""
+
+
+def records(folder: Path | None = None) -> list[Found]:
     """Every committed record under ``folder`` (default :func:`root`); each must carry its ``reproduced`` block."""
-    found = []
+    found: list[Found] = []
     for path, record in store.iter_records(root() if folder is None else Path(folder)):
         block = record.get(KEY)
         if not isinstance(block, Mapping) or any(not isinstance(block.get(f), str) or not block[f] for f in FIELDS):
             raise DataError(f"{path}: a committed reproduced record needs '{KEY}: {{machine, device, date}}' "
                             "(non-empty strings); add records with bench.reproduced.add")
-        found.append(record)
+        found.append((path, record))
     return found
 
 
@@ -53,13 +57,12 @@ def _cell(record: Mapping[str, Any]) -> tuple[Any, ...]:
             tuple(sorted(record["modalities"])), record["fold"], record["seed"])
 
 
-def with_committed(local: Iterable[Mapping[str, Any]], committed: Sequence[Mapping[str, Any]] | None = None
-                   ) -> list[Mapping[str, Any]]:
-    """The local records plus the committed ones whose cell the local store does not hold."""
+def with_committed(local: Iterable[Found], committed: Sequence[Found] | None = None) -> list[Found]:
+    """The local (path, record) pairs plus the committed ones whose cell the local store does not hold."""
     mine = list(local)
-    held = {_cell(r) for r in mine}
+    held = {_cell(r) for _, r in mine}
     extra = records() if committed is None else committed
-    return mine + [r for r in extra if _cell(r) not in held]
+    return mine + [(p, r) for p, r in extra if _cell(r) not in held]
 
 
 def add(record_file: Path, machine: str, device: str, folder: Path | None = None) -> Path:

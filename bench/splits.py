@@ -42,6 +42,10 @@ Schemes (folds are named ``fold1`` .. ``foldK``; single splits ``official`` / ``
 ``ratio_cv`` ``{ratio: [a, b], folds, seed=0, by=group}``
     ``folds`` independent random train:test = a:b partitions of the groups (or subjects);
     AVCE's repeated "5:1 cross-validation" on AFEW-VA.
+``stratified_holdout`` ``{pool, val_share=0, seed=0}``
+    One train/val/test split per class: of a class's ``n`` groups (shuffled), ``int(n * pool)``
+    form its training pool, ``int(pool_size * val_share)`` of the pool go to val, the rest of
+    the class to test (MPUC's code with ``actor_split: False``, ``utils/utils.py`` L95-111).
 
 Subjects written in a YAML file may be ints or strings. They are compared as strings with
 the leading zeros of purely numeric names dropped, so ``1``, ``"1"`` and ``"01"`` all name
@@ -59,7 +63,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from bench.api import DatasetAdapter, Sample, Split
 from bench.errors import DataError, LeakageError, ProtocolError, unknown
@@ -71,6 +74,7 @@ SCHEMES: tuple[str, ...] = (
     "subject_kfold",
     "subject_holdout",
     "ratio_cv",
+    "stratified_holdout",
 )
 SUBJECT_MODES: tuple[str, ...] = ("disjoint", "shared", "unknown")
 COMMON_KEYS: tuple[str, ...] = ("scheme", "subjects", "val")
@@ -81,6 +85,7 @@ SCHEME_KEYS: Mapping[str, tuple[str, ...]] = {
     "subject_kfold": ("k", "seed", "folds"),
     "subject_holdout": ("test", "test_count", "val_count", "seed"),
     "ratio_cv": ("ratio", "folds", "seed", "by"),
+    "stratified_holdout": ("pool", "val_share", "seed"),
 }
 VAL_KEYS: tuple[str, ...] = ("fraction", "by", "seed")
 _MAX_SEED = 2**32  # the range sklearn's random_state accepts
@@ -142,7 +147,7 @@ def _subject_list(value: Any, key: str, where: str) -> tuple[str, ...]:
         keys.append(_subject_key(item))
     twice = sorted(k for k, n in Counter(keys).items() if n > 1)
     if twice:
-        raise ProtocolError(f"{where}: split.{key}: subjects listed twice: {_few(twice)}")
+        raise ProtocolError(f"{where}: split.{key}: subjects listed twice: {few(twice)}")
     return tuple(keys)
 
 
@@ -198,7 +203,7 @@ def _params(scheme: str, cfg: Mapping[str, Any], where: str) -> dict[str, Any]:
         lists = [_subject_list(fold, f"folds[{i}]", where) for i, fold in enumerate(folds)]
         twice = sorted(k for k, n in Counter(s for fold in lists for s in fold).items() if n > 1)
         if twice:
-            raise ProtocolError(f"{where}: split.folds: subjects tested in more than one fold: {_few(twice)}")
+            raise ProtocolError(f"{where}: split.folds: subjects tested in more than one fold: {few(twice)}")
         return {"folds": tuple(lists)}
     if scheme == "subject_holdout":
         if _exactly_one(cfg, "test", "test_count", where) == "test":
@@ -213,6 +218,14 @@ def _params(scheme: str, cfg: Mapping[str, Any], where: str) -> dict[str, Any]:
             "val_count": _int(cfg, "val_count", where, 0, default=0),
             "seed": _seed(cfg, "seed", where, 0),
         }
+    if scheme == "stratified_holdout":
+        shares = {"pool": cfg.get("pool"), "val_share": cfg.get("val_share", 0.0)}
+        for key, share in shares.items():
+            low = 0.0 if key == "val_share" else 1e-12
+            if not isinstance(share, int | float) or isinstance(share, bool) or not low <= share < 1:
+                raise ProtocolError(f"{where}: split.{key}: must be a number in {'[0' if low == 0 else '(0'}, 1), "
+                                    f"got {share!r}")
+        return {**shares, "seed": _seed(cfg, "seed", where, 0)}
     # ratio_cv
     if "ratio" not in cfg:
         raise ProtocolError(f"{where}: split.ratio: missing (a list [train, test] of two positive numbers)")
@@ -265,7 +278,7 @@ def _parse(cfg: Any, where: str) -> _Plan:
         fixed = _subject_list(val, "val", where)
         both = sorted(set(fixed) & set(params["test"]))
         if both:
-            raise ProtocolError(f"{where}: split.val: subjects also listed in split.test: {_few(both)}")
+            raise ProtocolError(f"{where}: split.val: subjects also listed in split.test: {few(both)}")
         params["val"] = fixed
     elif val is not None:
         carve = _parse_val(val, subjects, where)
@@ -285,6 +298,11 @@ def validate_scheme(cfg: Mapping[str, Any], where: str) -> None:
     _parse(cfg, where)
 
 
+def subject_mode(cfg: Mapping[str, Any]) -> str:
+    """The ``subjects`` setting of a valid ``split:`` mapping, its default applied."""
+    return _parse(cfg, "split config").subjects
+
+
 # ------------------------------------------------------------------------------ building
 
 
@@ -300,7 +318,8 @@ def _natural(text: str) -> tuple[tuple[Any, ...], str]:
     return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), text
 
 
-def _few(items: Sequence[str]) -> str:
+def few(items: Sequence[str]) -> str:
+    """Up to five items, comma-separated, then how many more."""
     shown = ", ".join(str(item) for item in items[:_SHOWN])
     return shown + (f", ... ({len(items) - _SHOWN} more)" if len(items) > _SHOWN else "")
 
@@ -340,7 +359,7 @@ def _lookup(keys: Sequence[str], subjects: Sequence[str], key: str) -> set[str]:
             raise DataError(f"subjects {other!r} and {subject!r} of the dataset both read as {_subject_key(subject)!r}")
     absent = [k for k in keys if k not in by_key]
     if absent:
-        raise DataError(f"split.{key}: the dataset has no subject {_few(absent)}; it has {_few(list(subjects))}")
+        raise DataError(f"split.{key}: the dataset has no subject {few(absent)}; it has {few(list(subjects))}")
     return {by_key[k] for k in keys}
 
 
@@ -374,10 +393,12 @@ def _stratified_kfold(plan: _Plan, samples: Sequence[Sample], adapter: DatasetAd
     k, seed = plan.params["k"], plan.params["seed"]
     unlabelled = [s.id for s in samples if s.label is None]
     if unlabelled:
-        raise DataError(f"stratified_kfold needs labels; {len(unlabelled)} samples have none: {_few(unlabelled)}")
+        raise DataError(f"stratified_kfold needs labels; {len(unlabelled)} samples have none: {few(unlabelled)}")
     groups = [s.group_key for s in samples]
     if len(set(groups)) < k:
         raise DataError(f"stratified_kfold with k={k} needs at least {k} groups; the samples have {len(set(groups))}")
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold  # here: sklearn's import costs seconds
+
     features = np.zeros((len(samples), 1))
     if adapter.task == "classification":
         labels = [s.label for s in samples]
@@ -397,7 +418,7 @@ def _subject_kfold(plan: _Plan, samples: Sequence[Sample], adapter: DatasetAdapt
         chunks = [_lookup(fold, subjects, f"folds[{i}]") for i, fold in enumerate(plan.params["folds"])]
         untested = [s for s in subjects if not any(s in chunk for chunk in chunks)]
         if untested:
-            raise ProtocolError(f"split.folds: {len(untested)} dataset subjects are in no fold: {_few(untested)}")
+            raise ProtocolError(f"split.folds: {len(untested)} dataset subjects are in no fold: {few(untested)}")
     else:
         k, seed = plan.params["k"], plan.params["seed"]
         if len(subjects) < k:
@@ -443,6 +464,28 @@ def _ratio_cv(plan: _Plan, samples: Sequence[Sample], adapter: DatasetAdapter) -
     return splits
 
 
+def _stratified_holdout(plan: _Plan, samples: Sequence[Sample], adapter: DatasetAdapter) -> list[Split]:
+    classes: dict[Any, set[str]] = {}
+    for sample in samples:
+        if sample.label is None or adapter.task != "classification":
+            raise DataError(f"stratified_holdout needs class labels; sample {sample.id!r} has {sample.label!r}")
+        classes.setdefault(sample.label, set()).add(sample.group_key)
+    mixed = sorted((k for k, n in Counter(g for groups in classes.values() for g in groups).items() if n > 1),
+                   key=_natural)
+    if mixed:
+        raise DataError(f"stratified_holdout: groups with samples of several classes: {few(mixed)}")
+    rng = np.random.default_rng(plan.params["seed"])
+    test: set[str] = set()
+    val: set[str] = set()
+    for label in sorted(classes):
+        units = sorted(classes[label], key=_natural)
+        order = [units[j] for j in rng.permutation(len(units))]
+        pool = int(len(units) * plan.params["pool"])
+        val |= set(order[: int(pool * plan.params["val_share"])])
+        test |= set(order[pool:])
+    return [_split_by_units("holdout", samples, _group_of, test, val)]
+
+
 _BUILDERS: Mapping[str, Callable[[_Plan, Sequence[Sample], DatasetAdapter], list[Split]]] = {
     "official_folds": _official_folds,
     "official": _official,
@@ -450,6 +493,7 @@ _BUILDERS: Mapping[str, Callable[[_Plan, Sequence[Sample], DatasetAdapter], list
     "subject_kfold": _subject_kfold,
     "subject_holdout": _subject_holdout,
     "ratio_cv": _ratio_cv,
+    "stratified_holdout": _stratified_holdout,
 }
 
 
@@ -472,14 +516,25 @@ def _carve_val(split: Split, carve: _Carve, samples_by_id: Mapping[str, Sample])
     return Split(split.name, kept, split.test, val)
 
 
-def make_splits(cfg: Mapping[str, Any], samples: Sequence[Sample], adapter: DatasetAdapter) -> list[Split]:
+def make_splits(cfg: Mapping[str, Any], samples: Sequence[Sample], adapter: DatasetAdapter,
+                where: str | None = None) -> list[Split]:
     """Build the folds a ``split:`` mapping describes, carve val sides, and check each.
 
     Ids within each side follow the order of ``samples``; a given seed always gives the same
     splits. Every split passes :func:`assert_no_leakage` (under the protocol's ``subjects``
-    setting) before it is returned, so a leaking split never reaches training.
+    setting) before it is returned, so a leaking split never reaches training. ``where`` (the
+    protocol file and line of the mapping) starts every error message when given.
     """
-    plan = _parse(cfg, "split config")
+    plan = _parse(cfg, where or "split config")
+    try:
+        return _make(plan, samples, adapter)
+    except (DataError, LeakageError, ProtocolError) as exc:
+        if where is None:
+            raise
+        raise type(exc)(f"{where}: {exc}") from None
+
+
+def _make(plan: _Plan, samples: Sequence[Sample], adapter: DatasetAdapter) -> list[Split]:
     samples_by_id: dict[str, Sample] = {}
     for sample in samples:
         if sample.id in samples_by_id:
@@ -515,11 +570,11 @@ def assert_no_leakage(split: Split, samples_by_id: Mapping[str, Sample], subject
     for side, ids in sides.items():
         missing = [i for i in ids if i not in samples_by_id]
         if missing:
-            raise DataError(f"split {name!r}: {len(missing)} {side} ids are not among the samples: {_few(missing)}")
+            raise DataError(f"split {name!r}: {len(missing)} {side} ids are not among the samples: {few(missing)}")
     for side, ids in sides.items():
         twice = sorted((i for i, n in Counter(ids).items() if n > 1), key=_natural)
         if twice:
-            raise LeakageError(f"split {name!r}: {len(twice)} ids occur twice or more on the {side} side: {_few(twice)}")
+            raise LeakageError(f"split {name!r}: {len(twice)} ids occur twice or more on the {side} side: {few(twice)}")
     for side in ("train", "test"):
         if not sides[side]:
             raise LeakageError(f"split {name!r}: the {side} side is empty")
@@ -534,7 +589,7 @@ def assert_no_leakage(split: Split, samples_by_id: Mapping[str, Sample], subject
         for first, second in (("train", "test"), ("train", "val"), ("val", "test")):
             both = sorted(keys[first] & keys[second], key=_natural)
             if both:
-                raise LeakageError(f"split {name!r}: {len(both)} {what} on both {first} and {second}: {_few(both)}")
+                raise LeakageError(f"split {name!r}: {len(both)} {what} on both {first} and {second}: {few(both)}")
 
     crossing("ids", lambda s: s.id)
     crossing("groups", _group_of)
@@ -543,7 +598,7 @@ def assert_no_leakage(split: Split, samples_by_id: Mapping[str, Sample], subject
         if nameless:
             raise DataError(
                 f"split {name!r}: {len(nameless)} samples have no subject, so subject-disjointness "
-                f"cannot be checked: {_few(nameless)}"
+                f"cannot be checked: {few(nameless)}"
             )
         crossing("subjects", _subject_of)
 

@@ -5,6 +5,10 @@ Layout: ``<root>/runs/<protocol>/<method>/<config-hash>/fold<k>-seed<s>.json`` w
 record last, both atomically, so an existing record always has its predictions and a cell
 killed at any moment leaves no record: one file per cell is safe for many SLURM array tasks
 writing to a shared filesystem at once, where a single database file is not.
+
+A record that exists but cannot be used (damaged JSON, another schema, its predictions gone)
+is *corrupt*: every command names it (:func:`describe_corrupt`), and a rerun of its cell first
+moves it aside as ``*.json.corrupt`` rather than overwrite it.
 """
 
 from __future__ import annotations
@@ -72,12 +76,56 @@ def finished(record_file: Path, protocol_hash: str) -> dict[str, Any] | None:
 
 
 def iter_records(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every readable record under ``root``; unreadable ones are skipped."""
-    for path in sorted((Path(root) / "runs").glob("*/*/*/*.json")):
+    """Every readable record under ``root``; unreadable ones are skipped (:func:`corrupt_records` names them)."""
+    for path in _record_files(root):
         try:
             yield path, read(path)
         except DataError:
             continue
+
+
+def _record_files(root: Path) -> list[Path]:
+    return sorted((Path(root) / "runs").glob("*/*/*/*.json"))
+
+
+def problem(record_file: Path) -> str | None:
+    """Why an existing record cannot be used (unreadable, not a record, its predictions gone); None if it can.
+
+    None too when there is no record file at all: a missing record is not a corrupt one.
+    """
+    if not Path(record_file).is_file():
+        return None
+    try:
+        read(record_file)
+    except DataError as exc:
+        return str(exc).removeprefix(f"{record_file}: ")
+    preds = predictions_path(record_file)
+    return None if preds.is_file() else f"its predictions file {preds.name} is missing"
+
+
+def corrupt_records(root: Path) -> list[tuple[Path, str]]:
+    """(record file, why it cannot be used) for every record under ``root`` that cannot be used."""
+    found = ((path, problem(path)) for path in _record_files(root))
+    return [(path, why) for path, why in found if why is not None]
+
+
+def describe_corrupt(record_file: Path, why: str) -> str:
+    """The one line every command prints for a corrupt record."""
+    return f"corrupt record {record_file}: {why}"
+
+
+def set_aside(record_file: Path) -> Path:
+    """Rename a corrupt record (and its predictions, if any) to ``*.corrupt``, never overwriting; the new name."""
+    target = Path(f"{record_file}.corrupt")
+    n = 1
+    while target.exists():
+        n += 1
+        target = Path(f"{record_file}.corrupt{n}")
+    preds = predictions_path(record_file)
+    if preds.is_file():
+        preds.rename(target.with_name(preds.name + target.name.removeprefix(record_file.name)))
+    Path(record_file).rename(target)
+    return target
 
 
 def frame(root: Path) -> pd.DataFrame:

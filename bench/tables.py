@@ -11,6 +11,10 @@ record matches a cell when it ran the same method, under the cell's protocol at 
 hash, with exactly the configuration the cell's preset and overrides resolve to, on the
 cell's modalities (and folds where the cell restricts them). A missing
 reproduction shows "—" and a footnote with the ``bench run`` command that would produce it.
+A cell names the preset that produced its number; where that is the code side (``code``, or
+``code_<x>``) and the paper side (``paper``, ``paper_<x>``) resolves to a different
+configuration, a second row "<row> (as written)" shows the paper side's reproduction and its
+own command, so both replays and their Δ against the reported number stand side by side.
 Rows with a record whose checkpoint was selected on test are marked †, rows with a record
 of a leaky protocol ‡; a reproduction drawn (in part) from the committed records of
 ``results/reproduced/`` (:mod:`bench.reproduced`) is marked §. Cited rows show the reported number only. A column whose cells carry
@@ -27,13 +31,14 @@ import functools
 import io
 import math
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench import reported, reproduced, store
+from bench import reported, reproduced, rescore, store
 from bench.errors import BenchError, DataError, PluginError
 from bench.reported import Cell, Database, TableSpec
 
@@ -46,6 +51,8 @@ DEFAULT_OUT = Path("results")
 def table_command(args: argparse.Namespace) -> int:
     """``bench table PAPER:TABLE [--format markdown|latex|csv] [--out STORE]``."""
     print(render(reported.load_all(), args.table_id, Path(args.out), args.format))
+    for path, why in store.corrupt_records(Path(args.out)):
+        print(store.describe_corrupt(path, why), file=sys.stderr)
     return 0
 
 
@@ -123,8 +130,21 @@ def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping
         if rec["method"] == query.method and rec["protocol"]["name"] == query.protocol
         and rec["protocol"]["hash"] == protocol.hash and rec["preset"] == query.preset
         and _same_config(rec["config"], config, local) and set(rec["modalities"]) == modalities
+        and _regime_of(rec) == _own_regime(protocol)
         and (folds is None or rec["fold"] in folds) and (seeds is None or rec["seed"] in seeds)
     ]
+
+
+def _own_regime(protocol: Any) -> dict[str, Any] | None:
+    return None if protocol.regime is None else dataclasses.asdict(protocol.regime)
+
+
+def _regime_of(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The regime a record trained under, None when it was not its protocol's own (``--regime``)."""
+    regime = record.get("regime")
+    if record.get("regime_source", "protocol") != "protocol" or not isinstance(regime, Mapping):
+        return None
+    return {"kind": regime.get("kind"), "pretrain": regime.get("pretrain"), "pretrain_on": regime.get("pretrain_on")}
 
 
 def _same_config(got: Mapping[str, Any], wanted: Mapping[str, Any], local: set[str]) -> bool:
@@ -134,12 +154,19 @@ def _same_config(got: Mapping[str, Any], wanted: Mapping[str, Any], local: set[s
     return all(isinstance(got[k], str) and bool(got[k]) if k in local else got[k] == wanted[k] for k in wanted)
 
 
-def aggregate(records: Sequence[Mapping[str, Any]], metric: str) -> Aggregate | None:
-    """Mean ± std of ``metric`` over the records that hold it; None when none does."""
-    having = [rec for rec in records if metric in rec["metrics"]]
-    if not having:
+def aggregate(records: Sequence[Mapping[str, Any]], metric: str,
+              value: Callable[[Mapping[str, Any]], float | None] | None = None) -> Aggregate | None:
+    """Mean ± std of ``metric`` over the records that hold it; None when none does.
+
+    ``value(record)`` gives a record's value (None: it has none); the default reads the record's
+    ``metrics``, :func:`build` also derives it from the stored predictions.
+    """
+    get = value or (lambda rec: rec["metrics"].get(metric))
+    pairs = [(rec, v) for rec in records if (v := get(rec)) is not None]
+    if not pairs:
         return None
-    values = [float(rec["metrics"][metric]) for rec in having]
+    having = [rec for rec, _ in pairs]
+    values = [float(v) for _, v in pairs]
     mean = math.fsum(values) / len(values)
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
     return Aggregate(mean, std, len(values), tuple(sorted({rec["fold"] for rec in having})),
@@ -211,30 +238,82 @@ def build(db: Database, table_id: str, out: Path) -> Rendered:
     """Assemble ``paper:table`` from the database and the results store under ``out``."""
     spec, table = db.table(table_id)
     _refuse_mixed_columns(spec, table)
-    records = reproduced.with_committed(rec for _, rec in store.iter_records(out))
+    found = reproduced.with_committed(store.iter_records(out))
+    records = [rec for _, rec in found]
+    paths = {id(rec): path for path, rec in found}
     notes = _Notes()
-    rows, row_notes, marks_used = [], [], []
+    rows, row_notes, marks_used, any_written = [], [], [], False
     for row in spec.rows:
-        texts, flags, used = [], set(), []
+        main_row, written_row = _Row(), _Row()
         for column in spec.columns:
             cell = table.cell(row, column)
             if cell is None:
-                texts.append("")
+                main_row.add("")
+                written_row.add("")
                 continue
-            text, cell_flags, cell_notes = _cell_text(cell, spec, records, out, notes)
-            texts.append(text)
-            flags |= cell_flags
-            used += [n for n in cell_notes if n not in used]
-        marks = [m for m in (ON_TEST_MARK, LEAKY_MARK) if m in flags]
-        marks_used += [m for m in [*marks, *(flags & {COMMITTED_MARK})] if m not in marks_used]
-        rows.append([row + (" " + "".join(marks) if marks else ""), *texts])
-        row_notes.append([*(_LEGEND[m] for m in marks), *(notes.line(n) for n in used)])
+            shown = _reported_text(cell, spec, notes)
+            queries = _queries(cell)
+            if cell.note:
+                main_row.note(cell.note)
+            if queries is None:
+                main_row.add(shown)
+                written_row.add("")
+                continue
+            query, config, written = queries
+            main_row.add(f"{shown} | {_repro_text(cell, spec, query, config, records, paths, out, notes, main_row)}")
+            if written is None:
+                written_row.add("")
+                continue
+            if cell.note:
+                written_row.note(cell.note)
+            written_row.add(f"{shown} | {_repro_text(cell, spec, *written, records, paths, out, notes, written_row)}")
+        any_written = any_written or written_row.any
+        for label, built in ((row, main_row), (row + AS_WRITTEN, written_row)):
+            if built is written_row and not built.any:
+                continue
+            marks = [m for m in (ON_TEST_MARK, LEAKY_MARK) if m in built.flags]
+            marks_used += [m for m in [*marks, *(built.flags & {COMMITTED_MARK})] if m not in marks_used]
+            rows.append([label + (" " + "".join(marks) if marks else ""), *built.texts])
+            row_notes.append([*(_LEGEND[m] for m in marks), *(notes.line(n) for n in built.used)])
     table_notes = [*spec.notes,
                    *(_LEGEND[m] for m in (ON_TEST_MARK, LEAKY_MARK, COMMITTED_MARK) if m in marks_used),
                    *(f"{column}: {why}" for column, why in spec.mixed_metrics.items()),
+                   *([_AS_WRITTEN_NOTE] if any_written else []),
                    *(notes.line(text) for text in notes.items)]
     return Rendered(f"{spec.table_id}: {spec.title}", [spec.row_header, *spec.columns], rows, row_notes,
                     table_notes)
+
+
+AS_WRITTEN = " (as written)"
+"""Suffix of the row that reruns a code-side cell under its paper-side preset."""
+_AS_WRITTEN_NOTE = ("(as written): the same cells rerun with the paper-side preset (the paper as written) where "
+                    "the number came from the official code (preset code) and the two presets configure the "
+                    "method differently; Δ is against the reported number in both rows")
+
+
+@dataclasses.dataclass
+class _Row:
+    """One printed row being assembled: cell texts, the marks its reproductions raise, its footnotes."""
+
+    texts: list[str] = dataclasses.field(default_factory=list)
+    flags: set[str] = dataclasses.field(default_factory=set)
+    used: list[str] = dataclasses.field(default_factory=list)
+    any: bool = False
+
+    def add(self, text: str) -> None:
+        self.texts.append(text)
+        self.any = self.any or bool(text)
+
+    def note(self, text: str) -> None:
+        if text not in self.used:
+            self.used.append(text)
+
+
+def paper_side(preset: str) -> str | None:
+    """The paper-side preset of a code-side one (``code`` → ``paper``, ``code_<x>`` → ``paper_<x>``), else None."""
+    if preset == "code":
+        return "paper"
+    return "paper_" + preset.removeprefix("code_") if preset.startswith("code_") else None
 
 
 def _refuse_mixed_columns(spec: TableSpec, table: reported.ReportedTable) -> None:
@@ -253,10 +332,8 @@ def _refuse_mixed_columns(spec: TableSpec, table: reported.ReportedTable) -> Non
                             f"remove it from mixed_metrics")
 
 
-def _cell_text(cell: Cell, spec: TableSpec, records: list[dict[str, Any]], out: Path,
-               notes: _Notes) -> tuple[str, set[str], list[str]]:
-    """The cell's text, the row marks it raises and the footnote texts it refers to."""
-    used: list[str] = []
+def _reported_text(cell: Cell, spec: TableSpec, notes: _Notes) -> str:
+    """The reported number as printed (or its status / "—"), its metric in a mixed column, its note mark."""
     if cell.status is not None:
         shown = cell.status
     elif cell.value is None:
@@ -267,31 +344,69 @@ def _cell_text(cell: Cell, spec: TableSpec, records: list[dict[str, Any]], out: 
         shown += f" [{cell.metric}]"
     if cell.note:
         shown += f" {notes.mark(cell.note)}"
-        used.append(cell.note)
+    return shown
+
+
+def _queries(cell: Cell) -> tuple[Query, dict[str, Any] | None, tuple[Query, dict[str, Any]] | None] | None:
+    """The cell's query (preset aliases followed) and configuration (None: method not installed), and
+    the paper-side query and configuration where the cell's preset is code-side and they differ."""
     if cell.reproduce is None or cell.protocol is None or not reported.is_bench_metric(cell):
-        return shown, set(), used
+        return None
     query = Query.for_cell(cell, cell.reproduce, cell.protocol)
     try:
+        query = dataclasses.replace(query, preset=_preset_name(query))
         config = resolved_config(query)
     except PluginError:
-        config = None
+        return query, None, None
     except BenchError as exc:
         raise type(exc)(f"{cell.where}: reproduce: {exc}") from exc
+    paper = paper_side(query.preset)
+    if paper is None:
+        return query, config, None
+    written = dataclasses.replace(query, preset=paper)
+    try:
+        written_config = resolved_config(written)
+    except BenchError as exc:
+        raise type(exc)(f"{cell.where}: reproduce: preset {query.preset!r} is code-side, so bench reruns it "
+                        f"as written with {paper!r} too: {exc}") from exc
+    return query, config, (None if written_config == config else (written, written_config))
+
+
+def _preset_name(query: Query) -> str:
+    from bench import config as config_mod
+    from bench import registry
+
+    method_cls = registry.methods.get(query.method)
+    return config_mod.preset_name(method_cls.presets, query.preset, method_cls.name)
+
+
+def _repro_text(cell: Cell, spec: TableSpec, query: Query, config: Mapping[str, Any] | None,
+                records: list[dict[str, Any]], paths: Mapping[int, Path], out: Path, notes: _Notes,
+                row: _Row) -> str:
+    """``reproduced | Δ`` for one query (or ``— (rN) | —`` with the command that would produce it).
+
+    A record without the cell's metric has it computed from its stored predictions
+    (:func:`bench.rescore.metric_value`) when the metric applies to its task.
+    """
+    def value(rec: Mapping[str, Any]) -> float | None:
+        return rescore.metric_value(paths[id(rec)], rec, cell.metric)
+
     matched = matching(records, query, config) if config is not None else []
-    agg = aggregate(matched, cell.metric) if matched else None
+    agg = aggregate(matched, cell.metric, value) if matched else None
     if agg is None:
         missing = _missing_note(query, out, installed=config is not None)
-        used.append(missing)
-        return f"{shown} | — {notes.mark(missing, 'r')} | —", set(), used
+        row.note(missing)
+        return f"— {notes.mark(missing, 'r')} | —"
     decimals = spec.decimals_for(cell.column)
     scale = 100.0 if cell.unit == "percent" else 1.0
     mean, std = agg.mean * scale, agg.std * scale
-    coverage = _coverage(query, agg)
     committed = any(reproduced.is_committed(rec) for rec in matched)
-    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{coverage}){' ' + COMMITTED_MARK if committed else ''}"
+    origin = f" {COMMITTED_MARK}" if committed else ""
+    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{_coverage(query, agg)}){origin}"
     delta = "—" if cell.value is None else f"{mean - cell.value:+.{decimals}f}"
-    flags = {m for m, on in ((ON_TEST_MARK, agg.on_test), (LEAKY_MARK, agg.leaky), (COMMITTED_MARK, committed)) if on}
-    return f"{shown} | {repro} | {delta}", flags, used
+    row.flags |= {m for m, on in ((ON_TEST_MARK, agg.on_test), (LEAKY_MARK, agg.leaky), (COMMITTED_MARK, committed))
+                  if on}
+    return f"{repro} | {delta}"
 
 
 def _missing_note(query: Query, out: Path, installed: bool) -> str:

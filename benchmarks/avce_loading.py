@@ -28,10 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench import run
 from bench.api import Sample, TaskSpec, TransformSpec
 from bench.data.cache import Cache
-from bench.data.prepare import ArrayDataset, labels_array, prepare
+from bench.data.prepare import ArrayDataset, labels_array, prepare, train_loader
 from bench_methods.avce import augment
 
 TASK = TaskSpec("regression", ("valence", "arousal"))
@@ -53,7 +52,7 @@ def write_images(root: Path, count: int, side: int, per_video: int = 32) -> list
 
 
 def bench_epochs(dataset: ArrayDataset, batch: int, epochs: int, resize: int, crop: int) -> tuple[float, int]:
-    loader = run._train_loader(dataset, batch, seed=0, stage=0)
+    loader = train_loader(dataset, batch, seed=0, stage=0)
     seen, tic = 0, time.perf_counter()
     for epoch in range(epochs):
         loader.sampler.set_epoch(epoch)

@@ -28,7 +28,7 @@ import time
 import lightning as L
 import torch
 
-from bench import config, run
+from bench import config, training
 from bench.api import TaskSpec
 from bench_methods.avce import AVCE, augment
 from bench_methods.avce.config import AVCEConfig
@@ -55,11 +55,11 @@ def harness(cfg: AVCEConfig, batch: dict[str, torch.Tensor], device: torch.devic
     module = build(cfg, device)
     loader = torch.utils.data.DataLoader(RepeatedBatch(batch, warmup + steps), batch_size=None)
     clock = StepClock(warmup, device)
-    with run._quiet_lightning():
+    with training.quiet_lightning():
         trainer = L.Trainer(max_epochs=1, accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
                             logger=False, enable_checkpointing=False, enable_model_summary=False, deterministic=True,
                             num_sanity_val_steps=0, enable_progress_bar=False,
-                            callbacks=[run._History("supervised", []), clock])
+                            callbacks=[training.History("supervised", []), clock])
         trainer.fit(module, train_dataloaders=loader)
     return (clock.end - clock.start) / steps
 

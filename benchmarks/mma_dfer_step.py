@@ -30,7 +30,7 @@ import lightning as L
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench import config, run
+from bench import config, training
 from bench.api import TaskSpec
 from bench_methods.mma_dfer import MMADFER
 from bench_methods.mma_dfer.config import MMADFERConfig
@@ -59,11 +59,11 @@ def harness(cfg: MMADFERConfig, task: TaskSpec, batch: dict[str, torch.Tensor], 
     module = build(cfg, task, device)
     loader = torch.utils.data.DataLoader(RepeatedBatch(batch, warmup + steps), batch_size=None)
     clock = StepClock(warmup, device)
-    with run._quiet_lightning():
+    with training.quiet_lightning():
         trainer = L.Trainer(max_epochs=1, accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
                             logger=False, enable_checkpointing=False, enable_model_summary=False,
                             deterministic=deterministic, num_sanity_val_steps=0, enable_progress_bar=False,
-                            callbacks=[run._History("supervised", []), clock])
+                            callbacks=[training.History("supervised", []), clock])
         trainer.fit(module, train_dataloaders=loader)
     return (clock.end - clock.start) / steps
 

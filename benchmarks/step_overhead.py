@@ -27,7 +27,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from bench import config, registry, run
+from bench import config, registry, training
 from bench.api import TaskSpec
 from bench.data.cache import Cache
 from bench.data.prepare import ArrayDataset, labels_array, prepare
@@ -64,11 +64,11 @@ def harness_epochs(method, cfg, task, prepared, labels, epochs: int) -> tuple[fl
     loader = ArrayDataset(prepared, labels, index).loader(cfg.batch_size, shuffle=True, seed=0)
     clock = _SteadyClock()
     tic = time.perf_counter()
-    with run._quiet_lightning():
+    with training.quiet_lightning():
         trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False,
                             enable_checkpointing=False, enable_model_summary=False, deterministic=True,
                             num_sanity_val_steps=0, enable_progress_bar=False,
-                            callbacks=[run._History("bench", []), clock])
+                            callbacks=[training.History("bench", []), clock])
         trainer.fit(module, train_dataloaders=loader)
     toc = time.perf_counter()
     return toc - tic, toc - clock.start, len(loader)

@@ -336,6 +336,17 @@ def test_mafw_fixture_sources_and_label_orders(tmp_path: Path) -> None:
         MAFW(root_a, label_order="C")  # type: ignore[arg-type]
 
 
+def test_mafw_reads_lists_a_under_mma_dfer_names(tmp_path: Path) -> None:
+    """MMA-DFER's annotation/ names list set A MAFW_set_k_{train,test}_faces.txt; DFER-CLIP's name wins."""
+    root = _mafw_tree(tmp_path / "m", "A")
+    expected = [(s.id, s.label, s.meta["num_frames"]) for s in MAFW(root).samples()]
+    for path in sorted((root / "annotation").glob("MAFW_set_*.txt")):
+        path.rename(path.with_name(path.stem + "_faces.txt"))
+    adapter = MAFW(root)
+    assert adapter.list_source() == "A" and adapter.list_path("A", 2, "test").name == "MAFW_set_2_test_faces.txt"
+    assert [(s.id, s.label, s.meta["num_frames"]) for s in adapter.samples()] == expected
+
+
 def test_mafw_check_lists_a_corrupt_mp4_and_a_zero_length_wav(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _mafw_tree(tmp_path / "m", "B")
     sizes = {f"fold{k}/{s}": (1 if s == "test" else 4) for k in range(1, 6) for s in ("train", "test")}

@@ -19,6 +19,7 @@ MIN_CCC = 0.2
 """Mean CCC the tiny presets must reach on fold 1 (a constant predictor has 0)."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["tiny", "tiny_resnet18"])
 def test_tiny_avce_beats_a_constant_predictor(preset: str, tmp_path: Path) -> None:
     request = run.RunRequest(method="avce", protocol="synthetic_va", folds=["1"], preset=preset,

@@ -52,10 +52,10 @@ def test_paper_defaults_and_presets() -> None:
     assert (cfg.backbone, cfg.iterations, cfg.batch) == ("alexnet", 50_000, 256)
     assert (cfg.mu, cfg.delta1, cfg.delta2, cfg.contrastive_weight, cfg.hold_weight) == (0.75, 1.0, 0.8, 1.0, 1.0)
     assert (cfg.alpha, cfg.beta, cfg.gamma, cfg.latent_dim, cfg.metric_dim) == (0.5, 0.005, 0.5, 32, 8)
-    assert cfg.milestones == [5_000, 25_000, 45_000]
+    assert cfg.milestones == [5_000, 25_000, 45_000] and cfg.epochs is None
     assert resolve("paper_resnet18").batch == 128
     # Aff-Wild's 100K iterations give the code's MultiStepLR milestones
-    assert resolve("affwild").milestones == [5_000, 25_000, 45_000, 65_000, 85_000]
+    assert resolve("affwild").milestones == resolve("code").milestones == [5_000, 25_000, 45_000, 65_000, 85_000]
     assert resolve("table4_f2").polarity_penalty == -0.5 and resolve("table4_without_dis").dis_loss is False
     assert resolve("code").official_code_bugs == ["eval_mode_training", "polarity_broadcast"]
     assert resolve("code_resnet18").official_code_bugs == ["eval_mode_training", "always_on_dropout",
@@ -248,6 +248,24 @@ def test_the_schedule_steps_per_iteration_and_the_fit_stops_after_the_iterations
     assert lrs == pytest.approx([1e-4 * 0.8**2, 1e-2 * 0.8**2])  # milestones 2 and 4
 
 
+def test_epochs_override_iterations_and_the_schedule_spans_their_steps() -> None:
+    import lightning as L
+
+    cfg = resolve(**SMALL, iterations=5, epochs=3, lr_first_milestone=2, lr_every=2)
+    (stage,) = AVCE().stages(cfg, "supervised", False)
+    assert stage.epochs == 3 and resolve("code").epochs == 100 and resolve().epochs is None
+    module = AVCE().build(TASK, cfg, {"video": (3, 63, 63)})
+    g = torch.Generator().manual_seed(0)
+    rows = [{"video": torch.rand(3, 63, 63, generator=g), "label": torch.rand(2, generator=g) * 2 - 1}
+            for _ in range(10)]  # batches of 4, 4, 2: three steps an epoch
+    L.Trainer(max_epochs=stage.epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, accelerator="cpu").fit(module, torch.utils.data.DataLoader(rows, batch_size=4))
+    adam_schedule = module.lr_schedulers()[0]
+    assert adam_schedule.last_epoch == 9  # 3 epochs x 3 steps, past the 5 of `iterations`
+    assert sorted(adam_schedule.milestones) == [2, 4]
+    assert module.optimizers()[0].param_groups[0]["lr"] == pytest.approx(1e-4 * 0.8**2)
+
+
 # ---------------------------------------------------------------------------- which terms a switch changes
 
 CODE_LOSS_SWITCHES: dict[str, set[str]] = {
@@ -260,7 +278,7 @@ ABLATIONS: dict[str, tuple[object, set[str]]] = {
     "negative_mining": (True, {"contrast"}),
 }
 CODE_MODULE_SWITCHES = {"head_batchnorm", "adam_betas", "sgd_momentum", "random_flip", "pass2_moves_regressor",
-                        "eval_mode_training", "polarity_broadcast"}
+                        "eval_mode_training", "polarity_broadcast", "epochs", "iterations"}
 """Code switches tested by the module tests above (and polarity_broadcast by test_avce_losses)."""
 
 

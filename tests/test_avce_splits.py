@@ -97,5 +97,5 @@ def test_the_split_file_records_whole_videos_and_verifies(tmp_path: Path) -> Non
 
     shutil.rmtree(tmp_path / "data" / "018")
     problems = splitfiles.verify("afewva_cv", tmp_path / "data", out)
-    assert problems and problems[0].startswith("samples: the file has")
+    assert problems and problems[0].startswith(f"{out}:") and ": samples: the file has 54, now 52" in problems[0]
     assert main(["splits", "afewva_cv", "--data-root", str(tmp_path / "data"), "--verify", str(out)]) == 1

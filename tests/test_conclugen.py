@@ -319,3 +319,13 @@ def test_kmeans_queue_thinning_needs_a_large_enough_batch() -> None:
     with pytest.raises(ConfigError, match="needs pretrain_batch_size >= 128 x the factor"):
         config_mod.resolve(ConCluGen.Config, ConCluGen.presets, "paper",
                            {"kmeans_queue_reduction_factor": 2, "pretrain_batch_size": 200}, "conclugen")
+
+
+def test_conclugen_mosei_protocols_select_on_the_reported_metric() -> None:
+    """ConCluGen reports support-weighted multilabel accuracy on CMU-MOSEI; its own protocols pick
+    the checkpoint on it, while mosei_official (shared with MPUC) keeps Tong et al.'s w-ACC."""
+    from bench import protocols
+
+    for name in ("mosei_linear_vox2", "mosei_finetune_vox2", "mosei_finetune"):
+        assert protocols.load(name).selection.metric == "ml_weighted_accuracy", name
+    assert protocols.load("mosei_official").selection.metric == "mosei_wacc"

@@ -44,6 +44,7 @@ FLOOR = 0.4
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+@pytest.mark.slow
 def test_every_variant_pretrains_then_linear_evals_above_chance(tmp_path: Path) -> None:
     protocol = tmp_path / "conclugen_synthetic_linear.yaml"
     protocol.write_text(PROTOCOL)

@@ -49,7 +49,8 @@ def test_unknown_key_names_the_valid_ones() -> None:
     ("flag", "yes", "expected true or false"),
     ("fusion", "concat", "'concat' is not one of 'bottleneck', 'add', 'none'"),
     ("frequencies", 3, "expected a list"),
-    ("pretrained", 5, "is not one of"),
+    ("pretrained", 5, r"pretrained: expected a string \(or null\), got 5"),
+    ("frequencies", [2, "x"], r"frequencies: item \[1\]: expected an integer, got 'x'"),
 ])
 def test_bad_values_are_rejected(key: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -66,3 +67,20 @@ def test_hash_is_stable_and_sensitive() -> None:
     assert a == config.config_hash(Toy()) and len(a) == 12
     assert a != config.config_hash(Toy(lr=2e-3))
     assert config.stable_hash({"b": 1, "a": 2}) == config.stable_hash({"a": 2, "b": 1})
+
+
+def test_an_alias_resolves_to_the_preset_it_names() -> None:
+    presets = {"paper": {}, "code": {"epochs": 7, "fusion": "add"}, "official": "code"}
+    assert config.resolve(Toy, presets, "official", {"lr": 2}, "toy") == config.resolve(Toy, presets, "code",
+                                                                                         {"lr": 2}, "toy")
+    assert config.resolve(Toy, presets, "official", {}, "toy") == Toy(epochs=7, fusion="add")
+    assert [config.preset_name(presets, p, "toy") for p in ("paper", "code", "official")] == ["paper", "code", "code"]
+
+
+def test_an_alias_must_name_a_preset_of_overrides() -> None:
+    with pytest.raises(ConfigError, match=r"method 'toy': preset 'old' is an alias of 'missing'"):
+        config.resolve(Toy, {"paper": {}, "old": "missing"}, "old", {}, "toy")
+    with pytest.raises(ConfigError, match=r"preset 'older' is an alias of 'old', which is not a preset of overrides"):
+        config.preset_name({"paper": {}, "code": {}, "old": "code", "older": "old"}, "older", "toy")
+    with pytest.raises(ConfigError, match=r"unknown preset 'cod'"):
+        config.preset_name({"paper": {}, "code": {}}, "cod", "toy")

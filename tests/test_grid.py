@@ -27,7 +27,7 @@ import pytest
 import torch
 import yaml
 
-from bench import cli, launch, run, store
+from bench import cli, launch, run, store, training
 from bench.api import ResourceHints
 from bench.data.synthetic import SyntheticSpec, generate
 from bench.grid import expand, load
@@ -144,6 +144,7 @@ def test_resources_merge_and_one_array_per_resource_set(tmp_path: Path, capsys: 
            "records (fit_s), 3 at the time limit" in text
 
 
+@pytest.mark.slow
 def test_debug_then_local_chain_skips_finished_cells(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     grid, out = write_grid(tmp_path, folds=[1, 2]), tmp_path / "out"
     code, text, err = bench(capsys, "grid", str(grid), "--launcher", "debug", "--out", str(out))
@@ -174,6 +175,7 @@ def test_debug_then_local_chain_skips_finished_cells(tmp_path: Path, capsys: pyt
     assert store.read(records[1])["timings"]["resumed"] == 0
 
 
+@pytest.mark.slow
 def test_a_failed_cell_does_not_stop_the_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     grid, out = write_grid(tmp_path, overrides=[{"epochs": 1, "lr": -1.0}, {"epochs": 1}]), tmp_path / "out"
     code, text, _ = bench(capsys, "grid", str(grid), "--launcher", "local", "--out", str(out))
@@ -259,6 +261,7 @@ def assert_same_as_uninterrupted(out: Path, uninterrupted: tuple[dict[str, Any],
     assert not list(out.rglob("*.ckpt"))
 
 
+@pytest.mark.slow
 def test_preempted_local_job_requeues_and_resumes_exactly(tmp_path: Path, uninterrupted: Any) -> None:
     grid, out = write_grid(tmp_path, overrides=[REQUEUE]), tmp_path / "out"
     proc, checkpoint, task = start_local_grid(grid, out, tmp_path / "console.txt")
@@ -273,6 +276,7 @@ def test_preempted_local_job_requeues_and_resumes_exactly(tmp_path: Path, uninte
     assert "Calling checkpoint method" in text and "Requeued job" in text
 
 
+@pytest.mark.slow
 def test_killed_local_job_resumes_when_the_grid_runs_again(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                            uninterrupted: Any) -> None:
     grid, out = write_grid(tmp_path, overrides=[REQUEUE]), tmp_path / "out"
@@ -328,7 +332,7 @@ def test_resume_keeps_the_selection_state_and_the_early_stop(tmp_path: Path, dat
         raise RuntimeError("killed after the last epoch")
 
     for crash, where in ((crash_at_eleventh_step, (model.LateFusionModule, "training_step")),
-                         (crash_before_testing, (run._TestSplit, "predict"))):
+                         (crash_before_testing, (training.TestSplit, "predict"))):
         out = tmp_path / crash.__name__
         with monkeypatch.context() as patch:
             patch.setattr(*where, crash)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
-from bench_methods.mma_dfer.config import OFFICIAL, TINY, MMADFERConfig
+from bench_methods.mma_dfer.config import CODE, TINY, MMADFERConfig
 from bench_methods.mma_dfer.encoder import PromptedViT
 from bench_methods.mma_dfer.fusion import AddFusion, FusionBottleneck, MultConcatFusion, MultFusion
 from bench_methods.mma_dfer.model import MMADFERNet
@@ -164,7 +164,8 @@ def encoder_alone(encoder: PromptedViT, x: torch.Tensor) -> torch.Tensor:
     return encoder.cls_features(tokens)
 
 
-@pytest.mark.parametrize("switches", [{}, OFFICIAL, {"fusion": "mult"}, {"temporal": "mtt+ita"}])
+@pytest.mark.parametrize("switches", [{}, {k: v for k, v in CODE.items() if k != "img_size"}, {"fusion": "mult"},
+                                      {"temporal": "mtt+ita"}])
 def test_at_init_the_model_equals_its_frozen_encoders(switches: dict) -> None:
     cfg = dataclasses.replace(TINY_CFG, **switches)
     torch.manual_seed(1)
@@ -203,11 +204,11 @@ def test_without_prompts_the_encoders_are_timms_own_vit() -> None:
 def test_full_size_trainable_count_is_the_papers_7_5m(size: int, millions: float) -> None:
     with torch.device("meta"):  # the full ViT-B pair, shapes only: instant
         net = MMADFERNet(MMADFERConfig(img_size=size), ("video", "audio"), 7)
-        official = MMADFERNet(MMADFERConfig(img_size=size, **OFFICIAL), ("video", "audio"), 7)
+        official = MMADFERNet(MMADFERConfig(**{**CODE, "img_size": size}), ("video", "audio"), 7)
     count = sum(p.numel() for p in net.parameters() if p.requires_grad)
     assert round(count / 1e6, 2) == millions
     assert sum(p.numel() for p in official.parameters() if p.requires_grad) == count + 23  # 24 gates, not 1
-    # REFERENCE 4.4: fusion 4.75M, MTT 2.11M, vision_proj 0.39M; each encoder a ViT-B/16 (~85.8M, frozen)
+    # the official model, counted: fusion 4.75M, MTT 2.11M, vision_proj 0.39M; each encoder a ViT-B/16 (~85.8M, frozen)
     parts = {key: sum(p.numel() for n, p in net.named_parameters() if n.startswith(key))
              for key in ("fusion", "temporal_net", "vision_proj", "image_encoder.blocks")}
     assert (round(parts["fusion"] / 1e6, 2), round(parts["temporal_net"] / 1e6, 2),

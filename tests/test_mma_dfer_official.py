@@ -1,7 +1,8 @@
-"""MMA-DFER against the official code's layouts: its trainable set, and fake checkpoints in each
-official key layout (MAE-Face, AudioMAE, a released MMA-DFER model) that must load strictly.
+"""MMA-DFER against the official code: its trainable set, fake checkpoints in each official key
+layout (MAE-Face, AudioMAE, a released MMA-DFER model) that must load strictly, and golden figures
+produced by the official code (logits, fbank, frame indices: tests/golden_official/mma_dfer/).
 
-The official names below are written from the official modules (REFERENCE 4.4, 4.6:
+The official names below are written from the official modules (MMA-DFER commit 4b8891a:
 ``models_vit.py``, ``audio_models_vit.py``, ``Temporal_Model.py``, ``Generate_Model.py``),
 independently of bench's mapping, at the tiny shapes.
 """
@@ -12,24 +13,29 @@ import argparse
 import dataclasses
 import fractions
 import hashlib
+import json
 import sys
+import wave
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from timm.models.vision_transformer import VisionTransformer
 
-from bench.api import TaskSpec
+from bench.api import TaskSpec, TransformSpec
+from bench.data.transforms import get_transform, tsn_clip_indices
 from bench.errors import ConfigError, DataError
-from bench_methods.mma_dfer.config import OFFICIAL, TINY, MMADFERConfig
+from bench_methods.mma_dfer.config import CODE, TINY, MMADFERConfig
 from bench_methods.mma_dfer.model import MMADFERNet
 from bench_methods.mma_dfer.module import MMADFERModule, expected_shapes
-from bench_methods.mma_dfer.weights import official_to_bench
+from bench_methods.mma_dfer.weights import load_official_state, official_to_bench
 
 TINY_CFG = MMADFERConfig(**TINY)
-OFFICIAL_TINY = dataclasses.replace(TINY_CFG, **OFFICIAL)
+OFFICIAL_TINY = dataclasses.replace(TINY_CFG, **{k: v for k, v in CODE.items() if k != "img_size"})
 TASK = TaskSpec("classification", ("a", "b", "c", "d"))
 
 
@@ -188,7 +194,7 @@ def test_checkpoint_of_another_model_fails_with_a_key_report(tmp_path: Path, mai
         MMADFERModule(TASK, cfg, expected_shapes(cfg))
     message = str(info.value)
     assert "missing (1): fusion_gate" in message and "unexpected (8): fusion.0.gate_a" in message
-    assert "--preset official" in message and str(path) in message
+    assert "--preset code" in message and str(path) in message
     wrong_size = dataclasses.replace(OFFICIAL_TINY, img_size=64, checkpoint=str(path))
     shape = r"wrong shape \(1\): image_encoder.pos_embed: file \[1, 11, 64\], model \[1, 23, 64\]"
     with pytest.raises(DataError, match=shape):
@@ -288,3 +294,100 @@ def test_trusted_loading_still_resolves_the_official_recorder(tmp_path: Path, ma
     cfg = dataclasses.replace(OFFICIAL_TINY, checkpoint=str(path), trust_checkpoints=True)
     module = MMADFERModule(TASK, cfg, expected_shapes(cfg))
     assert torch.equal(module.net.vision_proj.weight, state["vision_proj.weight"])
+
+
+# --- golden figures from the official code (tests/golden_official/mma_dfer/official.json) ---------------------
+
+GOLDEN = json.loads((Path(__file__).parent / "golden_official" / "mma_dfer" / "official.json").read_text())
+
+
+def golden_weight(name: str, shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """The fixture's per-tensor drawing rule (``GOLDEN["weights"]["rule"]``)."""
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(zlib.crc32(name.encode()) + seed))
+    if name.endswith(".weight") and len(shape) == 1:
+        return 1.0 + 0.02 * noise
+    return noise if "gate" in name else 0.02 * noise
+
+
+def golden_inputs(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1000 + size)
+    return torch.rand((1, 16, 3, size, size), generator=g), torch.randn((1, 1, 512, 128), generator=g)
+
+
+@pytest.mark.parametrize("size", [112, 160])
+def test_code_preset_gives_the_official_logits(size: int) -> None:
+    """The official model's logits (its commit in the fixture) on the same weights, drawn by name in the
+    official layout and loaded through bench's loader: the code preset matches to 1e-5; one paper switch
+    (Eq. 3 on the patches only) moves them, and the paper preset's single gate cannot take the file."""
+    code = MMADFERConfig(**{**CODE, "img_size": size})
+    shapes = official_shapes(code, 7)
+    layout = "\n".join(f"{k} {list(s)}" for k, s in sorted(shapes.items()))
+    assert hashlib.sha256(layout.encode()).hexdigest() == GOLDEN["layout_sha256"][str(size)]  # the real layout
+    official = {k: golden_weight(k, s, GOLDEN["weights"]["seed"]) for k, s in shapes.items()}
+    video, audio = golden_inputs(size)
+    expected = torch.tensor(GOLDEN["logits"][str(size)])
+
+    def logits(cfg: MMADFERConfig) -> torch.Tensor:
+        torch.manual_seed(0)
+        net = MMADFERNet(cfg, ("video", "audio"), 7).eval()
+        load_official_state(net, official, "golden")
+        with torch.no_grad():
+            return net(video, audio)[0]
+
+    got = logits(code)
+    assert (got - expected).abs().max().item() < 1e-5, (got, expected)
+    if size == 112:  # one size suffices to show the switch matters (a full-size forward is seconds of CPU)
+        patches_only = logits(dataclasses.replace(code, fusion_tokens="patches"))
+        assert (patches_only - expected).abs().max().item() > 1e-3
+    with pytest.raises(DataError, match=r"missing \(1\): fusion_gate"):
+        load_official_state(MMADFERNet(MMADFERConfig(img_size=size), ("video", "audio"), 7), official, "golden")
+
+
+def golden_wav(path: Path) -> Path:
+    """The fixture's wav (``GOLDEN["fbank"]["wav"]``), written the same way."""
+    rate, n = 16000, 8000
+    t = np.arange(n) / rate
+    left = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * np.random.default_rng(7).standard_normal(n)
+    right = 0.2 * np.sin(2 * np.pi * 1250 * t)
+    pcm = np.clip(np.round(np.stack([left, right], 1) * 32767), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(2)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(pcm.tobytes())
+    return path
+
+
+def test_fbank_is_the_official_one_and_a_missing_wav_its_zeros(tmp_path: Path) -> None:
+    """``_wav2fbank`` + the AudioSet normalisation of the official loader, on a fixed stereo wav; a missing
+    wav is the official constant under ``missing_audio=zeros`` (the code preset) and an error on the paper side."""
+    fbank = get_transform(TransformSpec("audio_fbank_audiomae", {})).run(golden_wav(tmp_path / "a.wav")).array
+    golden = GOLDEN["fbank"]
+    assert list(fbank.shape) == golden["shape"]
+    assert np.abs(fbank[0:64:4, ::16] - np.array(golden["sub"])).max() < 1e-5
+    assert float(fbank.astype(np.float64).sum()) == pytest.approx(golden["sum"], rel=1e-6)
+    assert float((fbank.astype(np.float64) ** 2).sum()) == pytest.approx(golden["sum_of_squares"], rel=1e-6)
+    missing = tmp_path / "clips_wav" / "00001.wav"
+    output = get_transform(TransformSpec("audio_fbank_audiomae", {"missing_audio": "zeros"})).run(missing)
+    assert output.fallbacks == ("missing_audio_zeros",) and output.array.shape == (512, 128)
+    assert np.abs(output.array - golden["missing_wav_value"]).max() < 1e-6
+    with pytest.raises(DataError, match="00001.wav"):
+        get_transform(TransformSpec("audio_fbank_audiomae", {})).run(missing)
+
+
+def test_frame_indices_are_the_official_ones_by_the_lists_count(tmp_path: Path) -> None:
+    """``_get_test_indices`` for each listed count; on a MAFW face folder of 20 files the official list says
+    19, so ``count=mmadfer_lists`` (the code preset's ``frame_count=lists``) samples those, ``files`` does not."""
+    for n, indices in GOLDEN["frames"]["test_indices"].items():
+        assert tsn_clip_indices(int(n), 16, 1)[0].tolist() == indices, n
+    folder = tmp_path / "clips_faces" / "00042"
+    folder.mkdir(parents=True)
+    for j in range(20):
+        Image.fromarray(np.full((8, 8, 3), j * 10, np.uint8)).save(folder / f"{j}.png")
+
+    def sampled(count: str) -> list[int]:
+        transform = get_transform(TransformSpec("video_frames", {"num_frames": 16, "size": 8, "count": count}))
+        return [int(frame[0, 0, 0]) // 10 for frame in transform.sample(transform.run(folder).array, False, None)]
+
+    assert sampled("mmadfer_lists") == GOLDEN["frames"]["test_indices"]["19"]
+    assert sampled("files") == GOLDEN["frames"]["test_indices"]["20"] != GOLDEN["frames"]["test_indices"]["19"]

@@ -20,7 +20,7 @@ from bench.errors import ConfigError
 from bench_methods.mma_dfer import MMADFER
 from bench_methods.mma_dfer.augment import augment_clips, crop_box
 from bench_methods.mma_dfer.config import TINY, MMADFERConfig
-from bench_methods.mma_dfer.module import MMADFERModule, expected_shapes
+from bench_methods.mma_dfer.module import MMADFERModule, expected_shapes, to_model_size
 
 TASK = TaskSpec("classification", ("a", "b", "c", "d"))
 
@@ -48,6 +48,7 @@ def run_tiny(data_root: Path, out: Path, tmp_path_factory: pytest.TempPathFactor
     return [cell.record for cell in run.execute(run.make_plan(request))]
 
 
+@pytest.mark.slow
 def test_tiny_model_learns_the_synthetic_data(data_root: Path, tmp_path: Path,
                                               tmp_path_factory: pytest.TempPathFactory) -> None:
     records = run_tiny(data_root, tmp_path, tmp_path_factory, modalities=["video", "audio"])
@@ -62,6 +63,38 @@ def test_tiny_model_learns_the_synthetic_data(data_root: Path, tmp_path: Path,
     assert losses[-1] < losses[0]
 
 
+def test_the_old_preset_name_plans_and_records_as_code(data_root: Path, tmp_path: Path) -> None:
+    request = run.RunRequest(method="mma_dfer", protocol="synthetic_dfew_5fold", folds=("1",), preset="official",
+                             data_root=data_root, out=tmp_path, progress=False)
+    plan = run.make_plan(request)
+    assert plan.request.preset == "code" and plan.cfg == resolve("code")
+
+
+def test_crops_come_from_the_source_frames_under_the_code_preset() -> None:
+    """``crop_from=source`` stores frames at ``source_size`` and crops those (the code's
+    ``GroupRandomSizedCrop`` on the source frame), then resizes to ``img_size``; the same draws
+    on the cached S x S frames give another clip."""
+    code, paper = resolve("code", img_size=112), resolve(img_size=112)
+    assert MMADFER().inputs(code, ["video"])["video"].params["size"] == 224
+    assert MMADFER().inputs(paper, ["video"])["video"].params["size"] == 112
+    assert expected_shapes(code)["video"] == (16, 3, 224, 224) and expected_shapes(paper)["video"] == (16, 3, 112, 112)
+    video = torch.rand((2, 3, 3, 32, 32), generator=torch.Generator().manual_seed(0))
+    from_source = augment_clips(video, torch.Generator().manual_seed(1), size=16)
+    from_cache = augment_clips(to_model_size(video, 16), torch.Generator().manual_seed(1))
+    assert from_source.shape == from_cache.shape == (2, 3, 3, 16, 16)
+    assert (from_source - from_cache).abs().max() > 0.05
+    assert torch.equal(to_model_size(from_cache, 16), from_cache)
+
+
+def test_drop_last_drops_the_last_smaller_batch(data_root: Path, tmp_path: Path,
+                                                tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The code's training loader (``main.py:173-178``): fold 1 trains on 192 clips, 19 full batches of 10."""
+    steps = {drop: run_tiny(data_root, tmp_path / str(drop), tmp_path_factory, folds=("1",),
+                            overrides={"epochs": 1, "batch_size": 10, "drop_last": drop})[0]["history"][0]["steps"]
+             for drop in (False, True)}
+    assert steps == {False: 20, True: 19}
+
+
 def test_one_modality_builds_the_unimodal_probe(data_root: Path, tmp_path: Path,
                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
     rec = run_tiny(data_root, tmp_path, tmp_path_factory, modalities=["audio"], folds=("1",),
@@ -70,23 +103,29 @@ def test_one_modality_builds_the_unimodal_probe(data_root: Path, tmp_path: Path,
 
 
 def test_inputs_name_the_official_preprocessing() -> None:
-    cfg = resolve("official", test_clips=2, img_size=224)
+    cfg = resolve("code", test_clips=2, img_size=224)
     specs = MMADFER().inputs(cfg, ["video", "audio"])
     assert specs["video"].name == "video_frames" and dict(specs["video"].params) == {
-        "num_frames": 16, "size": 224, "ordering": "lexicographic", "test_clips": 2}
+        "num_frames": 16, "size": 224, "ordering": "lexicographic", "test_clips": 2, "count": "mmadfer_lists"}
     assert specs["audio"].name == "audio_fbank_audiomae" and dict(specs["audio"].params) == {
-        "sample_rate": None, "channel": "first", "num_mel_bins": 128, "target_length": 512, "missing_audio": "error"}
+        "sample_rate": None, "channel": "first", "num_mel_bins": 128, "target_length": 512, "missing_audio": "zeros"}
+    paper = MMADFER().inputs(resolve(), ["video", "audio"])
+    assert (paper["video"].params["count"], paper["audio"].params["missing_audio"]) == ("files", "error")
     for spec in specs.values():
         get_transform(spec)  # every parameter exists in the registered transform
     assert set(MMADFER().inputs(cfg, ["audio"])) == {"audio"}
 
 
 def test_presets_and_configuration_errors() -> None:
-    paper, official = resolve(), resolve("official")
+    paper, official = resolve(), resolve("code")
+    assert resolve("official") == official  # the old name of the code preset, an alias
     assert (paper.lr, paper.weight_decay, paper.batch_size, paper.epochs) == (1e-4, 1e-2, 8, 25)
     assert (paper.gates, paper.fusion_tokens, paper.lr_schedule) == ("one", "patches", "cosine_to_zero")
     assert (official.gates, official.fusion_tokens, official.lr_schedule, official.frame_ordering) == (
         "per_layer_and_modality", "all", "cosine_per_epoch", "lexicographic")
+    assert (official.frame_count, official.missing_audio, official.drop_last, official.img_size) == (
+        "lists", "zeros", True, 224)
+    assert (paper.frame_count, paper.missing_audio, paper.drop_last, paper.img_size) == ("files", "error", False, 160)
     with pytest.raises(ConfigError, match="prompt_updates=4 must divide num_prompts=6"):
         resolve(prompt_updates=4)
     assert resolve(prompt_updates=4, num_prompts=12).prompt_updates == 4  # Table 7, the code's 3 per update
@@ -134,7 +173,7 @@ def test_learning_rate_schedules() -> None:
     official = dataclasses.replace(resolve("tiny"), lr=1e-4, epochs=25, lr_schedule="cosine_per_epoch")
     per_epoch = scheduled_lrs(official, steps_per_epoch=3)
     assert len(per_epoch) == 26
-    for epoch in (0, 1, 12, 24):  # REFERENCE 4.5: 5e-5 (1 + cos(pi e / 25)); the last epoch at 3.9e-7
+    for epoch in (0, 1, 12, 24):  # main.py:158, stepped per epoch: 5e-5 (1 + cos(pi e / 25)); the last epoch at 3.9e-7
         assert math.isclose(per_epoch[epoch], 5e-5 * (1 + math.cos(math.pi * epoch / 25)), rel_tol=1e-9)
     assert math.isclose(per_epoch[24], 3.9e-7, rel_tol=0.02)
     paper = dataclasses.replace(official, epochs=2, lr_schedule="cosine_to_zero")

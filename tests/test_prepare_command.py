@@ -32,7 +32,7 @@ def test_check_fails_on_sizes_then_passes_then_names_a_corrupt_clip(
     assert main(["prepare", "caer", "--data-root", str(root), "--check"]) == 1
     out = capsys.readouterr().out
     assert "clips: 6 found, expected 13175 (CAER video release)" in out
-    assert "1 problem(s):" in out
+    assert "1 problem(s) found" in out
     row = next(line for line in out.splitlines() if line.startswith("clips"))
     assert row.split() == ["clips", "6", "13175", "MISMATCH"]
 
@@ -45,7 +45,7 @@ def test_check_fails_on_sizes_then_passes_then_names_a_corrupt_clip(
     clip.write_bytes(clip.read_bytes()[:300])
     assert main(["prepare", "caer", "--data-root", str(root), "--check"]) == 1
     out = capsys.readouterr().out
-    assert f"{clip}: video of sample test_Disgust_0002" in out and "2 problem(s):" in out
+    assert f"{clip}: video of sample test_Disgust_0002" in out and "2 problem(s) found" in out
 
 
 def test_check_on_the_real_dfew_lists_matches_every_fold_size(
@@ -63,7 +63,7 @@ def test_check_on_the_real_dfew_lists_matches_every_fold_size(
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith("fold")}
     assert rows["fold1/train"] == ["9356", "9356", "ok"] and rows["fold4/test"] == ["2339", "2339", "ok"]
     assert len(rows) == 10 and all(r[-1] == "ok" for r in rows.values())
-    assert f"{2 * 11697} problem(s):" in out and "... and 23344 more" in out
+    assert f"{2 * 11697} problem(s) found" in out and "... and 23344 more" in out
 
 
 def test_a_bad_split_list_is_reported_with_its_file_and_line(

@@ -56,7 +56,7 @@ def test_hand_checked_cells(db: reported.Database) -> None:
     best = mma1.cell("MMA (ours)_224", "DFEW / UAR")
     assert (best.value, best.metric, best.protocol, best.own) == (67.01, "uar", "dfew_5fold", True)
     assert best.reproduce == reported.Reproduce(
-        "mma_dfer", "paper", {"img_size": 224, "vision_weights": "<path>", "audio_weights": "<path>"})
+        "mma_dfer", "code", {"img_size": 224, "vision_weights": "<path>", "audio_weights": "<path>"})
     assert mma1.cell("T-ESFL [29] (AV)", "DFEW / UAR").value is None
     assert mma1.cell("HuBERT [15]", "MAFW / UAR").printed_decimals == 2  # printed "25.00"
     ablation = db.papers["mma_dfer"].tables["4"].cell("+ + + +", "UAR")
@@ -194,7 +194,7 @@ def test_the_demo_database_is_valid(tmp_path: Path) -> None:
 
 def test_missing_key_names_file_and_key(tmp_path: Path) -> None:
     message = load_error(write_db(tmp_path, PAPER.replace("value: 40.00, unit: percent, ", "value: 40.00, ", 1)))
-    assert str(tmp_path / "reported" / "demo.yaml") in message
+    assert message.startswith(f"{tmp_path / 'reported' / 'demo.yaml'}:11: ")  # the line of that cell
     assert "cells[2]" in message and "row 'B'" in message and "key 'unit' is missing" in message
 
 
@@ -248,8 +248,24 @@ def test_unknown_protocol_and_unit_are_refused(tmp_path: Path) -> None:
         write_db(tmp_path, PAPER.replace("unit: percent", "unit: percnt", 1)))
 
 
+def test_reproduce_names_the_preset_that_produced_the_number(tmp_path: Path) -> None:
+    paper = PAPER.replace("own: true}", "own: true, reproduce: {method: late_fusion, set: {epochs: 3}}}", 1)
+    message = load_error(write_db(tmp_path, paper))
+    assert "cells[0]" in message and "reproduce: key 'preset' is missing" in message and "code" in message
+    named = PAPER.replace("own: true}", "own: true, reproduce: {method: late_fusion, preset: code}}", 1)
+    cell = reported.load_all(write_db(tmp_path, named)).table("demo:1")[1].cell("A", "UAR")
+    assert cell.reproduce == reported.Reproduce("late_fusion", "code")
+
+
+def test_mma_dfer_cells_replay_the_official_code(db: reported.Database) -> None:
+    """MMA-DFER's numbers came from the official code: every one of its reruns is the code preset."""
+    presets = {cell.reproduce.preset for table in db.papers["mma_dfer"].tables.values() for cell in table.cells
+               if cell.reproduce is not None}
+    assert presets == {"code"}
+
+
 def test_reproduce_only_on_rows_with_a_protocol(tmp_path: Path) -> None:
-    paper = PAPER.replace("own: false}", "own: false, reproduce: {method: late_fusion}}", 1)
+    paper = PAPER.replace("own: false}", "own: false, reproduce: {method: late_fusion, preset: paper}}", 1)
     assert reported.load_all(write_db(tmp_path, paper)).papers["demo"]  # a baseline the authors trained
     paper = paper.replace("protocol: synthetic_5fold, modalities: [video], runs: null, own: false, reproduce",
                           "protocol: null, modalities: [video], runs: null, own: false, reproduce", 1)

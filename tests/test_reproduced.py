@@ -24,7 +24,7 @@ def test_add_stamps_machine_device_and_date_and_keeps_the_predictions(tmp_path: 
     target = _committed(tmp_path, 1, 0, 0.5)
     assert target.is_relative_to(tmp_path / "reproduced" / "runs" / "synthetic_5fold" / "late_fusion")
     got = reproduced.records(tmp_path / "reproduced")
-    assert [r["reproduced"] for r in got] == [
+    assert [r["reproduced"] for _, r in got] == [
         {"machine": "ci-box", "device": "cpu (x86_64, 1 threads)", "date": "2026-12-04T21:00:00Z"}]
     np.testing.assert_array_equal(np.load(store.predictions_path(target))["ids"], ["x"])
 
@@ -39,9 +39,9 @@ def test_a_local_record_replaces_the_committed_one_of_its_cell(tmp_path: Path) -
     for fold, uar in ((1, 0.5), (2, 0.7)):
         _committed(tmp_path, fold, 0, uar)
     committed = reproduced.records(tmp_path / "reproduced")
-    local = [record(1, 0, 3, 0.9, 0.9)]
+    local = [(tmp_path / "local.json", record(1, 0, 3, 0.9, 0.9))]
     merged = reproduced.with_committed(local, committed)
-    assert sorted((r["fold"], r["metrics"]["uar"], reproduced.is_committed(r)) for r in merged) == [
+    assert sorted((r["fold"], r["metrics"]["uar"], reproduced.is_committed(r)) for _, r in merged) == [
         ("fold1", 0.9, False), ("fold2", 0.7, True)]
 
 
@@ -56,6 +56,6 @@ def test_table_and_check_show_the_committed_records(db: reported.Database, tmp_p
     assert built.rows[0][1] == "64.00 | 60.00 ± 14.14 (n=2, 2/5 folds) § | -4.00"  # (50 + 70) / 2; sd 14.14
     assert any(note.startswith("§ reproduced by records committed in results/reproduced/") for note in built.notes)
     assert "§" not in built.rows[2][1]  # a row without committed records is not marked
-    findings = check.check_reported(db, reproduced.with_committed([]))
+    findings = check.check_reported(db, [rec for _, rec in reproduced.with_committed([])])
     uar = next(f for f in findings if f.cell == "('LF (ours)', 'UAR')")
     assert uar.status == "ok" and "2 of 2 records from results/reproduced/" in uar.detail

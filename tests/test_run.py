@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import run, store
+from bench import protocols, run, store, training
 from bench.data.synthetic import SyntheticSpec, generate
-from bench.errors import ConfigError, DataError, RunError
+from bench.errors import ConfigError, DataError, ProtocolError, RunError
 
 FAST = {"epochs": 3}
 
@@ -110,6 +110,7 @@ def test_crash_mid_training_leaves_no_record(data_root: Path, cache_dir: Path, t
     assert not redone.skipped and redone.path.is_file()
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_no_record(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "bench.cli", "run", "--method", "late_fusion", "--protocol", "synthetic_5fold",
@@ -153,7 +154,7 @@ def test_test_split_opens_once(data_root: Path, cache_dir: Path, tmp_path: Path)
     prepared = run._prepare(plan)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
     labels = np.zeros(len(prepared.ids), dtype=np.int64)
-    door = run._TestSplit(prepared, labels, [0, 1], "fold1")
+    door = training.TestSplit(prepared, labels, [0, 1], "fold1")
     door.predict(module)
     with pytest.raises(RunError, match="already evaluated"):
         door.predict(module)
@@ -185,7 +186,7 @@ def test_incomplete_data_root_names_the_layout(data_root: Path, cache_dir: Path,
 
 
 def test_protocol_needing_a_missing_regime(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
-    text = (Path(run.protocols.load("synthetic_5fold").path).read_text()
+    text = (Path(protocols.load("synthetic_5fold").path).read_text()
             .replace("name: synthetic_5fold", "name: synthetic_linear").replace("{kind: supervised}", "{kind: linear_eval}"))
     path = tmp_path / "synthetic_linear.yaml"
     path.write_text(text)
@@ -193,6 +194,7 @@ def test_protocol_needing_a_missing_regime(data_root: Path, cache_dir: Path, tmp
         run.make_plan(request(data_root, cache_dir, tmp_path, protocol=str(path)))
 
 
+@pytest.mark.slow
 def test_cli_prints_the_fold_table_and_exit_codes(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
     base = [sys.executable, "-m", "bench.cli", "run", "--protocol", "synthetic_5fold", "--preset", "tiny",
             "--data-root", str(data_root), "--out", str(tmp_path), "--cache-dir", str(cache_dir), "--no-progress"]
@@ -209,7 +211,7 @@ def test_cli_prints_the_fold_table_and_exit_codes(data_root: Path, cache_dir: Pa
 
 
 def test_patience_stops_where_the_validation_series_says(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
-    text = (Path(run.protocols.load("synthetic_holdout").path).read_text()
+    text = (Path(protocols.load("synthetic_holdout").path).read_text()
             .replace("name: synthetic_holdout", "name: synthetic_patience")
             .replace("{rule: best_val}", "{rule: best_val, patience: 2}"))
     path = tmp_path / "synthetic_patience.yaml"
@@ -229,9 +231,9 @@ def test_patience_stops_where_the_validation_series_says(data_root: Path, cache_
 
 
 def test_dataset_options_are_checked_by_name(data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
-    text = (Path(run.protocols.load("synthetic_5fold").path).read_text()
+    text = (Path(protocols.load("synthetic_5fold").path).read_text()
             .replace("name: synthetic_5fold", "name: synthetic_opts") + "dataset_options: {label_oder: readme}\n")
     path = tmp_path / "synthetic_opts.yaml"
     path.write_text(text)
-    with pytest.raises(run.ProtocolError, match="dataset 'synthetic' has no option 'label_oder'; its options: none"):
+    with pytest.raises(ProtocolError, match="dataset 'synthetic' has no option 'label_oder'; its options: none"):
         run.make_plan(request(data_root, cache_dir, tmp_path, protocol=str(path)))

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.data.prepare import ArrayDataset, Prepared
+from bench.data.prepare import ArrayDataset, Prepared, _EpochSampler, class_balanced_weights
 from bench.errors import ConfigError
-from bench.run import _EpochSampler, class_balanced_weights
 
 
 def _dataset(labels: np.ndarray | None, count: int) -> ArrayDataset:

@@ -97,6 +97,7 @@ def until(condition: Any, what: str, timeout: float = 400, every: float = 1.0) -
         time.sleep(every)
 
 
+@pytest.mark.slow
 def test_one_array_per_resource_set_and_failures_stay_isolated(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     grid = write_grid(tmp_path, folds=[1, 2], overrides=[{"epochs": 1}, {"epochs": 1, "lr": -1.0}])
@@ -144,6 +145,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, A
     return store.read(cell.record_path), np.load(store.predictions_path(cell.record_path))["outputs"]
 
 
+@pytest.mark.slow
 def test_signalled_job_requeues_and_resumes_exactly(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                     uninterrupted: tuple[dict[str, Any], np.ndarray]) -> None:
     grid, out = write_grid(tmp_path, overrides=[REQUEUE]), tmp_path / "out"

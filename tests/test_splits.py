@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -81,7 +82,8 @@ def in_sample_order(ids: tuple[str, ...], samples: list[Sample] = SAMPLES) -> bo
 
 
 def test_scheme_names() -> None:
-    assert set(SCHEMES) == {"official_folds", "official", "stratified_kfold", "subject_kfold", "subject_holdout", "ratio_cv"}
+    assert set(SCHEMES) == {"official_folds", "official", "stratified_kfold", "subject_kfold", "subject_holdout", "ratio_cv",
+                            "stratified_holdout"}
 
 
 def test_subject_kfold_ten_folds_partition_subjects() -> None:
@@ -416,7 +418,7 @@ def test_valid_configs_pass(cfg: dict) -> None:
     [
         ({"scheme": "subject_kfodl", "k": 5},
          r"p.yaml: split.scheme: unknown split scheme 'subject_kfodl' \(did you mean 'subject_kfold'\?\); "
-         r"valid: official, official_folds, ratio_cv, stratified_kfold, subject_holdout, subject_kfold"),
+         r"valid: official, official_folds, ratio_cv, stratified_holdout, stratified_kfold, subject_holdout, subject_kfold"),
         ({"k": 5}, r"p.yaml: split.scheme: missing"),
         ({"scheme": "stratified_kfold", "k": 5, "sed": 1},
          r"p.yaml: split.sed: unknown stratified_kfold key 'sed' \(did you mean 'seed'\?\); "
@@ -491,3 +493,51 @@ def test_split_file_of_the_synthetic_folds_round_trips_and_refuses_other_files(t
     out.write_text('{"schema": 1, "folds": []}', encoding="utf-8")
     with pytest.raises(DataError, match=r"synthetic_5fold.json: not a split file of schema 2"):
         splitfiles.verify("synthetic_5fold", None, out)
+
+
+def test_split_file_verify_names_file_line_fold_and_group(tmp_path: Path) -> None:
+    import json
+
+    from bench import splitfiles
+
+    out = tmp_path / "synthetic_5fold.json"
+    document = splitfiles.write("synthetic_5fold", None, out)
+    fold = document["folds"][0]
+    first_group = fold["groups"]["test"][0]
+    trained = fold["subjects"]["train"][0]
+
+    def tampered(edit: Any) -> list[str]:
+        copy = json.loads(json.dumps(document))
+        edit(copy["folds"][0])
+        path = tmp_path / "tampered.json"
+        path.write_text(json.dumps(copy, indent=2, sort_keys=True))
+        lines = path.read_text().splitlines()
+        problems = splitfiles.verify("synthetic_5fold", None, path)
+        for problem in problems:  # every problem names the file and a line holding what it is about
+            line = int(problem.split(":")[1])
+            assert problem.startswith(f"{path}:") and 1 <= line <= len(lines)
+        return problems
+
+    (dup,) = tampered(lambda f: f["groups"]["test"].append(first_group))
+    assert dup.endswith(f": fold1: group {first_group!r} is listed twice on the test side")
+    assert json.dumps(first_group) in (tmp_path / "tampered.json").read_text().splitlines()[int(dup.split(":")[1]) - 1]
+    (both,) = tampered(lambda f: f["subjects"]["test"].append(trained))
+    assert both.endswith(f": fold1: subject {trained!r} is on both train and test in the file; "
+                         "the folds drawn now put it on train")
+    (ghost,) = tampered(lambda f: f["subjects"]["test"].append("99"))
+    assert ghost.endswith(": fold1: subject '99' on the test side is not a subject of the data")
+    (moved,) = tampered(lambda f: f["groups"]["test"].remove(first_group))
+    assert f"fold1: the test side differs: 1 group(s) drawn there now are not in the file: {first_group} " \
+           "(47 groups in the file, 48 now)" in moved
+
+
+def test_a_split_naming_an_absent_subject_names_the_protocol_file(tmp_path: Path) -> None:
+    from bench import splitfiles
+
+    protocol = tmp_path / "ghost_subject.yaml"
+    protocol.write_text("name: ghost_subject\ndataset: synthetic\ntask: classification\nmodalities: [audio]\n"
+                        "split: {scheme: subject_holdout, test: [99]}\nregime: {kind: supervised}\n"
+                        "selection: {rule: last_epoch}\nmetrics: [uar]\nprimary: uar\n")
+    with pytest.raises(DataError) as info:
+        splitfiles.write(str(protocol), None, tmp_path / "out.json")
+    assert str(info.value).startswith(f"{protocol}:5: split.test: the dataset has no subject 99; it has ")

@@ -224,3 +224,76 @@ def test_a_local_path_placeholder_matches_any_given_file() -> None:
     other["config"] = {"epochs": 4, "weights": "/models/mae_face.pth"}
     assert tables.matching([given, missing, other], query, wanted) == [given]
     assert "--set 'weights=<path>'" in tables.run_command(query, Path("results"))
+
+
+def test_a_metric_a_record_lacks_comes_from_its_predictions(db: reported.Database, tmp_path: Path) -> None:
+    out = tmp_path / "derived"
+    rec = record(1, 0, 5, 0.7, 0.0, modalities=["video", "audio"], label_names=["a", "b", "c", "d"],
+                 confusion=np.eye(4, dtype=int).tolist())
+    del rec["metrics"]["war"]
+    path = store.record_path(out, "synthetic_5fold", "late_fusion", "ep5", "fold1", 0)
+    # predicted 0, 1, 2, 0 for true 0, 1, 2, 3: WAR 3/4
+    store.write(path, rec, {"ids": np.array(["w", "x", "y", "z"]), "outputs": np.eye(4)[[0, 1, 2, 0]],
+                            "targets": np.array([0, 1, 2, 3])})
+    rows = {row[0]: row for row in markdown_cells(tables.render(db, "demo:1", out, "markdown"))}
+    assert rows["LF 5 ep. (ours)"][1:] == ["70.00 (1) | 70.00 ± 0.00 (n=1, 1/5 folds) | +0.00",
+                                           "71.00 (1) | 75.00 ± 0.00 (n=1, 1/5 folds) | +4.00"]
+
+
+# --------------------------------------------------------------------------- code side and "(as written)"
+
+def mma_record(fold: int, preset: str, overrides: dict[str, Any], uar: float) -> dict[str, Any]:
+    protocol = protocols.load("synthetic_dfew_5fold")
+    query = tables.Query("mma_dfer", protocol.name, preset, overrides)
+    return {
+        "schema_version": store.SCHEMA_VERSION, "method": "mma_dfer", "preset": preset,
+        "protocol": {"name": protocol.name, "hash": protocol.hash, "leaky": protocol.leaky},
+        "fold": f"fold{fold}", "seed": 1, "config": tables.resolved_config(query),
+        "config_hash": f"{preset}{len(overrides)}", "modalities": list(protocol.modalities),
+        "regime": {"kind": "supervised", "pretrain": False},
+        "selection": {"rule": "last_epoch", "on_test": False}, "metrics": {"uar": uar},
+    }
+
+
+def test_a_code_side_cell_gets_an_as_written_row(tmp_path: Path) -> None:
+    """The cell shows the code preset's records; "(as written)" the paper preset's, each with its Δ;
+    the old preset name (an alias) matches the same records; where the overrides already set every
+    code switch, paper and code resolve alike and no second row appears."""
+    from bench_methods.mma_dfer.config import CODE
+
+    every_switch = ", ".join(f"{k}: {v}" for k, v in CODE.items())
+    cell = ('{{row: "{row}", column: "UAR", metric: uar, value: 60.00, unit: percent, protocol: synthetic_dfew_5fold, '
+            'modalities: [], runs: 1, own: true, reproduce: {{method: mma_dfer, preset: {preset}, set: {{{set}}}}}}}')
+    paper = textwrap.dedent(PAPER).split("    cells:\n")[0] + "    cells:\n" + "".join(
+        "      - " + cell.format(row=row, preset=preset, set=overrides) + "\n"
+        for row, preset, overrides in (("MMA", "code", "img_size: 32"), ("MMA old name", "official", "img_size: 32"),
+                                       ("MMA all switches", "code", every_switch)))
+    spec = 'paper: demo\ntable: "1"\ntitle: "Demo"\nrows: ["MMA", "MMA old name", "MMA all switches"]\n' \
+           'columns: ["UAR"]\ndecimals: 2\n'
+    root = tmp_path / "db"
+    (root / "reported").mkdir(parents=True)
+    (root / "tables").mkdir()
+    (root / "reported" / "demo.yaml").write_text(paper, encoding="utf-8")
+    (root / "tables" / "demo-1.yaml").write_text(spec, encoding="utf-8")
+    out = tmp_path / "store"
+    for fold, uar in ((1, 0.70), (2, 0.60)):
+        write(out, mma_record(fold, "code", {"img_size": 32}, uar))
+    write(out, mma_record(1, "paper", {"img_size": 32}, 0.55))
+    rendered = tables.build(reported.load_all(root), "demo:1", out)
+    assert [row[0] for row in rendered.rows] == ["MMA", "MMA (as written)", "MMA old name",
+                                                 "MMA old name (as written)", "MMA all switches"]
+    assert rendered.rows[0][1] == "60.00 | 65.00 ± 7.07 (n=2, 2/5 folds) | +5.00"
+    assert rendered.rows[1][1] == "60.00 | 55.00 ± 0.00 (n=1, 1/5 folds) | -5.00"
+    assert rendered.rows[2][1] == rendered.rows[0][1] and rendered.rows[3][1] == rendered.rows[1][1]
+    assert rendered.rows[4][1].startswith("60.00 | — (r1) | —")
+    assert rendered.row_notes[4][0].startswith("(r1) `bench run --method mma_dfer --protocol synthetic_dfew_5fold "
+                                               "--preset code --set gates=per_layer_and_modality")
+    assert any(note.startswith("(as written): ") for note in rendered.notes)
+    missing_paper = tables.build(reported.load_all(root), "demo:1", tmp_path / "empty").row_notes[1]
+    assert missing_paper == [f"(r2) `bench run --method mma_dfer --protocol synthetic_dfew_5fold --set img_size=32 "
+                             f"--out {tmp_path / 'empty'}`"]
+
+
+def test_the_paper_side_of_a_preset_is_named_by_convention() -> None:
+    assert [tables.paper_side(p) for p in ("code", "code_resnet18", "paper", "tiny", "codec")] == [
+        "paper", "paper_resnet18", None, None, None]

@@ -123,10 +123,10 @@ def test_unknown_param_names_transform_and_valid_params() -> None:
 @pytest.mark.parametrize(
     ("name", "params", "pattern"),
     [
-        ("video_frames", {"num_frames": "8"}, "must be int"),
-        ("video_frames", {"size": 32.0}, "must be int"),
-        ("video_frames", {"size": True}, "must be int"),
-        ("audio_logmel", {"frame_shift_ms": "10"}, "must be float"),
+        ("video_frames", {"num_frames": "8"}, "'num_frames': expected an integer, got '8'"),
+        ("video_frames", {"size": 32.0}, "'size': expected an integer, got 32.0"),
+        ("video_frames", {"size": True}, "'size': expected an integer, got True"),
+        ("audio_logmel", {"frame_shift_ms": "10"}, "'frame_shift_ms': expected a number, got '10'"),
         ("video_frames", {"num_frames": 0}, "must be > 0"),
         ("text_hash", {"vocab_size": 1}, "must be >= 2"),
     ],
@@ -355,18 +355,21 @@ def test_landmarks_csv_ragged_and_empty(tmp_path: Path) -> None:
 
 
 def test_choice_and_optional_params_and_storage_declarations() -> None:
-    with pytest.raises(ConfigError, match="'channel' must be one of 'mean', 'first', got 'left'"):
+    with pytest.raises(ConfigError, match="'channel': 'left' is not one of 'mean', 'first'$"):
         _transform("audio_fbank_audiomae", channel="left")
     assert _transform("audio_fbank_audiomae", sample_rate=None).params.sample_rate is None
     assert _transform("audio_fbank_audiomae", sample_rate=16000).params.sample_rate == 16000
-    with pytest.raises(ConfigError, match="'sample_rate' must be int"):
+    with pytest.raises(ConfigError, match=r"'sample_rate': expected an integer \(or null\), got '16k'"):
         _transform("audio_fbank_audiomae", sample_rate="16k")
     with pytest.raises(ConfigError, match="'size' must be > 0"):
         _transform("face_frames", size=0)
     frames = _transform("video_frames", num_frames=16, test_clips=2)
     assert frames.variable_length and frames.describe()["version"] == 2
-    assert frames.describe()["params"] == {"num_frames": 16, "size": 32, "ordering": "numeric", "test_clips": 2}
+    assert frames.describe()["params"] == {"num_frames": 16, "size": 32, "ordering": "numeric", "test_clips": 2,
+                                           "count": "files"}
     # Sampling parameters are recorded but do not key the cache: the decoded clip is the same.
-    assert frames.cache_identity()["params"] == {"size": 32, "ordering": "numeric"}
+    assert frames.cache_identity()["params"] == {"size": 32, "ordering": "numeric", "count": "files"}
+    with pytest.raises(ConfigError, match="'count' must be one of 'files', 'mmadfer_lists', got 'all'"):
+        _transform("video_frames", count="all")
     assert not _transform("audio_logmel").variable_length
     assert "device" not in _transform("face_frames", device="cuda").describe()["params"]

@@ -94,7 +94,7 @@ def test_bad_frame_directories(tmp_path: Path) -> None:
     (broken / "1.png").write_bytes(b"\x89PNG truncated")
     with pytest.raises(DataError, match=r"broken/1.png: cannot decode image"):
         _video_frames().apply(broken)
-    with pytest.raises(ConfigError, match="'ordering' must be one of 'numeric', 'lexicographic'"):
+    with pytest.raises(ConfigError, match="'ordering': 'natural' is not one of 'numeric', 'lexicographic'"):
         _video_frames(ordering="natural")
 
 

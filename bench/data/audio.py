@@ -14,7 +14,9 @@ Waveforms are read with :func:`bench.data.media.read_audio` (float in [-1, 1], w
 transform fixes a rate. A container without an audio track is a DataError unless the
 transform's ``missing_audio`` is ``"zeros"``: then the features of silence are used (shape
 from the container's declared duration) and the clip is recorded with the fallback
-``missing_audio_zeros``.
+``missing_audio_zeros``; under ``"zeros"`` a source file that does not exist (MMA-DFER's
+missing MAFW wav, ``dataloader/video_dataloader.py:151-152``) is silence too, for the
+transforms whose silence needs no duration.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ MissingAudio = Literal["error", "zeros"]
 AUDIOSET_MEAN = -4.2677393
 AUDIOSET_STD = 4.5689974
 """AudioMAE's AudioSet fbank statistics (``main_pretrain.py`` L174), used by MMA-DFER as
-``(fbank - mean) / (std * 2)`` (REFERENCE 4.3)."""
+``(fbank - mean) / (std * 2)`` (MMA-DFER ``video_dataloader.py`` ``_wav2fbank``, L89-135)."""
 
 
 def load_waveform(path: Path, sample_rate: int | None, mix: Mix = "mean") -> tuple[torch.Tensor, int]:
@@ -91,6 +93,8 @@ class _AudioTransform(Transform):
 
     def run(self, source: Path | str) -> Output:
         path = file_source(source, self.name)
+        if self.params.missing_audio == "zeros" and not path.exists():
+            return Output(self.silence(path), ("missing_audio_zeros",))
         try:
             return Output(self.features(path))
         except NoAudioTrackError:
@@ -136,7 +140,7 @@ class AudioLogMel(Transform):
 
 @register
 class AudioFbankAudioMAE(_AudioTransform):
-    """AudioMAE's input as MMA-DFER builds it (``video_dataloader.py`` ``_wav2fbank``, REFERENCE 4.3).
+    """AudioMAE's input as MMA-DFER builds it (MMA-DFER ``video_dataloader.py`` ``_wav2fbank``, L89-135).
 
     The waveform (channel 0, ``channel="first"``, as the code; or the channel mean) at its
     native rate (``sample_rate=None``, as the code, which never resamples; or e.g. 16000, the
@@ -195,27 +199,28 @@ class AudioLogMelMPUC(_AudioTransform):
 
     MPUC's code reads precomputed mel pickles, ``[T, 128]`` time-major, and applies
     ``librosa.power_to_db(S, ref=np.max)`` (top_db 80: values in [-80, 0]) per utterance
-    (MPUC ``data/RAVDESS.py`` L103); how the pickles were made is not in the repository. The
-    waveform (channel mean) is resampled to ``sample_rate``, then a ``n_fft``-point Hann STFT
-    every ``hop_length`` samples (centred, reflect-padded), power 2, ``n_mels`` Slaney-scale,
-    Slaney-normalised mel filters from 0 Hz to Nyquist (librosa's ``feature.melspectrogram``
-    defaults), in dB; then every ``decimate``-th frame is kept. The defaults (22050 Hz, hop
-    512, no decimation: 43.07 frames/s) are librosa's; the paper's reading ("80 filter banks",
-    "one frame for every 16 frames", Sec. IV-A) is 48000 Hz, hop 100, ``decimate`` 16 = 30
-    frames/s, the rate of the landmark frames the code cuts the mel with.
+    (MPUC ``data/RAVDESS.py`` L103, ``data/CMU_MOSEI.py`` L112); how the pickles were made is not
+    in the repository. The waveform (channel mean) is resampled to ``sample_rate``, then a
+    ``n_fft``-point Hann STFT every ``hop_length`` samples (centred, reflect-padded), power 2,
+    ``n_mels`` Slaney-scale, Slaney-normalised mel filters from 0 Hz to Nyquist (librosa's
+    ``feature.melspectrogram`` defaults), in dB; then every ``decimate``-th frame is kept. The
+    defaults (22050 Hz, hop 512, no decimation: 43.07 frames/s) are librosa's; the paper's
+    reading ("80 filter banks", "one frame for every 16 frames", Sec. IV-A) is 48000 Hz, hop
+    100, ``decimate`` 16 = 30 frames/s, the rate of the landmark frames the code cuts the mel with.
 
     Stored float32 ``[T, n_mels]`` (the whole clip); items are ``num_frames`` consecutive frames
     placed by the crop policy ``crop`` (:mod:`bench.data.vad`: ``start``, ``speech`` with the
     energy detector's ``vad_db``, ``mean`` over ``eval_windows`` windows, whose eval item is
-    ``[eval_windows, num_frames, n_mels]``); a clip shorter than the window wraps around,
+    ``[eval_windows, crops * num_frames, n_mels]``); a clip shorter than the window wraps around,
     counted per clip as the fallback ``shorter_than_crop_wrapped``, as MPUC's temporal crop.
+    ``crops`` > 1 puts that many such windows, each drawn in turn (training), one after the other.
     """
 
     name = "audio_logmel_mpuc"
     version = 1
     modality = "audio"
     variable_length = True
-    sampling_params = ("num_frames", "crop", "vad_db", "eval_windows")
+    sampling_params = ("num_frames", "crops", "crop", "vad_db", "eval_windows")
 
     @dataclasses.dataclass(frozen=True)
     class Params:
@@ -226,6 +231,7 @@ class AudioLogMelMPUC(_AudioTransform):
         top_db: float = 80.0
         decimate: int = 1
         num_frames: int = 90
+        crops: int = 1
         crop: CropPolicy = "start"
         vad_db: float = 30.0
         eval_windows: int = 5
@@ -234,7 +240,8 @@ class AudioLogMelMPUC(_AudioTransform):
         def __post_init__(self) -> None:
             positive("audio_logmel_mpuc", sample_rate=self.sample_rate, n_fft=self.n_fft,
                      hop_length=self.hop_length, n_mels=self.n_mels, top_db=self.top_db, decimate=self.decimate,
-                     num_frames=self.num_frames, vad_db=self.vad_db, eval_windows=self.eval_windows)
+                     num_frames=self.num_frames, crops=self.crops, vad_db=self.vad_db,
+                     eval_windows=self.eval_windows)
 
     @functools.cached_property
     def _mel(self) -> Any:
@@ -264,13 +271,16 @@ class AudioLogMelMPUC(_AudioTransform):
             low, high = vad.start_range(n, p.num_frames, region)
             if high > low and rng is None:
                 raise ValueError("audio_logmel_mpuc: a train-time crop needs an rng")
-            start = int(rng.integers(low, high + 1)) if high > low else low
+            starts = [int(rng.integers(low, high + 1)) if high > low else low for _ in range(p.crops)]
         elif p.crop == "mean":
-            starts = vad.spread_starts(n, p.num_frames, p.eval_windows)
-            return np.stack([array[vad.window(n, p.num_frames, int(s))] for s in starts])
+            spread = vad.spread_starts(n, p.num_frames, p.eval_windows)
+            return np.stack([array[self._windows(n, [int(s)] * p.crops)] for s in spread])
         else:
-            start = vad.centred_start(n, p.num_frames, region) if region is not None else 0
-        return np.asarray(array[vad.window(n, p.num_frames, start)])
+            starts = [vad.centred_start(n, p.num_frames, region) if region is not None else 0] * p.crops
+        return np.asarray(array[self._windows(n, starts)])
+
+    def _windows(self, n: int, starts: list[int]) -> np.ndarray:
+        return np.concatenate([vad.window(n, self.params.num_frames, s) for s in starts])
 
     def item_fallbacks(self, array: np.ndarray) -> tuple[str, ...]:
         return crop_fallbacks(len(array), self.params.num_frames)
@@ -278,7 +288,7 @@ class AudioLogMelMPUC(_AudioTransform):
 
 @register
 class AudioMelConCluGen(_AudioTransform):
-    """ConCluGen's spectrogram (``src/utils/audio_util.py``, REFERENCE 1.3).
+    """ConCluGen's spectrogram (ConCluGen ``src/utils/audio_util.py`` L33, ``video_datamodule.py`` L858).
 
     ffmpeg's ``-ar 16000 -ac 1`` (here: channel mean, resampled to 16 kHz), then
     ``torchaudio.transforms.MelSpectrogram(n_fft=2048, hop_length=160, n_mels=128, power=2)``

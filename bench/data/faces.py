@@ -6,7 +6,8 @@ thresholds 0.6/0.7/0.7, factor 0.709) and the P/R/O-net weights that ship inside
 ``[N, H, W, 3]`` array; the boxes equal frame-by-frame detection). ``detect`` gives per frame
 ``None`` or a float ``[k, 4]`` array of ``x1, y1, x2, y2`` boxes.
 
-Policies (``face_frames`` parameter ``policy``; REFERENCE 1.3, 4.2, 2.2):
+Policies (``face_frames`` parameter ``policy``; ConCluGen ``src/utils/crop_face_util.py`` L102-314,
+MMA-DFER ``data_utils/extract_faces_mfaw.py``, AVCE ``preprocessing.py``):
 
 ``conclugen_segments`` (ConCluGen ``src/utils/crop_face_util.py``): ``MTCNN(select_largest=False)``
     run on BGR frames (the code feeds OpenCV frames unchanged; ``detect_order`` switches), first

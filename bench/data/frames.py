@@ -5,7 +5,7 @@ DFEW ships ``clip_224x224/<id>/`` and MMA-DFER stores its MAFW face crops (``0.j
 …``, not zero-padded). Frame images are ordered by the integer in their name
 (``ordering="numeric"``, the temporal order) or, as an explicit switch, by
 ``ordering="lexicographic"``: the ``glob`` + ``sort`` of the MMA-DFER loader
-(``video_dataloader.py`` L138-139, REFERENCE 4.3), which on MAFW's unpadded names gives
+(``video_dataloader.py`` L138-139), which on MAFW's unpadded names gives
 0, 1, 10, 100, … — the order its reported numbers were trained and tested with.
 
 ``video_frames`` caches the whole clip, resized, and samples at batch time: TSN segments
@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import Literal
+
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -116,7 +118,12 @@ class VideoFrames(Transform):
 
     Stored: every frame (of a video file, or a frame directory in ``ordering``) resized with
     :func:`resize` (MMA-DFER's test-time ``GroupResize``: the whole frame straight to S×S,
-    aspect ratio not kept): uint8 ``[N, size, size, 3]``. Items: :func:`tsn_sample` with
+    aspect ratio not kept): uint8 ``[N, size, size, 3]``. ``count="mmadfer_lists"`` keeps the
+    frames MMA-DFER's lists count: a frame directory inside a ``clips_faces/`` folder (its MAFW
+    face crops) loses its last frame in ``ordering``, because the official MAFW lists give
+    ``len(os.listdir(dir)) - 1`` as the frame count (``data_utils/process_ann_mfaw.py:26``) and
+    the loader samples indices below it (``dataloader/video_dataloader.py:57-75``); DFEW's lists
+    count every file. Items: :func:`tsn_sample` with
     ``num_frames`` segments; ``test_clips = K > 1`` gives eval items ``[K, T, size, size, 3]``
     for a K-clip test average. Version 1 sampled at preprocessing time (centre only).
     """
@@ -133,12 +140,17 @@ class VideoFrames(Transform):
         size: int = 32
         ordering: Ordering = "numeric"
         test_clips: int = 1
+        count: Literal["files", "mmadfer_lists"] = "files"
 
         def __post_init__(self) -> None:
             positive("video_frames", num_frames=self.num_frames, size=self.size, test_clips=self.test_clips)
 
     def run(self, source: Path | str) -> Output:
-        frames = read_clip(file_source(source, self.name), self.params.ordering)
+        path = file_source(source, self.name)
+        frames = read_clip(path, self.params.ordering)
+        if self.params.count == "mmadfer_lists" and path.is_dir() and path.parent.name == "clips_faces" \
+                and len(frames) > 1:
+            frames = frames[:-1]
         return Output(resize_all(frames, self.params.size))
 
     def sample(self, array: np.ndarray, train: bool, rng: np.random.Generator | None) -> np.ndarray:

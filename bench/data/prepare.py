@@ -19,6 +19,10 @@ and independent of batching or workers, so runs are reproducible and equally lon
 are sampled alike; in eval mode the deterministic rule. :attr:`Prepared.shapes` (train) and
 :attr:`Prepared.eval_shapes` report exactly the shapes those items have (they differ only
 for multi-clip evaluation, ``[K, ...]``).
+
+Its two loaders start each pass through :meth:`ArrayDataset.start_pass`: :meth:`ArrayDataset.loader`
+(passes counted as they start) and :func:`train_loader`, a training stage's loader, whose order
+and samplings are a function of (seed, stage, epoch) so a resumed fit sees the same data.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 import torch
 
 from bench.api import Sample, TaskSpec, TransformSpec
+from bench.config import stable_hash
 from bench.data.cache import Cache, MappedArray, source_identity
 from bench.data.transforms import Output, Transform, get_transform
 from bench.errors import ConfigError, DataError
@@ -261,6 +266,14 @@ class ArrayDataset(torch.utils.data.Dataset):
         self.seed = 0
         self.pass_index = 0
 
+    def start_pass(self, seed: int, pass_index: int) -> None:
+        """Set what a pass over the data draws its train-time samplings from (see :func:`item_rng`).
+
+        The only setter of this state: both loaders (:meth:`loader`, :func:`train_loader`) call it
+        before the pass's first item is read.
+        """
+        self.seed, self.pass_index = seed, pass_index
+
     def __len__(self) -> int:
         return len(self.indices)
 
@@ -311,7 +324,7 @@ class ArrayDataset(torch.utils.data.Dataset):
     def loader(self, batch_size: int, shuffle: bool, seed: int) -> torch.utils.data.DataLoader:
         """A single-process DataLoader over this dataset, shuffled and (in train mode) sampled
         reproducibly from ``seed``."""
-        self.seed = seed
+        self.start_pass(seed, 0)
         return _PassCountingLoader(self, batch_size=batch_size, shuffle=shuffle, num_workers=0,
                                    generator=torch.Generator().manual_seed(seed), collate_fn=self.collate)
 
@@ -328,6 +341,56 @@ class _PassCountingLoader(torch.utils.data.DataLoader):
         self._passes = 0
 
     def __iter__(self) -> Iterator[Any]:
-        self.dataset.pass_index = self._passes
+        self.dataset.start_pass(self.dataset.seed, self._passes)
         self._passes += 1
         return super().__iter__()
+
+
+def derived_seed(seed: int, stage: int, epoch: int, purpose: str) -> int:
+    """A 32-bit seed that depends only on (cell seed, stage number, epoch, purpose)."""
+    return int(stable_hash([seed, stage, epoch, purpose])[:8], 16)
+
+
+class _EpochSampler(torch.utils.data.Sampler[int]):
+    """Shuffles with an order that is a function of (seed, stage, epoch), not of consumed state.
+
+    Lightning calls :meth:`set_epoch` before every epoch (a resumed fit too); it also starts the
+    dataset's pass, from which :class:`ArrayDataset` draws its train-time samplings.
+    """
+
+    def __init__(self, dataset: ArrayDataset, seed: int, stage: int, kind: str = "shuffle") -> None:
+        self.dataset, self.seed, self.stage, self.epoch = dataset, seed, stage, 0
+        self.weights = class_balanced_weights(dataset) if kind == "class_balanced" else None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.dataset.start_pass(self.seed + self.stage, epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(derived_seed(self.seed, self.stage, self.epoch, "order"))
+        if self.weights is not None:
+            return iter(torch.multinomial(self.weights, len(self.dataset), True, generator=generator).tolist())
+        return iter(torch.randperm(len(self.dataset), generator=generator).tolist())
+
+
+def class_balanced_weights(dataset: ArrayDataset) -> torch.Tensor:
+    """Per item 1 / (its class's count in ``dataset``): MPUC's WeightedRandomSampler weights (main.py L55-56)."""
+    if dataset.labels is None or dataset.labels.ndim != 1:
+        raise ConfigError("sampler=class_balanced draws by class: it needs a labelled single-label training set")
+    labels = torch.as_tensor(dataset.labels[dataset.indices], dtype=torch.long)
+    return 1.0 / torch.bincount(labels)[labels].double()
+
+
+def train_loader(dataset: ArrayDataset, batch_size: int, seed: int, stage: int,
+                 drop_last: bool = False, sampler: str = "shuffle") -> torch.utils.data.DataLoader:
+    """The training loader of one stage of a cell: per-epoch order and sampling (see :class:`_EpochSampler`;
+    ``sampler`` as :class:`bench.api.Stage`); ``drop_last`` drops each epoch's last, smaller batch."""
+    dataset.start_pass(seed + stage, 0)
+    order = _EpochSampler(dataset, seed, stage, sampler)
+    # its own generator: creating an iterator then draws no number from the global RNG
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=order,
+                                       num_workers=0, collate_fn=dataset.collate, drop_last=drop_last,
+                                       generator=torch.Generator().manual_seed(seed))

@@ -94,7 +94,7 @@ class TextTokens(Transform):
     download. Each text is tokenised with the model's special tokens, truncated to
     ``max_length`` and padded to it with the tokenizer's pad id. Output int64 ``[2, max_length]``:
     row 0 the input ids, row 1 the attention mask (1 = token, 0 = padding). ConCluGen's code
-    tokenises without truncation (REFERENCE 1.2-1.3); a fixed length is what lets a dataset's
+    tokenises without truncation (``video_dataset.py`` L148); a fixed length is what lets a dataset's
     texts stack, so choose ``max_length`` above the longest utterance to reproduce it.
     ``describe()`` carries the sha256 of the tokenizer files, so a different tokenizer at the
     same path is a different variant.
@@ -208,8 +208,9 @@ class TextGloVe(Transform):
     ``oov_words_zero``); an utterance without words is one zero step (``no_words_zero``). Output
     float32 ``[words, dim]``; items are ``num_frames`` consecutive words (random start in
     training, start 0 in evaluation, wrap-around when shorter, counted as
-    ``shorter_than_crop_wrapped``), MPUC's temporal crop. MPUC's code crops text on the same step
-    axis as the other modalities (its pickles are pre-aligned, REFERENCE 3.3); words here have
+    ``shorter_than_crop_wrapped``), MPUC's temporal crop (``crops`` such windows one after the other).
+    MPUC's code crops text on the same step axis as the other modalities (its pickles are
+    pre-aligned, ``data/CMU_MOSEI.py`` L205-235); words here have
     their own axis, so the text crop is drawn independently.
     """
 
@@ -217,16 +218,17 @@ class TextGloVe(Transform):
     version = 1
     modality = "text"
     variable_length = True
-    sampling_params = ("num_frames",)
+    sampling_params = ("num_frames", "crops")
 
     @dataclasses.dataclass(frozen=True)
     class Params:
         vectors_path: str = ""
         dim: int = 300
         num_frames: int = 30
+        crops: int = 1
 
         def __post_init__(self) -> None:
-            positive("text_glove", dim=self.dim, num_frames=self.num_frames)
+            positive("text_glove", dim=self.dim, num_frames=self.num_frames, crops=self.crops)
             if not self.vectors_path:
                 raise ConfigError("transform 'text_glove' needs parameter 'vectors_path' (a local GloVe .txt file, "
                                   "e.g. glove.840B.300d.txt)")
@@ -257,7 +259,7 @@ class TextGloVe(Transform):
         return Output(np.stack(rows), ("oov_words_zero",) if missing else ())
 
     def sample(self, array: np.ndarray, train: bool, rng: np.random.Generator | None) -> np.ndarray:
-        return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng)])
+        return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng, self.params.crops)])
 
     def item_fallbacks(self, array: np.ndarray) -> tuple[str, ...]:
         return crop_fallbacks(len(array), self.params.num_frames)

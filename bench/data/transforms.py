@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import types
 import typing
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from bench import loader
 from bench.api import TransformSpec
 from bench.errors import ConfigError, DataError, unknown
 
@@ -81,7 +81,8 @@ def tsn_clip_indices(num_available: int, num_segments: int, num_clips: int) -> n
 
     Clip ``k`` takes ``int(tick * (k + 1/2) / K + tick * s)`` for segment ``s`` (``tick = n / T``),
     so ``K = 1`` is MMA-DFER's centre rule (``_get_test_indices``). The multi-clip average of
-    MMA-DFER's Table 1 "*" rows is not in its code (REFERENCE 4.3); this even placement is
+    MMA-DFER's Table 1 "*" rows is not in its code (one clip per video, ``video_dataloader.py``
+    ``_get_test_indices``); this even placement is
     bench's reading of it. Clips with ``n <= T`` frames are the edge-padded ``0 .. n-1``.
     """
     n, t, k = int(num_available), int(num_segments), int(num_clips)
@@ -99,22 +100,24 @@ def _edge_padded(n: int, t: int) -> np.ndarray:
     return np.concatenate([np.arange(n), np.full(t - n, n - 1)]).astype(np.int64)
 
 
-def crop_indices(num_available: int, length: int, train: bool, rng: np.random.Generator | None) -> np.ndarray:
-    """A window of ``length`` consecutive steps, MPUC's temporal crop (REFERENCE 3.3): int64 ``[length]``.
+def crop_indices(num_available: int, length: int, train: bool, rng: np.random.Generator | None,
+                 crops: int = 1) -> np.ndarray:
+    """``crops`` windows of ``length`` consecutive steps, one after the other: int64 ``[crops * length]``.
 
-    Train: a uniformly random start in ``[0, n - length]``; eval: start 0 (MPUC's first view).
-    A sequence shorter than ``length`` wraps around, i.e. is padded with its own first rows, as
-    MPUC's RAVDESS loader does.
+    MPUC's temporal crop (``data/CMU_MOSEI.py`` L205-235, ``data/RAVDESS.py`` L151-172 of
+    ricfrr/mpuc-mer). Train: each window's start uniformly random in ``[0, n - length]``,
+    drawn in turn from ``rng``; eval: start 0 (MPUC's first view). A sequence shorter than
+    ``length`` wraps around, i.e. is padded with its own first rows, as MPUC's RAVDESS loader does.
     """
     n = int(num_available)
     if n < 1:
         raise ValueError("crop_indices needs at least one step")
-    start = 0
+    starts = [0] * crops
     if train and n > length:
         if rng is None:
             raise ValueError("crop_indices in train mode needs an rng")
-        start = int(rng.integers(0, n - length + 1))
-    return (start + np.arange(length)) % n
+        starts = [int(rng.integers(0, n - length + 1)) for _ in range(crops)]
+    return np.concatenate([(start + np.arange(length)) % n for start in starts])
 
 
 SHORT_WRAPPED = "shorter_than_crop_wrapped"
@@ -195,38 +198,12 @@ def register(cls: type[Transform]) -> type[Transform]:
     return cls
 
 
-_PLAIN = {
-    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-    float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    bool: lambda v: isinstance(v, bool),
-    str: lambda v: isinstance(v, str),
-}
-
-
 def _coerce(transform: str, param: str, value: Any, kind: Any) -> Any:
     """``value`` as a ``kind`` parameter, or a ConfigError naming transform, parameter and value."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType) and type(None) in args:
-        if value is None:
-            return None
-        (kind,) = [a for a in args if a is not type(None)]
-        origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(
-                f"transform {transform!r} parameter {param!r} must be one of "
-                f"{', '.join(map(repr, args))}, got {value!r}"
-            )
-        return value
-    check = _PLAIN.get(kind)
-    if check is None:
-        raise TypeError(f"transform {transform!r} parameter {param!r} has unsupported type {kind}")
-    if not check(value):
-        raise ConfigError(
-            f"transform {transform!r} parameter {param!r} must be {kind.__name__}, "
-            f"got {type(value).__name__} {value!r}"
-        )
-    return float(value) if kind is float else value
+    try:
+        return loader.coerce(value, kind)
+    except ValueError as exc:
+        raise ConfigError(f"transform {transform!r} parameter {param!r}: {exc}") from None
 
 
 def get_transform(spec: TransformSpec) -> Transform:

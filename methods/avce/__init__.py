@@ -6,35 +6,16 @@ AV space, where L_AVCE (eq. 2 with the similarity f of eq. 4) contrasts (x, y_a)
 (x, y_n); a second pass trains H1 and the encoder with L_dis (eq. 8). At test time only
 R(C(E(img))) is used. Modules: :mod:`.config` (every switch, paper vs official code),
 :mod:`.networks`, :mod:`.views` (closed-form sparsemax), :mod:`.losses`, :mod:`.augment`,
-:mod:`.module` (the two-pass update).
+:mod:`.module` (the two-pass update), :mod:`.official` (the code's state-dict layout).
 
-Data: frame-level samples, one per annotated frame, grouped by video (the afew_va, affwild
-and affwild2 adapters), read by bench's ``face_image`` transform (MTCNN crop as the code's
-``preprocessing.py``, ``face_policy=none`` for already cropped faces). On bench's clip
-datasets (synthetic_va) ``input=clip_frame`` takes one frame of each clip through
-``video_frames`` with one segment: a random frame in training, the centre frame at test.
-
-Length: iterations, as the paper (``iterations``; the runner's epochs are an upper bound and
-the module stops the fit after exactly that many iterations). Presets:
-
-============================  ====================================================================
-``paper``                     AVCE (AL): AlexNet, 50K iterations, batch 256 (AFEW-VA, Table 1)
-``paper_resnet18``            AVCE (R18): ResNet18, batch 128 (Table 1)
-``affwild``                   AlexNet, 100K iterations (Aff-Wild Table 2, Aff-Wild2 Table 3)
-``affwild_resnet18``          ResNet18, 100K iterations (Tables 2, 3)
-``table4_*``                  the Aff-Wild ablations of Table 4 (AlexNet, 100K): ``infonce``,
-                              ``barlow_twins``, ``without_dis``, ``f1``, ``f2``, ``mining``
-``code`` / ``code_resnet18``  every official-code value, its bugs included (labelled in records)
-``tiny`` / ``tiny_resnet18``  CPU runs on synthetic_va (``--modalities video``)
-============================  ====================================================================
-
-Reproducing, e.g. Tables 1, 2 and 3 (REPRODUCE.md lists every table)::
-
-    bench run --method avce --protocol afewva_cv --fold all --data-root AFEW_VA
-    bench run --method avce --protocol afewva_cv --preset paper_resnet18 --data-root AFEW_VA
-    bench run --method avce --protocol affwild_sampled_train --preset affwild --data-root AFF_WILD
-    bench run --method avce --protocol affwild2_val --preset affwild --set face_policy=none --data-root AFF_WILD2
-    bench run --method avce --protocol synthetic_va --preset tiny --modalities video --fold 1
+Inputs: one face image per frame-level sample (``face_image``), or one frame of a clip
+(``input=clip_frame``, ``video_frames`` with one segment) on bench's clip datasets. Length:
+``iterations`` as the paper, or ``epochs`` as the code. Presets: ``paper`` (AlexNet, Table 1),
+``paper_resnet18``, ``affwild`` / ``affwild_resnet18`` (100K iterations, Tables 2-3),
+``table4_*`` (the Aff-Wild ablations), ``code`` / ``code_resnet18`` (the official code, its
+bugs labelled in records; ``code_affwild*`` the same, paired with the Aff-Wild presets
+``paper_affwild*`` = ``affwild*`` for the tables' "(as written)" rows), ``tiny`` / ``tiny_resnet18`` (CPU runs on synthetic_va).
+REPRODUCE.md (AVCE) lists the data, the command of every table and the measured runs.
 """
 
 from __future__ import annotations
@@ -56,9 +37,11 @@ _CODE: dict[str, Any] = {
     **_CODE_WEIGHTS, "mu": 0.8, "cosine_scale": 0.5, "angle_scale": 0.25, "polarity_penalty": -0.05,
     "polarity_broadcast": True, "av_error": "mse", "loss_moments": "code", "delta2": 1.0,
     "pass2_moves_regressor": True, "head_batchnorm": False, "adam_betas": (0.5, 0.9), "sgd_momentum": 0.9,
-    "random_flip": True, "eval_mode_training": True,
+    "random_flip": True, "eval_mode_training": True, "epochs": 100, "iterations": AFFWILD_ITERATIONS,
 }
-"""Every official-code value (REFERENCE 2.8-2.9); its length stays the paper's (the code runs 100 epochs)."""
+"""Every official-code value (``kdhht2334/AVCE_FER`` ``main.py``, ``models.py``, ``utils.py``), its
+length included: 100 epochs (``main.py`` L346), not the paper's 50K iterations, under the milestones
+of 100K iterations (5K … 85K, ``main.py`` L335-338)."""
 
 _TABLE4: dict[str, dict[str, Any]] = {
     "infonce": {"contrastive": "infonce"},
@@ -73,9 +56,7 @@ _TABLE4: dict[str, dict[str, Any]] = {
 _TINY: dict[str, Any] = {"input": "clip_frame", "resize": 72, "crop": 64, "encoder_width": 16, "iterations": 200,
                          "batch_size": 32, "lr": 1e-3, "lr_first_milestone": 160, "lr_every": 1000, **_CODE_WEIGHTS}
 """CPU-sized runs on the synthetic benchmark's 48-pixel clips: a quarter-width encoder, a larger Adam step,
-a short schedule, and the code's loss weights — with the paper's unit weights and batch-sum L_dis the
-contrastive and discriminative terms swamp L_AV in runs this short (fold-1 CCC stays at 0 after 120
-iterations, against 0.34 (AlexNet) and 0.52 (ResNet18) with the code's weights)."""
+a short schedule, and the code's loss weights (REPRODUCE.md, AVCE, gives the measurement behind them)."""
 
 
 class AVCE(Method):
@@ -95,6 +76,10 @@ class AVCE(Method):
         **{f"table4_{row}": {**over, "iterations": AFFWILD_ITERATIONS} for row, over in _TABLE4.items()},
         "code": _CODE,
         "code_resnet18": {**_CODE, "backbone": "resnet18", "always_on_dropout": True},
+        "code_affwild": _CODE,
+        "code_affwild_resnet18": {**_CODE, "backbone": "resnet18", "always_on_dropout": True},
+        "paper_affwild": "affwild",
+        "paper_affwild_resnet18": "affwild_resnet18",
         "tiny": _TINY,
         "tiny_resnet18": {**_TINY, "backbone": "resnet18", "iterations": 150},
     }
@@ -109,12 +94,13 @@ class AVCE(Method):
                                                       "margin": cfg.face_margin})}
 
     def stages(self, cfg: AVCEConfig, regime: str, pretrain: bool) -> list[Stage]:
-        """One supervised fit of ``cfg.iterations`` iterations; its epoch count is only an upper bound.
+        """One supervised fit: ``cfg.epochs`` epochs when set, else ``cfg.iterations`` iterations.
 
-        Every epoch has at least one batch, so ``iterations`` epochs always suffice; the module
-        ends the fit after exactly ``iterations`` iterations.
+        In iterations its epoch count is only an upper bound: every epoch has at least one
+        batch, so ``iterations`` epochs always suffice, and the module ends the fit after
+        exactly ``iterations`` iterations.
         """
-        return [Stage("supervised", cfg.iterations, cfg.batch, labels=True)]
+        return [Stage("supervised", cfg.epochs if cfg.epochs is not None else cfg.iterations, cfg.batch, labels=True)]
 
     def build(self, task: TaskSpec, cfg: AVCEConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
         from bench_methods.avce.module import AVCEModule

@@ -1,7 +1,7 @@
 """AVCE's configuration: defaults are the paper's values (Kim & Song, ECCV 2022, Sec. 3-4.2).
 
-Where the official code (``kdhht2334/AVCE_FER``, REFERENCE_IMPLEMENTATIONS.md section 2)
-differs from the paper, the difference is a field whose default is the paper's side; its
+Where the official code (``kdhht2334/AVCE_FER`` at b47e9e7: ``main.py``, ``models.py``,
+``utils.py``, ``evaluation.py``) differs from the paper, the difference is a field whose default is the paper's side; its
 comment names the code's value. ``--preset code`` sets every code value at once. Values the
 paper does not give (the 0.5·tanh bound of H, dropout 0.5, ImageNet normalisation, widths
 of R/H/H1) are the code's. The optimisers' unstated hyperparameters are those of the
@@ -9,19 +9,18 @@ references the paper cites for them: Adam [20] β = (0.9, 0.999), SGD [39] witho
 
 Loss weights: the paper adds L_AVCE to L_AV with unit weight (Sec. 3.1, Algorithm 1) and sums
 L_dis over the batch with unit hold weight (eq. 8); the code weighs L_AVCE by 1e-4 on a batch
-sum (1e-4·N) and averages L_dis with hold weight 0.01. On bench's synthetic benchmark the
-paper's weights keep L_AV from learning in short runs (fold-1 CCC 0.00 after 120 iterations)
-while the code's learn, so the ``tiny`` presets use the code's; whether the paper's weights
-train at 50K iterations on real faces is untested here.
+sum (1e-4·N, ``main.py`` L167-182) and averages L_dis with hold weight 0.01 (L211-212); the
+``tiny`` presets use the code's (REPRODUCE.md, AVCE, says why).
 
 Official-code bugs, reproduced only on request and labelled in every record that uses them
 (``weights_provenance["official_code_bugs"]``):
 
 * ``eval_mode_training`` — ``evaluation.interm_evaluation`` calls ``train(False)`` on E, R and
-  H and never switches back; the first evaluation runs after iteration 0, so from iteration 1
-  on E, C, R and H train in eval mode (AlexNet: dropout off; ResNet18: BatchNorm frozen on its
-  running statistics), only H1 in train mode (REFERENCE 2.9).
-* ``always_on_dropout`` — ``Regressor_R18`` calls ``F.dropout2d(x)``, whose functional default
+  H and never switches back (``evaluation.py`` L29-31); the first evaluation runs after
+  iteration 0 (``main.py`` L229-237), so from iteration 1 on E, C, R and H train in eval mode
+  (AlexNet: dropout off; ResNet18: BatchNorm frozen on its running statistics), only H1 in
+  train mode.
+* ``always_on_dropout`` — ``Regressor_R18`` calls ``F.dropout2d(x)`` (``models.py`` L119-121), whose functional default
   is ``training=True`` (p = 0.5): dropout before ``lin0`` and ``lin1`` is active at test time too
   and R18 predictions are stochastic (on the code's 2-D input it is element-wise dropout).
 * ``polarity_broadcast`` — ``main.py`` L164-165 subtracts the ``[B]`` polarity penalty from a
@@ -54,15 +53,22 @@ class AVCEConfig:
     """Every hyperparameter of AVCE (settable with ``--set key=value``).
 
     Training length is counted in iterations as the paper does (Sec. 4.2): ``iterations``
-    50K (AFEW-VA, AffectNet; ``--preset affwild`` 100K for Aff-Wild and Aff-Wild2); the
-    learning rates are multiplied by ``lr_gamma`` 0.8 at ``lr_first_milestone`` (5K) and
-    then every ``lr_every`` (20K) iterations, per iteration as the code's ``MultiStepLR``
-    with milestones 5K, 25K, 45K, 65K, 85K. ``batch_size`` None is the paper's batch of the
-    backbone (256 AlexNet, 128 ResNet18).
+    50K (AFEW-VA, AffectNet; ``--preset affwild`` 100K for Aff-Wild and Aff-Wild2). ``epochs``
+    (None) counts it in passes over the training side instead, as the code does (100 epochs,
+    ``main.py`` L346, no iteration cap): when set it overrides ``iterations``, and the fit runs
+    exactly ``epochs`` epochs, i.e. ``epochs`` x steps-per-epoch iterations (steps-per-epoch =
+    the training side's batches of ``batch``; a 1-image remainder batch is skipped, see
+    :mod:`.module`); ``iterations`` then only bounds the learning-rate milestones. The learning
+    rates are multiplied by ``lr_gamma`` 0.8 at ``lr_first_milestone`` (5K) and then every
+    ``lr_every`` (20K) iterations below ``iterations``, per iteration as the code's
+    ``MultiStepLR`` with its fixed milestones 5K, 25K, 45K, 65K, 85K (``main.py`` L335-338),
+    those of 100K iterations, which the ``code`` preset sets beside its 100 epochs. ``batch_size`` None is the paper's batch of the backbone (256
+    AlexNet, 128 ResNet18).
     """
 
     backbone: Backbone = "alexnet"
     iterations: int = 50_000
+    epochs: int | None = None  # code 100 (main.py L346); overrides iterations when set
     batch_size: int | None = None
     # Optimisers (Sec. 4.2): Adam 1e-4 for E, C, R; SGD 1e-2 for H, H1.
     lr: float = 1e-4
@@ -115,6 +121,9 @@ class AVCEConfig:
     hold_weight: float = 1.0  # code 0.01 (L212)
     dis_reduction: Reduction = "sum"  # eq. 8 sums over the batch; code means (L211-212)
     pass2_moves_regressor: bool = False  # code: reg_opt.step() on R's zeroed grads (torch 1.7), see module
+    # A folder with the code's encoder.t7 and regressor.t7 (E and R, e.g. the released
+    # pretrained_weights/resnet18/) to start E, C and R from; "" = random init, as the paper.
+    official_weights: str = ""
     # Official-code bugs (module docstring), labelled in the record.
     eval_mode_training: bool = False
     always_on_dropout: bool = False
@@ -127,6 +136,8 @@ class AVCEConfig:
                     "encoder_width": self.encoder_width}
         if self.batch_size is not None:
             positive["batch_size"] = self.batch_size
+        if self.epochs is not None:
+            positive["epochs"] = self.epochs
         bad = [f"{k}={v!r}" for k, v in positive.items() if not v > 0]
         if bad:
             raise ValueError(f"{', '.join(bad)}: must be > 0")

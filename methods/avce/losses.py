@@ -2,8 +2,9 @@
 
 Every function takes tensors and plain numbers; :func:`contrastive_loss` and
 :func:`main_loss` read them from an :class:`~bench_methods.avce.config.AVCEConfig`.
-Official-code facts are from ``kdhht2334/AVCE_FER`` ``main.py`` and ``utils.py``
-(REFERENCE_IMPLEMENTATIONS.md 2.4); each paper-vs-code difference is a parameter here.
+Official-code facts are from ``kdhht2334/AVCE_FER`` ``main.py`` (L138-212) and ``utils.py``
+(``pcc_ccc_loss`` L19-32, ``vector_difference`` L13-16, ``penalty_function`` L74-75); each
+paper-vs-code difference is a parameter here.
 """
 
 from __future__ import annotations

@@ -11,12 +11,13 @@ Gradients are zeroed to None before each pass, so an optimiser leaves alone the 
 pass does not reach: R and H in pass 2, H1 in pass 1 — the paper's update sets. The code
 (torch 1.7.1, whose ``zero_grad`` writes zeros) also steps R's Adam in pass 2 on zero
 gradients, so R's ``lin1`` and ``va_regressor`` move by their Adam momentum and their step
-count advances: ``pass2_moves_regressor=True`` reproduces that by giving R zero gradients
-before the pass-2 step (REFERENCE 2.9).
+count advances (``main.py`` L191-217): ``pass2_moves_regressor=True`` reproduces that by giving
+R zero gradients before the pass-2 step.
 
 Schedule: every optimiser's ``MultiStepLR`` steps once per iteration (``cfg.milestones``), and
 the module stops the fit after ``cfg.iterations`` iterations, counted by the schedulers (saved
-in Lightning checkpoints, so a resumed cell counts on). With ``eval_mode_training`` (official-
+in Lightning checkpoints, so a resumed cell counts on); with ``cfg.epochs`` the fit is
+``epochs`` whole epochs, however many iterations they hold. With ``eval_mode_training`` (official-
 code bug) E, C, R and H run in eval mode from the second iteration on; H1 stays in train mode.
 A batch of one image (an epoch's remainder; the runner keeps it) is skipped and not counted:
 BatchNorm and the batch PCC/CCC of L_AV need two samples. Prediction is x = R(C(E(img))) on
@@ -44,6 +45,7 @@ from bench_methods.avce import augment
 from bench_methods.avce.config import AVCEConfig
 from bench_methods.avce.losses import dis_loss, main_loss
 from bench_methods.avce.networks import AVCENet
+from bench_methods.avce.official import load_released
 from bench_methods.avce.views import softmax_view, sparsemax
 
 AXES = ("valence", "arousal")
@@ -76,6 +78,8 @@ class AVCEModule(L.LightningModule):
         self.clip_frame = image_layout(shapes["video"])
         self.net = AVCENet(cfg, task.num_outputs)
         self.weights_provenance: dict[str, str] = {"all": "random-init"}
+        if cfg.official_weights:
+            self.weights_provenance = load_released(self.net, cfg.backbone, cfg.official_weights)
         self.nonfinite_predictions = 0
         if cfg.official_code_bugs:
             self.weights_provenance["official_code_bugs"] = (
@@ -158,7 +162,7 @@ class AVCEModule(L.LightningModule):
             sgd.step()
         for scheduler in schedulers:
             scheduler.step()
-        if schedulers[0].last_epoch >= cfg.iterations:
+        if cfg.epochs is None and schedulers[0].last_epoch >= cfg.iterations:
             self.trainer.should_stop = True
         return loss.detach()
 

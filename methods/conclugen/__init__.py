@@ -5,8 +5,9 @@ conclugen_vision, multi_cont_wo_text, multi_cont_wo_audio and the supervised bas
 
 Frozen backbones → cached features (:mod:`.features`, registered transforms) → representation
 heads → self-supervised pretraining on the training side with labels hidden → linear
-evaluation or finetuning. Presets: ``paper`` (the defaults) and ``tiny`` (CPU smoke runs);
-``--set variant=...`` picks a row of Tables 2-5.
+evaluation or finetuning. Presets: ``paper`` (the defaults: the paper as written), ``code``
+(every paper-vs-code switch on the official code's side, :data:`.config.CODE`) and ``tiny``
+(CPU smoke runs); ``--set variant=...`` picks a row of Tables 2-5.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bench.api import Method, ResourceHints, Stage, TaskSpec, TransformSpec
 from bench.errors import ConfigError
 from bench_methods.conclugen import features  # noqa: F401  (registers the feature transforms)
 from bench_methods.conclugen.backbones import weights_sha256
-from bench_methods.conclugen.config import TINY, VARIANTS, ConCluGenConfig
+from bench_methods.conclugen.config import CODE, TINY, VARIANTS, ConCluGenConfig
 from bench_methods.conclugen.features import model_dir_sha256
 
 
@@ -38,7 +39,7 @@ def weights_provenance(cfg: ConCluGenConfig, modalities: Sequence[str]) -> dict[
         out["audio:davenet"] = weights_sha256(cfg.audio_weights, "DAVEnet audio backbone")
     if "text" in modalities:
         out["text:" + ("hf" if cfg.text_model_dir else "hashed_words")] = model_dir_sha256(cfg.text_model_dir)
-    out["heads"] = "random-init"
+    out["heads"] = weights_sha256(cfg.official_checkpoint, "official ConCluGen checkpoint")
     return out
 
 
@@ -51,7 +52,7 @@ class ConCluGen(Method):
     tasks = ("classification", "multilabel")
     regimes = ("supervised", "pretrain", "linear_eval", "finetune")
     Config = ConCluGenConfig
-    presets: Mapping[str, Mapping[str, Any]] = {"paper": {}, "tiny": TINY}
+    presets: Mapping[str, Mapping[str, Any]] = {"paper": {}, "code": CODE, "tiny": TINY}
     resources = ResourceHints(gpus=1, cpus=8, mem_gb=32, time_min=240)
 
     def inputs(self, cfg: ConCluGenConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
@@ -67,12 +68,17 @@ class ConCluGen(Method):
             "video": TransformSpec("conclugen_video_features", {
                 "backbone_2d": cfg.video_backbone_2d, "backbone_3d": cfg.video_backbone_3d,
                 "stem_3d": cfg.video_3d_stem, "weights_2d": cfg.video_weights_2d, "weights_3d": cfg.video_weights_3d, "size": cfg.frame_size,
+                "folder_fps": cfg.frame_folder_fps,
                 "swap_2d_normalisation": cfg.swap_2d_normalisation, "tiny_dim": cfg.tiny_dim,
-                "views": cfg.instance_views if cfg.variant == "instance_cont" else 0}),
+                "views": cfg.instance_views if cfg.variant == "instance_cont" else 0,
+                "parts": cfg.instance_cont_frames if cfg.variant == "instance_cont" else "2d_3d",
+                "copies": cfg.training_copies}),
             "audio": TransformSpec("conclugen_audio_features", {
-                "width": cfg.audio_width, "first_conv_bins": cfg.audio_first_conv_bins, "weights": cfg.audio_weights}),
+                "width": cfg.audio_width, "first_conv_bins": cfg.audio_first_conv_bins, "weights": cfg.audio_weights,
+                "layout": cfg.audio_layout, "copies": cfg.training_copies}),
             "text": TransformSpec("conclugen_text_features", {
-                "model_dir": cfg.text_model_dir, "max_length": cfg.text_max_length, "dim": cfg.tiny_dim}),
+                "model_dir": cfg.text_model_dir, "max_length": cfg.text_max_length, "dim": cfg.tiny_dim,
+                "copies": cfg.training_copies}),
         }
         return {m: specs[m] for m in used}
 
@@ -83,6 +89,16 @@ class ConCluGen(Method):
             return [Stage("supervised", cfg.epochs, cfg.batch_size)]
         head = [Stage("pretrain", cfg.pretrain_epochs, cfg.pretrain_batch_size, labels=False)] if pretrain else []
         return [*head, Stage(regime, cfg.epochs, cfg.batch_size)]
+
+    def selector(self, cfg: ConCluGenConfig, task: TaskSpec, validation: Any) -> Any:
+        """``selection='early_stop_loss'``: the code's early stopping on the class-weighted validation loss."""
+        if cfg.selection == "protocol":
+            return None
+        if validation is None:
+            raise ConfigError("conclugen selection=early_stop_loss needs a validation side; this protocol's folds have none")
+        from bench_methods.conclugen.selection import EarlyStopOnValidationLoss
+
+        return EarlyStopOnValidationLoss(task, validation, cfg.class_weighting, cfg.early_stop_patience)
 
     def build(self, task: TaskSpec, cfg: ConCluGenConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
         from bench_methods.conclugen.module import ConCluGenModule

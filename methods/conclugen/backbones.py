@@ -1,4 +1,5 @@
-"""ConCluGen's frozen backbones (paper Sec. 3.1, Fig. 1; REFERENCE 1.3), and strict weight loading.
+"""ConCluGen's frozen backbones (paper Sec. 3.1, Fig. 1; code ``configs/model/conclu/concat/conclu_single.yaml``
+L24-35, ``src/models/backbones/dav_enet.py``), and strict weight loading.
 
 * video: a 2D ResNet per frame (paper [24]; code torchvision ResNet-152) and a 3D ResNet per
   16-frame window (paper [3]; code pretorched ``resnet3d101``: :func:`r3d` at depths 18-152 with
@@ -20,6 +21,7 @@ import re
 from collections.abc import Callable
 import hashlib
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
@@ -76,7 +78,8 @@ def load_strict(net: nn.Module, path: str, what: str,
     net.load_state_dict(state, strict=True)
 
 
-def _seeded(build: "functools.partial[nn.Module]") -> nn.Module:
+def _seeded(build: Callable[[], nn.Module]) -> nn.Module:
+    """``build()`` with the global RNG seeded by INIT_SEED, every module it makes included."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(INIT_SEED)
         return build()
@@ -98,7 +101,7 @@ def build_video_2d(arch: str, weights: str | None, tiny_dim: int) -> tuple[nn.Mo
     import torchvision
 
     if arch == "tiny":
-        net, dim = _seeded(functools.partial(_Tiny, nn.Conv2d(3, tiny_dim, 5, stride=2))), tiny_dim
+        net, dim = _seeded(lambda: _Tiny(nn.Conv2d(3, tiny_dim, 5, stride=2))), tiny_dim
     else:
         net = _seeded(functools.partial(getattr(torchvision.models, arch), weights=None))
         if weights:
@@ -179,8 +182,8 @@ def build_video_3d(arch: str, weights: str | None, tiny_dim: int,
     and 34, 2048 for the bottleneck depths 50, 101 and 152); ``stem`` see :data:`R3D_STEMS`
     (a pretorched checkpoint is renamed on loading)."""
     if arch == "tiny":
-        net, dim = _seeded(functools.partial(_Tiny, nn.Conv3d(3, tiny_dim, (3, 5, 5), stride=(1, 2, 2),
-                                                              padding=(1, 0, 0)))), tiny_dim
+        net, dim = _seeded(lambda: _Tiny(nn.Conv3d(3, tiny_dim, (3, 5, 5), stride=(1, 2, 2),
+                                                   padding=(1, 0, 0)))), tiny_dim
     else:
         net = _seeded(functools.partial(r3d, arch, stem))
         if weights:
@@ -195,50 +198,76 @@ def build_video_3d(arch: str, weights: str | None, tiny_dim: int,
 
 
 class _DavBlock(nn.Module):
-    """A ResDAVEnet basic block: two (1 x 9) convolutions, the first strided by 2, and a 1x1 shortcut."""
+    """A ResDAVEnet basic block: two (1 x 9) convolutions, the first strided by 2, and a 1x1
+    projection on the skip path when the stride or width changes; ``skip`` names that projection
+    (bench's ``shortcut``, the official ``downsample``, ``dav_enet.py`` L28-53)."""
 
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
+    def __init__(self, cin: int, cout: int, stride: int, skip: str = "shortcut") -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, (1, 9), stride=stride, padding=(0, 4), bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, (1, 9), padding=(0, 4), bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.shortcut = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
-                         if stride != 1 or cin != cout else nn.Identity())
+        self.skip = skip
+        setattr(self, skip, nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+                if stride != 1 or cin != cout else nn.Identity())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+        return torch.relu(self.bn2(self.conv2(out)) + getattr(self, self.skip)(x))
+
+
+AudioLayout = Literal["bench", "code"]
 
 
 class DavEnet(nn.Module):
     """ResDAVEnet-style audio CNN (Harwath et al., paper [23]) on a ``[B, 1, 128, T]`` mel spectrogram.
 
     ``conv1`` is a ``(first_conv_bins x 1)`` convolution: with 128 it covers the whole mel axis
-    (the paper's reading); with 40 it is the official code's quirk (``feat_dim`` 40 on 128-bin
-    input, REFERENCE 1.3): the conv slides along the mel axis (height 89), which the four
-    stride-2 stages halve to 6. Output: the mean over every non-channel position, ``[B, 8 w]``
-    (code ``features_util.average_into_first_dim``).
+    (the paper's reading); with 40 it is the official code's ``feat_dim=40`` default on 128-bin
+    input (``dav_enet.py`` L62, L73): the conv slides along the mel axis (height 89), which the
+    four stride-2 stages halve to 6. Output: the mean over every non-channel position, ``[B, 8 w]``
+    (code ``features_util.py`` L3-10, ``average_into_first_dim``).
+
+    ``layout``: ``bench`` — stage widths ``w, w, 2w, 4w, 8w`` in ``stages.<i>.<j>`` with
+    ``shortcut`` projections; ``code`` — the official ``ResDavenet`` as shipped (``dav_enet.py``
+    L56-127): widths ``w, 2w, 2w, 4w, 8w`` (128/256/256/512/1024) in ``layer1``..``layer4`` with
+    ``downsample`` projections, and a ``batchnorm1`` that its forward never applies (L72, L129-140),
+    so the ResDAVEnet-VQ checkpoint the code loads strictly (131 tensors) loads here as shipped.
     """
 
-    def __init__(self, width: int, first_conv_bins: int) -> None:
+    def __init__(self, width: int, first_conv_bins: int, layout: AudioLayout = "bench") -> None:
         super().__init__()
+        if layout not in ("bench", "code"):
+            raise ValueError(f"unknown DAVEnet layout {layout!r}; one of bench, code")
+        self.layout = layout
+        if layout == "code":
+            self.batchnorm1 = nn.BatchNorm2d(1)
         self.conv1 = nn.Conv2d(1, width, (first_conv_bins, 1), bias=False)
         self.bn1 = nn.BatchNorm2d(width)
-        chans = [width, width, 2 * width, 4 * width, 8 * width]
-        self.stages = nn.Sequential(*[
-            nn.Sequential(_DavBlock(chans[i], chans[i + 1], 2), _DavBlock(chans[i + 1], chans[i + 1], 1))
-            for i in range(4)
-        ])
+        chans = [width, 2 * width if layout == "code" else width, 2 * width, 4 * width, 8 * width]
+        skip = "downsample" if layout == "code" else "shortcut"
+        stages = [nn.Sequential(_DavBlock(chans[i], chans[i + 1], 2, skip), _DavBlock(chans[i + 1], chans[i + 1], 1, skip))
+                  for i in range(4)]
+        if layout == "code":
+            self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        else:
+            self.stages = nn.Sequential(*stages)
         self.out_dim = 8 * width
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        return self.stages(torch.relu(self.bn1(self.conv1(mel)))).flatten(2).mean(dim=2)
+        x = torch.relu(self.bn1(self.conv1(mel)))
+        if self.layout == "code":
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        else:
+            x = self.stages(x)
+        return x.flatten(2).mean(dim=2)
 
 
-def build_audio(width: int, first_conv_bins: int, weights: str | None) -> tuple[nn.Module, int]:
-    """A frozen :class:`DavEnet` (random init from a fixed seed, or strict weights) and its width."""
-    net = _seeded(functools.partial(DavEnet, width, first_conv_bins))
+def build_audio(width: int, first_conv_bins: int, weights: str | None,
+                layout: AudioLayout = "bench") -> tuple[nn.Module, int]:
+    """A frozen :class:`DavEnet` of ``layout`` (random init from a fixed seed, or strict weights) and its width."""
+    net = _seeded(functools.partial(DavEnet, width, first_conv_bins, layout))
     if weights:
         load_strict(net, weights, "DAVEnet audio backbone")
     return net.eval().requires_grad_(False), net.out_dim

@@ -1,4 +1,5 @@
-"""The official code's downstream class weights (REFERENCE 1.6), matched to a task by its label names.
+"""The official code's downstream class weights (``src/callbacks/set_class_weights_on_model.py``, set
+in ``configs/testing.yaml``), matched to a task by its label names.
 
 * MELD: CE ``weight`` [4, 15, 15, 3, 1, 6, 3] for neutral, surprise, fear, sadness, joy,
   disgust, anger (``meld_datamodule.py`` L360, values from the MELD README);

@@ -3,16 +3,17 @@
 Each transform turns one clip (or utterance) into its fixed backbone feature, so the bench
 cache (:mod:`bench.data.cache`, keyed by the source's identity + the transform's name,
 version, parameters and the sha256 of its weights) holds each feature once, and every
-variant and every downstream run of the 10 × 3 grid reads it back (REFERENCE 1.3: the code
-precomputes features once per sample too).
+variant and every downstream run of the 10 × 3 grid reads it back (the code precomputes
+features once per sample too, ``video_datamodule.py`` ``_precompute_features``, L869-1140).
 
 ==============================  ===================================================  ==============
-transform                       stored array                                         REFERENCE 1.3
+transform                       stored array                                         backbone
 ==============================  ===================================================  ==============
-``conclugen_video_features``    float32 ``[1 + views, D2 + D3]``: row 0 the clip,    2D + 3D ResNet
-                                rows 1.. augmented views (Instance-Cont)
-``conclugen_audio_features``    float32 ``[8 w]``                                    DAVEnet on mel
-``conclugen_text_features``     float32 ``[H]``                                      text encoder
+``conclugen_video_features``    float32 ``[1 + views + copies, D2 + D3]``: row 0     2D + 3D ResNet
+                                the clip, then Instance-Cont views, then training
+                                copies (``D3`` only with ``parts='3d'``)
+``conclugen_audio_features``    float32 ``[8 w]``, or ``[1 + copies, 8 w]``           DAVEnet on mel
+``conclugen_text_features``     float32 ``[H]``, or ``[1 + copies, H]``               text encoder
 ==============================  ===================================================  ==============
 """
 
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 
 from bench.api import TransformSpec
 from bench.data.audio import MissingAudio
+from bench.data.frames import read_clip
 from bench.data.media import read_video
 from bench.data.text import TOKENIZER_FILES, read_text
 from bench.data.transforms import Output, Transform, file_source, get_transform, positive, register
@@ -48,7 +50,8 @@ WINDOW = 16
 def subsample_indices(num_frames: int, fps: float, target_fps: float) -> np.ndarray:
     """The code's ``subsample_frames``: ``max(int(N · min(fps, target)/fps), 1)`` indices by ``linspace(0, N-1)``.
 
-    2D frames at ``target_fps = 1``, 3D frames at 16 (REFERENCE 1.3, ``video_util.py``).
+    2D frames at ``target_fps = 1``, 3D frames at 16 (code ``src/utils/video_util.py`` L10,
+    called from ``video_dataset.py`` L70-117).
     """
     count = max(int(num_frames * min(fps, target_fps) / fps), 1)
     return np.linspace(0, num_frames - 1, count).round().astype(np.int64)
@@ -64,7 +67,8 @@ def simclr_view(frames: torch.Tensor, size: int, seed: int) -> torch.Tensor:
 
     The same random resized crop (scale [0.3, 1], ratio [0.5, 2]), horizontal flip, colour jitter
     (p 0.8; 0.8, 0.8, 0.8, 0.2), grayscale (p 0.2) and Gaussian blur (p 0.5, kernel
-    ``int(0.1·size)`` made odd) for every frame of the clip — REFERENCE 1.3's SimCLR config.
+    ``int(0.1·size)`` made odd) for every frame of the clip — the code's SimCLR views
+    (``configs/data/voxceleb2/voxceleb2_precomp_simclr_frames3d.yaml`` L17-39).
     torchvision's v2 transforms draw their parameters once per call, so all frames share them.
     """
     from torchvision.transforms import v2
@@ -82,6 +86,64 @@ def simclr_view(frames: torch.Tensor, size: int, seed: int) -> torch.Tensor:
         return pipeline(frames)
 
 
+def _content_seed(data: bytes) -> int:
+    return int(hashlib.sha256(data).hexdigest()[:8], 16)
+
+
+def training_copy(frames: torch.Tensor, size: int, seed: int) -> torch.Tensor:
+    """One precomputed training copy of ``[T, 3, H, W]`` frames as the code's downstream configs
+    make them (``configs/data/<ds>/<ds>_cropped_precomp_augmented.yaml``, ``aug1``..``aug10``): one
+    random resized crop (scale [0.8, 1], ratio [0.8, 1.2]) and one horizontal flip (p 0.5) for the
+    whole clip. The same distributions as pytorchvideo's ``RandomResizedCrop`` and torchvision's
+    flip, drawn from ``seed``, not their random streams."""
+    from torchvision.transforms import v2
+
+    pipeline = v2.Compose([v2.RandomResizedCrop(size, scale=(0.8, 1.0), ratio=(0.8, 1.2), antialias=True),
+                           v2.RandomHorizontalFlip()])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return pipeline(frames)
+
+
+def mask_spectrogram(mel: np.ndarray, seed: int) -> np.ndarray:
+    """The code's ``AdaptiveFrequencyMasking([0.15, 0.35])`` then ``AdaptiveTimeMasking([0.15,
+    0.35])`` on a ``[F, T]`` spectrogram (``src/data/transforms/adaptive_freq_masking.py``,
+    ``adaptive_time_masking.py``): per axis a mask parameter ``p`` uniform in ``[⌊0.15 n⌋,
+    ⌊0.35 n⌋)``, then torchaudio's ``mask_along_axis``: width ``u·p``, start ``u'·(n - width)``,
+    rows/columns ``[⌊start⌋, ⌊start + width⌋)`` set to 0."""
+    out = mel.copy()
+    rng = np.random.default_rng(seed)
+    for axis in (0, 1):
+        n = out.shape[axis]
+        low, high = int(0.15 * n), int(0.35 * n)
+        param = int(rng.integers(low, high)) if high > low else low
+        width = rng.random() * param
+        start = rng.random() * (n - width)
+        index = [slice(None), slice(None)]
+        index[axis] = slice(int(start), int(start + width))
+        out[tuple(index)] = 0.0
+    return out
+
+
+def swap_word(text: str, seed: int) -> str:
+    """The code's ``RandomSwapWord`` (``src/data/transforms/random_swap_word.py``): with
+    probability 0.5, and only for a text with a space, nlpaug's ``RandomWordAug(action='swap',
+    aug_max=1)`` — one word swapped with a neighbour — on the space-split words."""
+    words = text.split(" ")
+    rng = np.random.default_rng(seed)
+    if " " not in text or rng.random() >= 0.5:
+        return text
+    i = int(rng.integers(len(words)))
+    j = i - 1 if i == len(words) - 1 or (i > 0 and rng.random() < 0.5) else i + 1
+    words[i], words[j] = words[j], words[i]
+    return " ".join(words)
+
+
+def _copies(value: int, transform: str) -> None:
+    if value < 0:
+        raise ConfigError(f"transform {transform!r} parameter 'copies' must be >= 0, got {value}")
+
+
 @register
 class ConCluGenVideoFeatures(Transform):
     """2D ResNet features of frames at 1 fps (mean over frames) ‖ 3D ResNet features of 16-frame
@@ -92,10 +154,14 @@ class ConCluGenVideoFeatures(Transform):
     ``views > 0`` adds that many temporally consistent augmented views (:func:`simclr_view`,
     seeded by the view number and the clip's pixels) for Instance-Cont. ``describe()`` carries
     the sha256 of both weights files (``random-init`` without one).
+
+    The source is a video file (what the code reads, with moviepy, at the file's own rate) or a
+    folder of frame images in index order (DFEW's ``Clip/clip_224x224/<id>/``), which carries no
+    rate: ``folder_fps`` stands for it in the 1 fps and 16 fps subsampling.
     """
 
     name = "conclugen_video_features"
-    version = 3  # 3: the 3D backbone's stem is a parameter (pretorched's by default)
+    version = 4  # 4: frame folders read (folder_fps); 3: the 3D backbone's stem is a parameter
     modality = "video"
 
     @dataclasses.dataclass(frozen=True)
@@ -109,9 +175,13 @@ class ConCluGenVideoFeatures(Transform):
         swap_2d_normalisation: bool = False
         views: int = 0
         tiny_dim: int = 32
+        parts: Literal["2d_3d", "3d"] = "2d_3d"
+        copies: int = 0
+        folder_fps: float = 25.0
 
         def __post_init__(self) -> None:
-            positive("conclugen_video_features", size=self.size, tiny_dim=self.tiny_dim)
+            positive("conclugen_video_features", size=self.size, tiny_dim=self.tiny_dim, folder_fps=self.folder_fps)
+            _copies(self.copies, "conclugen_video_features")
             if self.views < 0:
                 raise ConfigError(f"transform 'conclugen_video_features' parameter 'views' must be >= 0, got {self.views}")
 
@@ -132,31 +202,47 @@ class ConCluGenVideoFeatures(Transform):
     def _features(self, frames: torch.Tensor, fps: float) -> np.ndarray:
         net_2d, net_3d = self._nets
         n = frames.shape[0]
-        mean_2d, std_2d = (IMAGENET_STD, IMAGENET_MEAN) if self.params.swap_2d_normalisation else (IMAGENET_MEAN, IMAGENET_STD)
-        two = _normalise(frames[torch.from_numpy(subsample_indices(n, fps, 1.0))], mean_2d, std_2d)
         three = _normalise(frames[torch.from_numpy(subsample_indices(n, fps, float(WINDOW)))], KINETICS_MEAN, KINETICS_STD)
         with torch.no_grad():
-            f2 = net_2d(two).mean(dim=0)
             windows = [three[i:i + WINDOW].transpose(0, 1)[None] for i in range(0, len(three), WINDOW)]
             f3 = torch.cat([net_3d(w) for w in windows]).mean(dim=0)
+            if self.params.parts == "3d":
+                return f3.numpy().astype(np.float32)
+            swap = self.params.swap_2d_normalisation
+            mean_2d, std_2d = (IMAGENET_STD, IMAGENET_MEAN) if swap else (IMAGENET_MEAN, IMAGENET_STD)
+            two = _normalise(frames[torch.from_numpy(subsample_indices(n, fps, 1.0))], mean_2d, std_2d)
+            f2 = net_2d(two).mean(dim=0)
         return torch.cat([f2, f3]).numpy().astype(np.float32)
 
+    def _frames(self, path: Path) -> tuple[torch.Tensor, float, bytes]:
+        """The clip's frames resized to ``size`` (``[T, 3, size, size]`` in [0, 1]), its rate and raw pixels."""
+        if path.is_dir():
+            images, fps = read_clip(path), self.params.folder_fps
+        else:
+            clip = read_video(path)
+            images, fps = list(clip.frames), clip.fps
+        size = (self.params.size, self.params.size)
+        # frames of a folder may differ in size: each is resized on its own, as the decoded ones are
+        frames = torch.cat([F.interpolate(torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255.0), size=size,
+                                          mode="bilinear", align_corners=False, antialias=True) for image in images])
+        return frames, fps, b"".join(image.tobytes() for image in images)
+
     def run(self, source: Path | str) -> Output:
-        clip = read_video(file_source(source, self.name))
-        frames = torch.from_numpy(clip.frames).permute(0, 3, 1, 2).float().div(255.0)
-        frames = F.interpolate(frames, size=(self.params.size, self.params.size), mode="bilinear",
-                               align_corners=False, antialias=True)
-        rows = [self._features(frames, clip.fps)]
-        base = int(hashlib.sha256(clip.frames.tobytes()).hexdigest()[:8], 16)
+        frames, fps, pixels = self._frames(file_source(source, self.name))
+        rows = [self._features(frames, fps)]
+        base = _content_seed(pixels)
         for view in range(1, self.params.views + 1):
-            rows.append(self._features(simclr_view(frames, self.params.size, base + view).clamp(0, 1), clip.fps))
+            rows.append(self._features(simclr_view(frames, self.params.size, base + view).clamp(0, 1), fps))
+        for copy in range(1, self.params.copies + 1):
+            rows.append(self._features(training_copy(frames, self.params.size, base - copy).clamp(0, 1), fps))
         return Output(np.stack(rows))
 
 
 @register
 class ConCluGenAudioFeatures(Transform):
     """DAVEnet features of ConCluGen's mel spectrogram (``audio_mel_conclugen``: 16 kHz mono,
-    128-bin power mel, min-max to [0, 1]): float32 ``[8 · width]`` (REFERENCE 1.3)."""
+    128-bin power mel, min-max to [0, 1], code ``src/utils/audio_util.py`` L23-48): float32
+    ``[8 · width]``; ``layout`` see :class:`.backbones.DavEnet`."""
 
     name = "conclugen_audio_features"
     version = 1
@@ -167,10 +253,13 @@ class ConCluGenAudioFeatures(Transform):
         width: int = 128
         first_conv_bins: int = 128
         weights: str | None = None
+        layout: Literal["bench", "code"] = "bench"
+        copies: int = 0
         missing_audio: MissingAudio = "error"
 
         def __post_init__(self) -> None:
             positive("conclugen_audio_features", width=self.width, first_conv_bins=self.first_conv_bins)
+            _copies(self.copies, "conclugen_audio_features")
             if self.first_conv_bins > 128:
                 raise ConfigError("transform 'conclugen_audio_features' parameter 'first_conv_bins' must be <= 128")
 
@@ -184,13 +273,16 @@ class ConCluGenAudioFeatures(Transform):
 
     @functools.cached_property
     def _net(self) -> torch.nn.Module:
-        return backbones.build_audio(self.params.width, self.params.first_conv_bins, self.params.weights)[0]
+        p = self.params
+        return backbones.build_audio(p.width, p.first_conv_bins, p.weights, p.layout)[0]
 
     def run(self, source: Path | str) -> Output:
         spectrogram = self.mel.run(source)
+        mel = np.asarray(spectrogram.array, dtype=np.float32)
+        mels = [mel] + [mask_spectrogram(mel, _content_seed(mel.tobytes()) - copy) for copy in range(1, self.params.copies + 1)]
         with torch.no_grad():
-            feature = self._net(torch.from_numpy(spectrogram.array)[None, None])[0]
-        return Output(feature.numpy().astype(np.float32), spectrogram.fallbacks)
+            rows = [self._net(torch.from_numpy(m)[None, None])[0].numpy().astype(np.float32) for m in mels]
+        return Output(np.stack(rows) if self.params.copies else rows[0], spectrogram.fallbacks)
 
 
 _WORD = re.compile(r"[^\W_]+")
@@ -242,7 +334,8 @@ class ConCluGenTextFeatures(Transform):
     """Text encoder features: a local Hugging Face model's ``last_hidden_state`` averaged over all
     tokens, special ones included (code ``TextEncoderHuggingface``; each text on its own, so no
     padding), truncated at ``max_length``: float32 ``[H]``. Without ``model_dir``: the random-init
-    :func:`hashed_word_embedding` of width ``dim``."""
+    :func:`hashed_word_embedding` of width ``dim``. ``copies > 0``: ``[1 + copies, H]``, the rows
+    after the first of :func:`swap_word` copies."""
 
     name = "conclugen_text_features"
     version = 1
@@ -253,9 +346,11 @@ class ConCluGenTextFeatures(Transform):
         model_dir: str | None = None
         max_length: int = 512
         dim: int = 32
+        copies: int = 0
 
         def __post_init__(self) -> None:
             positive("conclugen_text_features", max_length=self.max_length, dim=self.dim)
+            _copies(self.copies, "conclugen_text_features")
 
     def __init__(self, params: Any) -> None:
         super().__init__(params)
@@ -264,12 +359,19 @@ class ConCluGenTextFeatures(Transform):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "weights_sha256": {"text": self.sha}}
 
-    def run(self, source: Path | str) -> Output:
-        text = read_text(source)
+    def _embed(self, text: str) -> np.ndarray:
         if not self.params.model_dir:
-            return Output(hashed_word_embedding(text, self.params.dim))
+            return hashed_word_embedding(text, self.params.dim)
         tokenizer, model = _load_text_model(str(Path(self.params.model_dir).expanduser().resolve()))
         encoded = tokenizer(text, truncation=True, max_length=self.params.max_length, return_tensors="pt")
         with torch.no_grad():
             hidden = model(**encoded).last_hidden_state[0]
-        return Output(hidden.mean(dim=0).numpy().astype(np.float32))
+        return hidden.mean(dim=0).numpy().astype(np.float32)
+
+    def run(self, source: Path | str) -> Output:
+        text = read_text(source)
+        if not self.params.copies:
+            return Output(self._embed(text))
+        base = _content_seed(text.encode("utf-8"))
+        return Output(np.stack([self._embed(text)] + [self._embed(swap_word(text, base - copy))
+                                                      for copy in range(1, self.params.copies + 1)]))

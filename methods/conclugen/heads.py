@@ -1,4 +1,5 @@
-"""ConCluGen's trainable heads on frozen backbone features (paper Sec. 3.1, Fig. 1; REFERENCE 1.4).
+"""ConCluGen's trainable heads on frozen backbone features (paper Sec. 3.1, Fig. 1; code
+``src/models/heads/``).
 
 Representation heads F (the 3-layer gated embedding unit of MCN), projection heads J (per
 modality as in the paper, or the code's one shared head), the one-layer cluster head G, the

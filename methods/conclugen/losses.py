@@ -1,7 +1,7 @@
 """ConCluGen's self-supervised losses (paper eqs. 1-13), each with its official-code form as a switch.
 
 All functions take batched tensors and return a scalar. ``form="paper"`` is the equation as
-printed, ``form="code"`` is ``tub-cv-group/conclugen`` (REFERENCE 1.5).
+printed, ``form="code"`` is ``tub-cv-group/conclugen`` (``src/losses/``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from torch import nn
 
 from bench.api import TaskSpec
 from bench.errors import ConfigError
-from bench_methods.conclugen import class_weights, heads, kmeans, losses, schedules
+from bench_methods.conclugen import class_weights, heads, kmeans, losses, official, schedules
 from bench_methods.conclugen.config import ConCluGenConfig
 
 ORDER = ("video", "audio", "text")
@@ -57,6 +57,8 @@ class ConCluGenModule(L.LightningModule):
                 m: heads.reconstruction_head(rep, cfg.reconstruction_dim, dims[m], cfg.reconstruction_final_relu)
                 for m in self.order})
         self.classifier = heads.Classifier(rep * len(self.eval_order), task.num_outputs, cfg.dropout)
+        if cfg.official_checkpoint:
+            official.load(self, cfg.official_checkpoint)
         self.weights_provenance = dict(provenance)
         self.stage = "pretrain"
         self.loss_fn: nn.Module | None = None
@@ -103,14 +105,30 @@ class ConCluGenModule(L.LightningModule):
                                       weight_decay=self.cfg.pretrain_weight_decay if pretrain else self.cfg.weight_decay)
         if self.cfg.lr_schedule == "constant":
             return optimizer
-        schedule = schedules.PRETRAIN if pretrain else schedules.DOWNSTREAM
+        if pretrain:
+            schedule = schedules.PRETRAIN_AS_RUN if self.cfg.pretrain_warmup == "last_epoch_10" else schedules.PRETRAIN
+        else:
+            schedule = schedules.DOWNSTREAM
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule.scheduler(optimizer), "interval": "epoch"}}
 
     # ---------------------------------------------------------------- forward
     def features(self, batch: Mapping[str, torch.Tensor], view: int = 0) -> dict[str, torch.Tensor]:
-        """The frozen backbone features of each used modality (video: the given view), through ``input_norm``."""
-        return {m: self.input_norm[m](batch[m][:, view].float() if m == "video" else batch[m].float())
-                for m in self.order}
+        """The frozen backbone features of each used modality, through ``input_norm``: row ``view``
+        of a modality stored with several rows, or — while a downstream stage trains with
+        ``training_copies`` — one of the last ``training_copies`` rows drawn per sample (the code's
+        one random ``aug<k>`` copy per ``__getitem__``, ``video_dataset.py`` L290)."""
+        copies = self.cfg.training_copies
+        draw = copies > 0 and self.training and self.stage != "pretrain"
+        out = {}
+        for m in self.order:
+            x = batch[m].float()
+            if x.dim() == 3 and draw:
+                pick = x.shape[1] - copies + torch.randint(0, copies, (x.shape[0],), device=x.device)
+                x = x[torch.arange(x.shape[0], device=x.device), pick]
+            elif x.dim() == 3:
+                x = x[:, view]
+            out[m] = self.input_norm[m](x)
+        return out
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         feats = self.features(batch)
@@ -134,7 +152,8 @@ class ConCluGenModule(L.LightningModule):
         cfg, terms = self.cfg, {}
         if "nce" in self.losses:
             rows = batch["video"].float()
-            first, second = (1 + torch.randperm(rows.shape[1] - 1)[:2]).tolist()
+            views = rows.shape[1] - 1 - cfg.training_copies  # rows: clip, Instance-Cont views, training copies
+            first, second = (1 + torch.randperm(views)[:2]).tolist()
             z = [self.projection("video", self.representation["video"](self.input_norm["video"](rows[:, v])))
                  for v in (first, second)]
             terms["nce"] = losses.info_nce(z[0], z[1], cfg.nce_temperature)
@@ -167,7 +186,7 @@ class ConCluGenModule(L.LightningModule):
             data = torch.cat([*self._queue, fused]) if full else fused
             generator = torch.Generator().manual_seed(int(self.global_step))
             self._centroids, labels = kmeans.kmeans(data, cfg.num_clusters, cfg.kmeans_metric, cfg.kmeans_iters,
-                                                    generator)
+                                                    generator, loop=cfg.kmeans_loop, empty=cfg.kmeans_empty_cluster)
             assignment = labels[-fused.shape[0]:]
         else:
             assignment = kmeans.assign(fused, self._centroids, cfg.kmeans_metric)

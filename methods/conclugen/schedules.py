@@ -1,21 +1,20 @@
-"""ConCluGen's learning-rate schedules (official code, REFERENCE 1.6), stepped once per epoch.
+"""ConCluGen's learning-rate schedules (the official code's; the paper states none but cites
+SGDR), stepped once per epoch.
 
-The paper cites SGDR (Loshchilov & Hutter, warm restarts) and states no schedule in its text;
-the code warms up linearly and then anneals with cosine warm restarts:
-
-* pretraining: ``LinearLR(start_factor=0.1, total_iters=5)`` for 5 epochs, then
-  ``CosineAnnealingWarmRestartsExpDecay(T_0=20, T_mult=2, eta_min=1e-6, gamma=0.75)``: SGDR whose
-  peak lr is multiplied by ``gamma`` at every restart (``src/lr_schedulers/
-  cosine_annealing_warm_restarts_exp.py``);
-* downstream (``configs/testing.yaml``): a 5-epoch ``LinearLR`` warm-up, then plain
-  ``CosineAnnealingWarmRestarts(T_0=20, T_mult=2, eta_min=1e-6)`` (``gamma = 1``); the warm-up's
-  start factor is not in that config's excerpt, 0.1 (the pretraining one) is assumed.
+* pretraining (``configs/defaults.yaml`` L57-73): ``SequentialLR(milestones=[5])`` of
+  ``LinearLR(start_factor=0.1, total_iters=5)`` and ``CosineAnnealingWarmRestartsExpDecay(T_0=20,
+  T_mult=2, eta_min=1e-6, gamma=0.75)``, SGDR whose peak lr is multiplied by ``gamma`` at every
+  restart (``src/lr_schedulers/cosine_annealing_warm_restarts_exp.py`` L5-18). The config also
+  passes ``last_epoch: 10`` (L61): ``SequentialLR`` then starts past its milestone, so the
+  schedule runs one epoch at ``0.1·lr`` and the warm restarts from epoch 1 — the 5-epoch ramp
+  never happens (:data:`PRETRAIN_AS_RUN`, config ``pretrain_warmup``);
+* downstream (``configs/testing.yaml`` L25-38): the same 5-epoch ``LinearLR`` warm-up, then plain
+  ``CosineAnnealingWarmRestarts(T_0=20, T_mult=2, eta_min=1e-6)`` (``gamma = 1``).
 
 Closed form at epoch ``e`` (base lr ``η``): ``e < W``: ``η · (s + (1 - s) · e / W)`` with ``s`` the
 start factor and ``W`` the warm-up length; else, with ``t = e - W`` falling in restart cycle ``i``
 (cycle lengths ``T_0 · T_mult^i``) at position ``t_i``:
-``η_min + (η · γ^i - η_min) · (1 + cos(π t_i / T_i)) / 2``. Not reproduced: the pretraining
-config's ``last_epoch: 10`` argument to ``SequentialLR`` (a resume offset, not a schedule).
+``η_min + (η · γ^i - η_min) · (1 + cos(π t_i / T_i)) / 2``. ``last_epoch: 10`` is ``W = 1``.
 """
 
 from __future__ import annotations
@@ -55,6 +54,8 @@ class WarmRestarts:
 
 
 PRETRAIN = WarmRestarts(gamma=0.75)
-"""The code's pretraining schedule (``CosineAnnealingWarmRestartsExpDecay``, γ = 0.75)."""
+"""The code's pretraining schedule as configured (``CosineAnnealingWarmRestartsExpDecay``, γ = 0.75)."""
+PRETRAIN_AS_RUN = WarmRestarts(warmup_epochs=1, gamma=0.75)
+"""The same as ``SequentialLR(..., last_epoch=10)`` runs it: one epoch at 0.1·lr, restarts from epoch 1."""
 DOWNSTREAM = WarmRestarts()
 """The code's downstream schedule (``configs/testing.yaml``: ``CosineAnnealingWarmRestarts``)."""

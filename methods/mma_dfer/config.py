@@ -2,19 +2,34 @@
 
 Paper: Chumachenko, Iosifidis, Gabbouj, "MMA-DFER: MultiModal Adaptation of unimodal models
 for Dynamic Facial Expression Recognition in-the-wild", CVPRW 2024 (§4.2 setup). Official code:
-github.com/katerynaCh/MMA-DFER (facts in REFERENCE_IMPLEMENTATIONS.md §4). Where the paper states
+github.com/katerynaCh/MMA-DFER (commit 4b8891a, the files cited below). Where the paper states
 a value it is the default and the code's value is the other side of a named switch; where the
-paper is silent, the code's value is the default. The ``official`` preset sets every switch to
-the code's side:
+paper is silent, the code's value is the default. The ``code`` preset (old name ``official``,
+an alias) sets every switch to the code's side:
 
 ======================  ==========================================  ==========================================
-switch                  paper (default)                              official code (``--preset official``)
+switch                  paper (default)                              official code (``--preset code``)     
 ======================  ==========================================  ==========================================
 ``gates``               ``one``: a single alpha (Eq. 5)             ``per_layer_and_modality``: 24 gates
 ``fusion_tokens``       ``patches``: Eq. 3 averages the N patches   ``all``: CLS and prompts averaged/updated too
 ``lr_schedule``         ``cosine_to_zero``: per step, 0 at the end  ``cosine_per_epoch``: CosineAnnealingLR(25)
-``frame_ordering``      ``numeric`` (temporal order)                ``lexicographic`` (scrambles MAFW, 4.9.1)
+``frame_ordering``      ``numeric`` (temporal order)                ``lexicographic`` (scrambles MAFW)
+``frame_count``         ``files``: every frame file of the clip     ``lists``: the lists' count, one fewer on
+                                                                    MAFW's face crops
+``missing_audio``       ``error``: a missing wav stops the run      ``zeros``: the all-zero fbank, normalised
+``drop_last``           ``false`` (the paper is silent)             ``true``: the last, smaller batch dropped
+``img_size``            160 (the ablations' resolution)             224 (``train_DFEW.sh``, ``train_MAFW.sh``)
+``crop_from``           ``cached``: crops of the S x S frames       ``source``: crops of the source frames
+                                                                    (stored at ``source_size``, 224)
 ======================  ==========================================  ==========================================
+
+Official sources of the code side: ``models/models_vit.py:60`` and ``AudioMAE/audio_models_vit.py:66``
+(one gate per block and branch, added to every token), ``main.py:157-158`` (``CosineAnnealingLR``
+stepped per epoch), ``dataloader/video_dataloader.py:138-139`` (``glob`` + ``sort``),
+``data_utils/process_ann_mfaw.py:26`` (``len(os.listdir(path)) - 1`` written as the MAFW frame
+count, which ``_get_train_indices`` / ``_get_test_indices`` sample from, L57-75),
+``dataloader/video_dataloader.py:151-152`` (a missing MAFW wav is ``torch.zeros(512, 128)``),
+``main.py:173-178`` (``drop_last=True``) and ``train_DFEW.sh`` / ``train_MAFW.sh`` (``--img-size 224``).
 
 The Table 2-7 ablations are the switches ``num_prompts`` / ``prompt_updates`` (Tables 4, 7),
 ``fusion`` and ``bottleneck_dim`` (Tables 3, 6), ``temporal`` and ``ita_dim`` (Tables 2, 4) and
@@ -44,12 +59,20 @@ class MMADFERConfig:
     resolution of the ablations and of the "8 h per fold" timing), in ``frame_ordering``, in
     [0, 1] without mean/std normalisation (as the code); ``test_clips`` = 2 for the Table 1 "*"
     rows (a 2-clip average, not in the code). ``augment``: the code's per-clip train
-    augmentation (brightness 0.5, random-sized crop, horizontal flip; REFERENCE 4.3), applied
-    here on the batch.
+    augmentation (brightness 0.5, random-sized crop, horizontal flip;
+    ``dataloader/video_dataloader.py:173-178``), applied here on the batch. ``frame_count``
+    ``lists`` samples a clip's frames by the count the official lists give: the file count on
+    DFEW, one fewer on MAFW's face crops (a frame folder inside ``clips_faces/``).
+    ``crop_from``: ``cached`` stores frames at S x S and crops those; ``source`` stores them at
+    ``source_size`` (224: DFEW's ``clip_224x224`` frames as they are; MAFW's native-size crops
+    are resized to it first, bench's approximation) and crops those, then resizes to S, as the
+    code's ``GroupRandomSizedCrop(S)`` on the source frame; evaluation resizes to S.
     Audio: Kaldi fbank ``audio_frames`` x ``audio_mel_bins`` (512 x 128) with AudioSet
     normalisation; ``audio_sample_rate`` null and ``audio_channel`` first are the code's (no
     resampling, channel 0), 16000 / mean what AudioMAE was pre-trained on; ``missing_audio``
-    zeros is the code's MAFW rule (a missing DFEW wav is an error there).
+    zeros is the code's MAFW rule for a missing wav or audio track (a missing DFEW wav is an
+    error there; ``code`` sets zeros for both).
+    ``drop_last``: the training loader drops each epoch's last, smaller batch (the code).
 
     Encoders: ViT-B/16 (``embed_dim`` 768, ``depth`` 12, ``num_heads`` 12, ``patch_size`` 16),
     frozen, with stochastic depth ``drop_path_rate`` 0.1 active in training (code; 0 turns it
@@ -85,6 +108,9 @@ class MMADFERConfig:
     num_frames: int = 16
     img_size: int = 160
     frame_ordering: Literal["numeric", "lexicographic"] = "numeric"
+    frame_count: Literal["files", "lists"] = "files"
+    crop_from: Literal["cached", "source"] = "cached"
+    source_size: int = 224
     test_clips: int = 1
     augment: bool = True
     audio_frames: int = 512
@@ -116,10 +142,11 @@ class MMADFERConfig:
     mtt_dim_head: int = 64
     mtt_mlp_dim: int = 1024
     unimodal: Literal["probe", "adapted"] = "probe"
+    drop_last: bool = False
     bf16: bool = False
 
     def __post_init__(self) -> None:
-        for key in ("batch_size", "num_frames", "img_size", "test_clips", "audio_frames", "audio_mel_bins",
+        for key in ("batch_size", "num_frames", "img_size", "source_size", "test_clips", "audio_frames", "audio_mel_bins",
                     "patch_size", "embed_dim", "depth", "num_heads", "bottleneck_dim", "mult_heads", "ita_dim",
                     "joint_dim", "mtt_heads", "mtt_dim_head", "mtt_mlp_dim"):
             _at_least(self, key, 1)
@@ -147,17 +174,27 @@ class MMADFERConfig:
             raise ValueError(f"temporal={self.temporal!r} needs mtt_depth >= 1")
 
 
+def stored_size(cfg: MMADFERConfig) -> int:
+    """The side of the frames as stored: ``img_size``, or ``source_size`` when crops come from the source."""
+    return cfg.source_size if cfg.crop_from == "source" else cfg.img_size
+
+
 def _at_least(cfg: MMADFERConfig, key: str, low: int) -> None:
     if getattr(cfg, key) < low:
         raise ValueError(f"{key} must be >= {low}, got {getattr(cfg, key)}")
 
 
 #: The official code's side of every paper-vs-code switch (see the module docstring).
-OFFICIAL: dict[str, Any] = {
+CODE: dict[str, Any] = {
     "gates": "per_layer_and_modality",
     "fusion_tokens": "all",
     "lr_schedule": "cosine_per_epoch",
     "frame_ordering": "lexicographic",
+    "frame_count": "lists",
+    "missing_audio": "zeros",
+    "drop_last": True,
+    "img_size": 224,
+    "crop_from": "source",
 }
 
 #: A small ViT that trains on a CPU in about a minute on the synthetic benchmark (5 folds):

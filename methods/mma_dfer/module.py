@@ -10,19 +10,31 @@ from typing import Any
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from bench.api import TaskSpec
 from bench.errors import ConfigError
 from bench_methods.mma_dfer.augment import augment_clips
-from bench_methods.mma_dfer.config import MMADFERConfig
+from bench_methods.mma_dfer.config import MMADFERConfig, stored_size
 from bench_methods.mma_dfer.model import MMADFERNet
 from bench_methods.mma_dfer.weights import RANDOM_INIT, load_encoder, load_released
 
 
 def expected_shapes(cfg: MMADFERConfig) -> dict[str, tuple[int, ...]]:
     """One training item per modality as the model expects it (what ``inputs()`` produces)."""
-    return {"video": (cfg.num_frames, 3, cfg.img_size, cfg.img_size), "audio": (cfg.audio_frames, cfg.audio_mel_bins)}
+    side = stored_size(cfg)
+    return {"video": (cfg.num_frames, 3, side, side), "audio": (cfg.audio_frames, cfg.audio_mel_bins)}
+
+
+def to_model_size(video: torch.Tensor, size: int) -> torch.Tensor:
+    """Frames ``(..., 3, H, W)`` resized to ``size x size`` (bilinear, antialiased; the code's
+    test-time ``GroupResize`` of the source frame, ``dataloader/video_dataloader.py:191``)."""
+    if video.shape[-2:] == (size, size):
+        return video
+    flat = video.flatten(0, -4)
+    out = F.interpolate(flat, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return out.unflatten(0, video.shape[:-3])
 
 
 def load_weights(net: MMADFERNet, cfg: MMADFERConfig) -> dict[str, str]:
@@ -67,7 +79,8 @@ class MMADFERModule(L.LightningModule):
         for modality in modalities:
             if tuple(shapes[modality]) != expected[modality]:
                 raise ConfigError(f"mma_dfer: {modality} items are {tuple(shapes[modality])}, the configuration "
-                                  f"expects {expected[modality]} (num_frames, img_size, audio_frames, audio_mel_bins)")
+                                  f"expects {expected[modality]} (num_frames, img_size or source_size, audio_frames, "
+                                  f"audio_mel_bins)")
         if len(modalities) == 1 and "ita" in cfg.temporal and cfg.unimodal == "adapted":
             raise ConfigError(f"mma_dfer: temporal={cfg.temporal!r} lives in the fusion bottleneck, which a model "
                               f"on {modalities[0]} alone does not have; use temporal='mtt' or 'none'")
@@ -86,11 +99,14 @@ class MMADFERModule(L.LightningModule):
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         video = batch.get("video")
         if video is not None and self.cfg.augment:
-            video = augment_clips(video)
+            video = augment_clips(video, size=self.cfg.img_size)
+        elif video is not None:
+            video = to_model_size(video, self.cfg.img_size)
         return self.loss_fn(self(video, batch.get("audio")), batch["label"])
 
     def predict_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         video, audio = batch.get("video"), batch.get("audio")
+        video = None if video is None else to_model_size(video, self.cfg.img_size)
         if video is None or video.dim() == 5:
             return self(video, audio)
         batch_size, clips = video.shape[:2]

@@ -4,7 +4,8 @@ Nothing is downloaded: the user names the files (``vision_weights``, ``audio_wei
 ``checkpoint``) and the sha256 of each goes into the run record (``weights_provenance``);
 an encoder without a file is ``random-init``.
 
-Layouts (REFERENCE 4.4, 4.6):
+Layouts (official ``models/Generate_Model.py:109-156`` loads the first two, ``main.py:209-215``
+writes the third):
 
 * MAE-Face and AudioMAE (MAE ``save_model``): ``{'model': state_dict, ...}`` with the encoder
   keys ``cls_token``, ``pos_embed``, ``patch_embed.proj.*``, ``blocks.N.*``, ``norm.*`` plus
@@ -14,7 +15,7 @@ Layouts (REFERENCE 4.4, 4.6):
   timm ``resize_pos_embed`` copy) to the encoder's grid — MAE-Face's square 14x14 grid to
   ``(size/16)^2``, AudioMAE's 64 (time) x 8 (frequency) to 32 x 8, keeping the frequency axis —
   and written into the rows of CLS and patches; the prompts' rows keep their random init.
-* Released MMA-DFER (``main.py`` ``save_checkpoint``): ``{'epoch', 'state_dict', 'best_acc',
+* Released MMA-DFER (``main.py:304-305`` ``save_checkpoint``): ``{'epoch', 'state_dict', 'best_acc',
   'optimizer', 'recorder'}``, ``state_dict`` keys prefixed ``module.`` (DataParallel) and
   named after the official modules; :data:`RENAMES` maps them onto this model's names. The
   unused 12- and 1000-way encoder heads and the MTT's unused ``PreNorm.norm2`` are dropped.
@@ -224,7 +225,12 @@ def official_to_bench(name: str) -> str | None:
 
 def load_released(net: nn.Module, path: Path, trust: bool) -> str:
     """Load a released MMA-DFER checkpoint (every weight, encoders included); return its sha256."""
-    official = state_dict_of(read_checkpoint(path, "checkpoint", trust), path, "state_dict")
+    load_official_state(net, state_dict_of(read_checkpoint(path, "checkpoint", trust), path, "state_dict"), str(path))
+    return sha256_file(path)
+
+
+def load_official_state(net: nn.Module, official: Mapping[str, torch.Tensor], where: str) -> None:
+    """Load an official ``GenerateModel`` state_dict (keys with or without ``module.``) into ``net``, strictly."""
     state = {}
     for name, tensor in official.items():
         ours = official_to_bench(name.removeprefix("module."))
@@ -233,8 +239,7 @@ def load_released(net: nn.Module, path: Path, trust: bool) -> str:
     report = fit_report(state, net.state_dict())
     if report:
         raise DataError(
-            f"{path} (config key 'checkpoint') does not fit this MMA-DFER model:\n{report}\n"
-            f"released checkpoints come from the official code: build the same model with --preset official "
+            f"{where} (config key 'checkpoint') does not fit this MMA-DFER model:\n{report}\n"
+            f"released checkpoints come from the official code: build the same model with --preset code "
             f"(24 fusion gates) and the checkpoint's img_size, fusion, prompt and temporal settings")
     net.load_state_dict(state)
-    return sha256_file(path)

@@ -5,65 +5,23 @@ R(2+1)D-18 on face crops, a transformer over word vectors), each with a projecti
 ``fc + ReLU + fc``; pretraining with the contrastive loss of every ordered pair of modalities
 (eqs. 1-2, tau 0.07) on temporal crops, without labels; then the projection heads are dropped
 and the concatenated 512-d features feed a prediction layer (fusion only at inference).
-Paper-vs-code switches are fields of :class:`~bench_methods.mpuc.config.MPUCConfig`.
+Paper-vs-code switches are fields of :class:`~bench_methods.mpuc.config.MPUCConfig`; the
+``code*`` presets set the official code's side of them.
 
-Two methods share this package:
+The methods of this package:
 
-* ``mpuc`` (:class:`MPUC`): the proposed method, regime ``linear_eval`` with ``pretrain: true``
-  (``probe=online`` trains the classifier alongside the encoder, the code's way); at least
-  two modalities.
-* the supervised baselines of Tables I-II with the same backbones, regime ``supervised``, each
-  runnable by name: ``mpuc_unimodal`` (:class:`MPUCUnimodal`, exactly one modality; presets
-  ``acoustics``, ``faces``, ``landmarks`` hold each Table I row's schedule; ``code`` and
-  ``acoustics_code`` the official code's acoustic pipeline and sampler), ``mpuc_late_fusion``
-  (:class:`MPUCLateFusion`) and ``mpuc_attention`` (:class:`MPUCAttention`), the last two on
-  any non-empty subset of modalities. ``mpuc_supervised`` (:class:`MPUCSupervised`) is the
-  same family under one name, the row chosen by preset (``unimodal_acoustics``,
-  ``unimodal_faces``, ``unimodal_landmarks``, ``paper`` = Late Fusion, ``attention``).
-* Table II's ``Ours wout/ text`` row is ``mpuc`` with ``--modalities audio landmarks video`` on
-  CMU-MOSEI (all modalities but text).
+* ``mpuc`` (:class:`MPUC`): the proposed method, regime ``linear_eval`` with ``pretrain: true``,
+  at least two modalities; presets ``paper``, ``paper_mosei``, ``code`` = ``code_ravdess``
+  (the shipped ``config/params_ravdess.yaml``), ``code_mosei`` (``config/params_MOSEI.yaml``);
+* the supervised baselines of Tables I-II with the same backbones, regime ``supervised``:
+  ``mpuc_unimodal`` (:class:`MPUCUnimodal`, exactly one modality; ``code`` and
+  ``acoustics_code`` hold the official code's acoustic pipeline and sampler), ``mpuc_late_fusion``
+  (:class:`MPUCLateFusion`), ``mpuc_attention`` (:class:`MPUCAttention`) and
+  ``mpuc_supervised`` (:class:`MPUCSupervised`, the same family, the row chosen by preset).
 
-Inputs (bench transforms; the data layer delivers windows of ``window_frames`` steps):
-``audio_logmel_mpuc`` (log-mel ``[T, 128]``), ``landmarks_openface_mpuc`` (``[T, 51, 2]`` from
-an OpenFace CSV's ``x_0..x_67, y_0..y_67``; a CSV without them is a DataError naming the file
-and that header), ``face_frames`` (R(2+1)D input: MTCNN face crops, the paper's detector [61];
-its crop rule is unstated, bench takes the square union box, policy ``mma_dfer_square``,
-resized to 112 x 112 as the code's evaluation resize; ``window_frames`` TSN-sampled frames per
-item, then ``video_clip_frames`` evenly spread over the crop), ``text_glove`` (one 300-d GloVe
-vector per word from the local file ``glove_path``; the code's MOSEI pickles put words on the
-other modalities' step axis, bench crops the word sequence on its own axis, see
-:class:`bench.data.text.TextGloVe`); without ``glove_path`` asking for text is a ConfigError.
-
-Reproducing Table I (RAVDESS)
-=============================
-The official RAVDESS pipeline reads audio and facial landmarks (it has no face-image branch,
-so the "Facial Images" rows are not reproducible from the code). Real inputs needed under one
-data root (the ravdess adapter finds ``Actor_NN`` folders at any depth):
-
-* ``Audio_Speech_Actors_01-24/Actor_NN/03-01-EE-II-SS-RR-NN.wav`` (or the 16 kHz ``.opus``
-  transcode in ``../shared/data/ravdess/audio_speech_16k_opus``): the audio-only speech files;
-* the RAVDESS Facial Landmark Tracking release (Zenodo record 3255102,
-  ``FacialTracking_Actors_01-24.zip``): one OpenFace 2 CSV per audio-visual speech file, named
-  like it, ``Actor_NN/01-01-EE-II-SS-RR-NN.csv`` (60 per actor, 1,440 in all), whose header
-  names ``x_0..x_67, y_0..y_67`` among the OpenFace columns (read by name; the code slices
-  the columns 297:365 and 365:433);
-* for face images, the ``Video_Speech_Actor_NN/Actor_NN/01-01-…mp4`` files (bench's own
-  addition; R(2+1)D's Kinetics-400 weights from a local file via ``--set video_weights=PATH``).
-
-The ravdess protocols (``ravdess_actor10``, ``ravdess_kfold10``, ``ravdess_actor_holdout``) are
-``supervised``: they run the baselines. MPUC's own rows run under ``ravdess_actor10_linear``,
-``ravdess_kfold10_linear`` and ``ravdess_actor_holdout_linear``: the same folds (committed as
-split files in ``methods/mpuc/splits/``, written and verified by ``bench splits``) with
-``regime: {kind: linear_eval, pretrain: true}``. Commands (``--preset code_ravdess`` is the
-shipped RAVDESS config: supervised-contrastive positives, the code's loss, online probe)::
-
-    bench run --method mpuc --protocol ravdess_actor10_linear --data-root DIR --modalities audio landmarks
-    bench run --method mpuc_unimodal --protocol ravdess_actor10 --data-root DIR --modalities audio --preset acoustics
-
-Without landmark CSVs under ``DIR`` the first is one DataError naming the missing modality, the
-protocols that fit and the layout. On the embedded synthetic benchmark (no data needed)::
-
-    bench run --method mpuc --protocol methods/mpuc/synthetic_mpuc.yaml --preset tiny
+Inputs are bench transforms: ``audio_logmel_mpuc``, ``landmarks_openface_mpuc``,
+``face_frames`` and ``text_glove`` (the latter needs a local GloVe file, ``glove_path``).
+REPRODUCE.md (MPUC) lists the data each table needs, the commands and measured runs.
 """
 
 from __future__ import annotations
@@ -87,12 +45,26 @@ _TINY_MODEL: dict[str, Any] = {
 }
 """The ``tiny`` presets: a CPU-sized model whose 12-step crop fits the synthetic benchmark's
 16-frame landmark tracks and 1 s of audio (44 log-mel frames). MPUC's ``tiny`` pretrains at
-``pretrain_lr`` 5e-5 without dropout: on that benchmark, SGD at the paper's 1e-3 on the summed
-eq. 1 (or with dropout 0.1) stays on the uniform-similarity plateau (``2B log(B - 1)`` with two
-crops) for hundreds of epochs. With two crops and 5e-5 it leaves the plateau after about 40-60
-epochs when there are 96-144 training clips (measured UAR of the frozen features 0.94; random-init
-ones about 0.65); with 48 clips (3 steps an epoch) it can stay there for all 200 epochs, at 1e-4
-or 5e-5 alike. Its mel is librosa's default (128 bins, 22050 Hz, hop 512: 44 frames a second)."""
+``pretrain_lr`` 5e-5 without dropout (REPRODUCE.md, MPUC on the synthetic benchmark, says why).
+Its mel is librosa's default (128 bins, 22050 Hz, hop 512: 44 frames a second)."""
+
+
+_CODE_RAVDESS: dict[str, Any] = {"positives": "supervised", "loss_reduction": "mean_half", "probe": "online",
+                                 "crop_range": "sequence"}
+"""The shipped ``config/params_ravdess.yaml`` (``unsupervised: False``): label positives, the code's
+loss reduction (``utils/SupConSeparate.py`` L101, L116), the classifier trained alongside the
+encoder (``train.py`` L161-326), both crops drawn over the whole sequence (``data/RAVDESS.py`` L151-172)."""
+
+_CODE_MOSEI: dict[str, Any] = {
+    "crop_frames": 30, "lr_step_epochs": 5, "positives": "code", "loss_reduction": "mean_half", "probe": "online",
+    "transductive": True, "text_positional": "batch_index", "crop_range": "sequence"}
+"""The shipped ``config/params_MOSEI.yaml``: 30-step crops, x0.9 every 5 epochs, unsupervised positives as
+coded (``utils/SupConSeparate.py`` L86-98), online probe, contrastive updates on the validation and test
+inputs (``train.py`` L357-364), the text transformer's batch-indexed positions (``models/Encoder.py``
+L29-31, L177)."""
+
+_CODE_BASELINE: dict[str, Any] = {"text_positional": "batch_index"}
+"""The official ``Encoder``'s backbones as the supervised baselines use them: its text positions."""
 
 _CODE_AUDIO: dict[str, Any] = {
     "mel_bins": 128, "mel_sample_rate": 22050, "mel_hop_length": 735, "mel_decimate": 1, "sampler": "class_balanced",
@@ -111,16 +83,18 @@ def _inputs(cfg: EncoderConfig, modalities: Sequence[str]) -> dict[str, Transfor
             "--set glove_path=/path/glove.840B.300d.txt (nothing is downloaded), or run without text "
             "(--modalities audio landmarks video: Table II's 'wout/ text' row)")
     window = cfg.window_frames
+    crops = {"num_frames": window}
+    if isinstance(cfg, MPUCConfig) and cfg.crop_range == "sequence":
+        crops = {"num_frames": cfg.crop_frames, "crops": cfg.views}
     specs = {
         "audio": TransformSpec("audio_logmel_mpuc", {
-            "num_frames": window, "n_mels": cfg.mel_bins, "sample_rate": cfg.mel_sample_rate,
-            "hop_length": cfg.mel_hop_length, "decimate": cfg.mel_decimate, "crop": cfg.audio_crop,
-            "vad_db": cfg.vad_db, "eval_windows": cfg.eval_windows}),
-        "landmarks": TransformSpec("landmarks_openface_mpuc", {"num_frames": window}),
+            **crops, "n_mels": cfg.mel_bins, "sample_rate": cfg.mel_sample_rate, "hop_length": cfg.mel_hop_length,
+            "decimate": cfg.mel_decimate, "crop": cfg.audio_crop, "vad_db": cfg.vad_db,
+            "eval_windows": cfg.eval_windows}),
+        "landmarks": TransformSpec("landmarks_openface_mpuc", crops),
         "video": TransformSpec("face_frames", {"policy": "mma_dfer_square", "num_frames": window,
                                                "size": cfg.video_size}),
-        "text": TransformSpec("text_glove", {"vectors_path": cfg.glove_path, "dim": cfg.text_dim,
-                                             "num_frames": window}),
+        "text": TransformSpec("text_glove", {"vectors_path": cfg.glove_path, "dim": cfg.text_dim, **crops}),
     }
     return {m: specs[m] for m in modalities}
 
@@ -145,7 +119,9 @@ class MPUC(Method):
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
         "paper_mosei": {"crop_frames": 30, "lr_step_epochs": 5},
-        "code_ravdess": {"positives": "supervised", "loss_reduction": "mean_half", "probe": "online"},
+        "code": _CODE_RAVDESS,
+        "code_ravdess": "code",
+        "code_mosei": _CODE_MOSEI,
         "tiny": {**_TINY_MODEL, "dropout": 0.0, "view_shift": 2, "pretrain_lr": 5e-5, "pretrain_epochs": 200,
                  "lr": 0.01, "epochs": 40, "pretrain_batch_size": 16, "batch_size": 16},
     }
@@ -185,11 +161,11 @@ class MPUCSupervised(Method):
     Config = SupervisedConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
-        "code": _CODE_AUDIO,
         "unimodal_acoustics": {"lr_step_epochs": 10, "epochs": 100},
         "unimodal_faces": {"lr": 0.01, "epochs": 150},
         "unimodal_landmarks": {},
         "attention": {"head": "attention", "batch_size": 64},
+        "code": {**_CODE_BASELINE, **_CODE_AUDIO},
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
     }
     resources = MPUC.resources
@@ -213,9 +189,9 @@ class MPUCUnimodal(MPUCSupervised):
     Config = UnimodalConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
-        "code": _CODE_AUDIO,
+        "code": {**_CODE_BASELINE, **_CODE_AUDIO},
         "acoustics": _ACOUSTICS_ROW,
-        "acoustics_code": {**_ACOUSTICS_ROW, **_CODE_AUDIO},
+        "acoustics_code": {**_ACOUSTICS_ROW, **_CODE_BASELINE, **_CODE_AUDIO},
         "faces": {"row_modality": "video", "lr": 0.01, "momentum": 0.9, "epochs": 150},
         "landmarks": {"row_modality": "landmarks", "lr": 1e-3, "momentum": 0.9},
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
@@ -240,7 +216,7 @@ class MPUCLateFusion(MPUCSupervised):
     Config = SupervisedConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
-        "code": _CODE_AUDIO,
+        "code": {**_CODE_BASELINE, **_CODE_AUDIO},
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
     }
 
@@ -253,6 +229,6 @@ class MPUCAttention(MPUCSupervised):
     Config = AttentionConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
-        "code": _CODE_AUDIO,
+        "code": {**_CODE_BASELINE, **_CODE_AUDIO},
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
     }

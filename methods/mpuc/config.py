@@ -1,6 +1,7 @@
 """MPUC's configurations: defaults are the paper's values (ICPR'22, Sec. III-D, IV-B).
 
-Where the official code (``ricfrr/mpuc-mer``, REFERENCE_IMPLEMENTATIONS.md section 3) differs
+Where the official code (``ricfrr/mpuc-mer`` at 1ae3add: ``train.py``, ``main.py``,
+``models/Encoder.py``, ``utils/SupConSeparate.py``, ``data/*.py``, ``config/params_*.yaml``) differs
 from the paper, the difference is a field here whose default is the paper's side and whose
 other value is the code's; each field's comment names both. Values the paper does not give
 (crop length, widths of the backbones) are the code's.
@@ -19,6 +20,7 @@ from bench.data.vad import CropPolicy
 
 Positives = Literal["paper", "code", "supervised"]
 Reduction = Literal["sum", "mean_half"]
+CropRange = Literal["window", "sequence"]
 Probe = Literal["separate", "online"]
 TextPositional = Literal["sequence", "batch_index"]
 Head = Literal["mlp", "attention"]
@@ -165,12 +167,17 @@ class MPUCConfig(EncoderConfig):
 
     ``crops`` (2 or 1): temporal crops per sample and step; ``code`` / ``supervised`` need 2.
 
-    ``view_shift`` (bench's; 30): with two crops the data layer delivers a window of
-    ``crop_frames + view_shift`` steps (random start in training, start 0 in evaluation) and
-    the two crops start independently and uniformly inside it, so they always overlap by at
-    least ``crop_frames - view_shift`` steps. The code draws both starts over the whole
-    sequence (bench's data layer crops before the method sees an item). Evaluation
-    classifies the first ``crop_frames`` steps, as the code does.
+    ``crop_range``: where the two crops of a sample are drawn. ``window`` (the paper's
+    overlapping segments, Sec. III-D): the data layer delivers a window of ``crop_frames +
+    view_shift`` steps (``view_shift``, bench's, 30; random start in training, start 0 in
+    evaluation) and the two crops start independently and uniformly inside it, so they overlap
+    by at least ``crop_frames - view_shift`` steps. ``sequence`` (the code, ``data/CMU_MOSEI.py``
+    L205-235, ``data/RAVDESS.py`` L151-172): each crop starts anywhere in the whole sequence;
+    the transforms deliver the two crops one after the other (their ``crops`` parameter), drawn
+    with the same generator for every modality, so equal-length modalities share the starts as
+    the code's do. Face frames are TSN-sampled over the whole clip either way (``face_frames``,
+    ``window_frames`` segments), so under ``sequence`` crop 1 is the first half of them and crop 2
+    the second. Evaluation classifies the first ``crop_frames`` steps, as the code does.
     """
 
     temperature: float = 0.07
@@ -184,6 +191,10 @@ class MPUCConfig(EncoderConfig):
     pretrain_batch_size: int = 32
     crops: int = 2
     view_shift: int = 30
+    crop_range: CropRange = "window"
+    # The code's encoder checkpoint (encoder/encoder_epoch_top.pth, train.py L449-463) to start the
+    # backbones and projection heads from; "" = random init (video: video_weights).
+    official_encoder: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -204,6 +215,8 @@ class MPUCConfig(EncoderConfig):
 
     @property
     def window_frames(self) -> int:
+        if self.crop_range == "sequence":
+            return self.views * self.crop_frames
         return self.crop_frames + (self.view_shift if self.views == 2 else 0)
 
 

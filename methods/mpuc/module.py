@@ -16,9 +16,12 @@ Every item the data layer delivers is a window of ``cfg.window_frames`` steps (r
 training, start 0 in evaluation, or as the audio crop policy ``cfg.audio_crop`` places it; with
 ``mean`` an evaluation item holds several windows, whose outputs are averaged). Training crops of ``crop_frames`` steps start uniformly
 inside it, one start per sample and crop shared by every modality (the code cuts all
-modalities with the same step indices); evaluation classifies the first ``crop_frames``
-steps. Losses: cross-entropy (RAVDESS) or BCE with logits (CMU-MOSEI; ``pos_weight`` = the
-task's class weights when the dataset defines them, as the code's MOSEI weights).
+modalities with the same step indices); with ``crop_range="sequence"`` the transforms have
+already drawn each crop over the whole sequence and laid them one after the other, so crop ``v``
+is steps ``v * crop_frames`` onwards. Evaluation classifies the first ``crop_frames`` steps. Losses: cross-entropy (RAVDESS) or BCE with logits (CMU-MOSEI) whose ``pos_weight`` is
+each label's negatives / positives in the training labels (:func:`positive_weights`), fixed at the
+start of the first labelled stage; the task's ``class_weights`` take their place when a protocol
+sets them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from bench.api import TaskSpec
@@ -35,6 +39,7 @@ from bench.errors import ConfigError, RunError
 from bench_methods.mpuc.config import EncoderConfig, MPUCConfig, SupervisedConfig
 from bench_methods.mpuc.encoders import FEATURE_ORDER, ConcatAttention, make_backbone, mlp
 from bench_methods.mpuc.loss import pairwise_loss
+from bench_methods.mpuc.official import load_encoder
 
 STAGES = ("pretrain", "linear_eval", "pretrain_online_probe", "supervised")
 TRANSDUCTIVE_NOTE = "encoder also trained contrastively on validation and test inputs every epoch (MPUC MOSEI config)"
@@ -81,11 +86,16 @@ class MPUCModule(L.LightningModule):
                                   f"attention_heads={cfg.attention_heads}")
             head.append(ConcatAttention(width, cfg.attention_heads))
         self.classifier = nn.Sequential(*head, mlp(width, d, task.num_outputs))
-        self.loss_fn = _classification_loss(task)
+        if task.kind not in ("classification", "multilabel"):
+            raise ConfigError(f"mpuc handles classification and multilabel tasks, not {task.kind}")
+        self.pos_weight = torch.tensor(task.class_weights, dtype=torch.float32) if task.class_weights else None
         self.stage = "supervised"
         self._unlabelled: list[Iterable[Mapping[str, torch.Tensor]]] = []
         self.wants_unlabelled = self.contrastive and cfg.transductive
         self.weights_provenance = self._provenance()
+        if self.contrastive and cfg.official_encoder:
+            digest = load_encoder(self, self.modalities, cfg.official_encoder)
+            self.weights_provenance.update({m: f"official encoder {digest}" for m in self.modalities})
 
     # ------------------------------------------------------------------ stages and records
 
@@ -123,7 +133,11 @@ class MPUCModule(L.LightningModule):
 
     def _starts(self, batch: Mapping[str, torch.Tensor], views: int) -> torch.Tensor:
         size = batch[self.modalities[0]].shape[0]
-        return crop_starts(size, self.cfg.window_frames, self.cfg.crop_frames, views)
+        cfg = self.cfg
+        if isinstance(cfg, MPUCConfig) and cfg.crop_range == "sequence":
+            # the transforms drew crop v anywhere in the sequence and put it at steps v*crop .. (v+1)*crop
+            return (torch.arange(views) * cfg.crop_frames)[:, None].expand(views, size)
+        return crop_starts(size, cfg.window_frames, cfg.crop_frames, views)
 
     def contrastive_loss(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
         """Eq. 2 on ``cfg.views`` crops per sample; also returns each crop's basic features."""
@@ -191,6 +205,23 @@ class MPUCModule(L.LightningModule):
         self._step(opts[0], loss)
         return loss.detach()
 
+    def on_train_start(self) -> None:
+        """A multilabel task without ``class_weights`` weighs its BCE by the training labels' balance."""
+        if self.task.kind != "multilabel" or self.pos_weight is not None or self.stage == "pretrain":
+            return
+        labels = getattr(self.trainer.train_dataloader.dataset, "labels", None)
+        if labels is None:
+            raise RunError("mpuc: the BCE's pos_weight comes from the training labels, but the training "
+                           "dataset of this stage has none")
+        self.pos_weight = torch.tensor(positive_weights(labels), dtype=torch.float32)
+
+    def loss_fn(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy (classification) or BCE with logits weighted by ``pos_weight`` (multilabel)."""
+        if self.task.kind == "classification":
+            return F.cross_entropy(logits, target)
+        weight = None if self.pos_weight is None else self.pos_weight.to(logits.device)
+        return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype), pos_weight=weight)
+
     def on_fit_start(self) -> None:
         if self.wants_unlabelled and self.stage != "linear_eval" and not self._unlabelled:
             raise ConfigError("mpuc: transductive=true trains on the validation and test inputs, but none were "
@@ -229,10 +260,12 @@ class MPUCModule(L.LightningModule):
         return opts, scheds
 
 
-def _classification_loss(task: TaskSpec) -> nn.Module:
-    if task.kind == "classification":
-        return nn.CrossEntropyLoss()
-    if task.kind == "multilabel":
-        weights = torch.tensor(task.class_weights, dtype=torch.float32) if task.class_weights else None
-        return nn.BCEWithLogitsLoss(pos_weight=weights)
-    raise ConfigError(f"mpuc handles classification and multilabel tasks, not {task.kind}")
+def positive_weights(labels: Any) -> tuple[float, ...]:
+    """Per label, negatives / positives among the training rows of ``labels`` ``[N, L]`` (a label is
+    present when > 0): the BCE ``pos_weight`` of the code's MOSEI training (``train.py`` L88-90 holds
+    them as constants, 1.05 for happy to 23.7 for fear). A label with no positive gets weight N."""
+    present = torch.as_tensor(labels) > 0
+    positives = present.sum(dim=0).to(torch.float64)
+    negatives = present.shape[0] - positives
+    return tuple(float(w) for w in negatives / positives.clamp(min=1.0))
+

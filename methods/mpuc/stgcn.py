@@ -1,8 +1,8 @@
 """MPUC's landmark backbone: a spatio-temporal graph convolutional network on 51 facial points.
 
-Built from the facts of REFERENCE 3.4 (the official ``models/STGCN.py``, itself an adaptation
-of an ST-GCN [65] implementation, with ``attention=False, edge_weight=False``; written here
-from that description):
+Written from the description of the official ``models/STGCN.py`` (``STGCN(51, 2, n_frames,
+512, num_classes=512)``, ``models/Encoder.py`` L72; itself an adaptation of an ST-GCN [65]
+implementation, with ``attention=False, edge_weight=False``):
 
 * a gated temporal convolution (kernel 3, no padding): ``relu(P + sigmoid(Q) + R)`` of three
   parallel convolutions;

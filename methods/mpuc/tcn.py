@@ -1,8 +1,8 @@
 """MPUC's acoustic backbone: a Conv-TasNet temporal convolutional network on log-mel frames.
 
-Built from the facts of REFERENCE 3.4 (the official ``models/TCN.py``, an adaptation of
-Asteroid's TCN [68]; written here from that description): global layer norm and a 1x1
-bottleneck ``mel_bins -> 64``; ``n_repeats x n_blocks`` residual blocks (1x1 conv to 128
+Written from the description of the official ``models/TCN.py`` (``TCN(in_chan=128, n_blocks=5,
+n_repeats=2, out_chan=512)``, ``models/Encoder.py`` L102), an adaptation of Asteroid's TCN [68]:
+global layer norm and a 1x1 bottleneck ``mel_bins -> 64``; ``n_repeats x n_blocks`` residual blocks (1x1 conv to 128
 hidden channels, PReLU, gLN, depth-wise dilated conv of kernel 3 with dilation
 ``2**block``, PReLU, gLN, 1x1 conv back to 64), dropout 0.1 after the bottleneck and on
 every residual; then the mean over time, PReLU and ``Linear(64 -> 512)``. Random init.

@@ -41,7 +41,8 @@ LAYOUT = """\
   clips_faces/<id>/<n>.jpg                optional: MMA-DFER's MTCNN face crops (data_utils/
                                           extract_faces_mfaw.py), names NOT zero-padded: 0.jpg, 1.jpg, ...
   clips_wav/<id>.wav                      optional: MMA-DFER's ffmpeg-extracted audio (mp42wav.sh)
-  annotation/MAFW_set_{1..5}_{train,test}.txt     lists A (DFER-CLIP / MMA-DFER):
+  annotation/MAFW_set_{1..5}_{train,test}.txt     lists A (DFER-CLIP / MMA-DFER; MMA-DFER names them
+                                          MAFW_set_{1..5}_{train,test}_faces.txt, also read):
                                           '<frame-dir> <num_frames> <label>', class order A
   annotation/split0{1..5}/{train,test}.csv        or lists B (MAE-DFER): '<frame-dir> <label>',
                                           no header, class order B
@@ -55,12 +56,12 @@ Order B: 0 anger, 1 disgust, 2 fear, 3 happiness, 4 neutral, 5 sadness, 6 surpri
 class MAFW(DatasetAdapter):
     """MAFW's ``data/`` folder with either public conversion of the official fold lists.
 
-    ``lists`` picks the list files (``"auto"``: A when ``annotation/MAFW_set_1_train.txt``
+    ``lists`` picks the list files (``"auto"``: A when ``annotation/MAFW_set_1_train[_faces].txt``
     exists, else B); ``label_order`` picks the class order the labels are exposed in,
     whatever the lists' own order (default ``"A"``, MMA-DFER's; ``"B"`` is MAE-DFER's and the
     MAFW paper's), mapping by :data:`A_TO_B`. ``sources["video"]`` is the clip's
     ``clips_faces/<id>/`` folder (MMA-DFER's crops; its unpadded frame names sort
-    lexicographically in MMA-DFER's loader, see REFERENCE 4.3) or ``clips/<id>.mp4``;
+    lexicographically in MMA-DFER's loader, ``video_dataloader.py`` L138-139) or ``clips/<id>.mp4``;
     ``sources["audio"]`` is ``clips_wav/<id>.wav`` or the mp4's track. ``video_from`` /
     ``audio_from`` choose; ``"auto"`` uses the optional folders when they exist.
     ``meta["num_frames"]`` is list A's frame count (MMA-DFER's is file count minus one);
@@ -104,9 +105,15 @@ class MAFW(DatasetAdapter):
             self.label_names_source = "order B: MAE-DFER preprocess/mafw.py labels (the MAFW paper's order)"
 
     def list_path(self, source: Literal["A", "B"], fold: int, side: str) -> Path:
-        """Where the list of ``side`` (train or test) of fold ``fold`` (1..5) is in list set ``source``."""
+        """Where the list of ``side`` (train or test) of fold ``fold`` (1..5) is in list set ``source``.
+
+        List set A is read under DFER-CLIP's name ``MAFW_set_{k}_{side}.txt`` or, where only that
+        exists, under MMA-DFER's ``MAFW_set_{k}_{side}_faces.txt`` (its ``annotation/`` folder).
+        """
         if source == "A":
-            return self.root / "annotation" / f"MAFW_set_{fold}_{side}.txt"
+            plain = self.root / "annotation" / f"MAFW_set_{fold}_{side}.txt"
+            faces = plain.with_name(f"MAFW_set_{fold}_{side}_faces.txt")
+            return faces if not plain.is_file() and faces.is_file() else plain
         return self.root / "annotation" / f"split0{fold}" / f"{side}.csv"
 
     def list_source(self) -> Literal["A", "B"]:
