@@ -119,7 +119,7 @@ class MPUC(Method):
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
         "paper_mosei": {"crop_frames": 30, "lr_step_epochs": 5},
-        "code": _CODE_RAVDESS,
+        "code": {**_CODE_RAVDESS, **_CODE_AUDIO},
         "code_ravdess": "code",
         "code_mosei": _CODE_MOSEI,
         "tiny": {**_TINY_MODEL, "dropout": 0.0, "view_shift": 2, "pretrain_lr": 5e-5, "pretrain_epochs": 200,
