@@ -143,6 +143,14 @@ class DatasetAdapter(abc.ABC):
 
         raise ProtocolError(f"dataset {self.name!r} defines no official train/val/test split")
 
+    def expected_samples(self) -> list[Sample] | None:
+        """The samples of the complete dataset (ids, labels, subjects; no sources), where it is defined.
+
+        A run compares the copy with them and refuses an incomplete one (:mod:`bench.completeness`);
+        None (the default) when the adapter cannot tell.
+        """
+        return None
+
     def task_spec(self) -> TaskSpec:
         """The task this dataset's labels define."""
         return TaskSpec(kind=self.task, label_names=self.label_names)

@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("results"), help="results store root (default: ./results)")
     run.add_argument("--cache-dir", type=Path, help="preprocessing cache (default: $BENCH_CACHE or ~/.cache/bench)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--allow-incomplete", action="store_true",
+                     help="run on a copy that lacks samples of the complete dataset (recorded in the record)")
+    run.add_argument("--rerun-changed", action="store_true",
+                     help="rerun finished cells whose records were made from other data (else: refuse)")
 
     lst = sub.add_parser("list", help="list registered methods, datasets, protocols or metrics")
     lst.add_argument("what", choices=["methods", "datasets", "protocols", "metrics"])

@@ -27,6 +27,7 @@ def run_command(args: argparse.Namespace) -> None:
         overrides=overrides, modalities=args.modalities, data_root=args.data_root,
         pretrain_data_root=args.pretrain_data_root,
         out=args.out, progress=not args.no_progress, cache_root=args.cache_dir,
+        allow_incomplete=args.allow_incomplete, rerun_changed=args.rerun_changed,
         regime=args.regime, pretrain_on=args.pretrain_on, budget=args.budget,
     )
     plan = run.make_plan(request)

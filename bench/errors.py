@@ -31,7 +31,21 @@ class PluginError(BenchError):
 
 
 class DataError(BenchError):
-    """A data root, split file or media file is missing, malformed or unreadable."""
+    """A data root, split file or media file is missing, malformed or unreadable.
+
+    ``problems`` holds every problem found when there were several (the message names the
+    first and counts the rest), for ``bench prepare --check`` to list them all.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems or (message,)
+
+    @classmethod
+    def of(cls, problems: list[str]) -> DataError:
+        """One error for several problems: the first, counting the rest."""
+        more = f" (and {len(problems) - 1} more problem(s) in this file)" if len(problems) > 1 else ""
+        return cls(problems[0] + more, tuple(problems))
 
 
 class LeakageError(BenchError):

@@ -5,7 +5,8 @@
     ─▶ the existing launcher (``--launcher local|debug|slurm``, ``--dry-run`` with estimates)
     ─▶ the table of primary metrics (markdown, LaTeX, CSV) and a heat-map PNG
 
-Methods default to every registered one; protocols are named (``--protocols``) or are all the
+``--dry-run`` prints the jobs and the table of the cells already in the store. Methods
+default to every registered one; protocols are named (``--protocols``) or are all the
 protocols of the named datasets (``--datasets``). A pair whose protocol fixes a regime the
 method lacks trains the method its own way (MPUC: pretrain → linear_eval) and the table's
 compatibility lines say so. Cells already in the store are reused; bookkeeping and the
@@ -164,6 +165,8 @@ def matrix_command(args: argparse.Namespace) -> int:
           f"launcher {args.launcher}, profile {profile.name}")
     if args.dry_run:
         print(launch.dry_run(todo, profile, args.launcher, request.out))
+        print()
+        print(matrix_table.render(result_grid(request, found, failed, cells, args.metric), args.format))
         return 0
     failures = 0
     if todo:

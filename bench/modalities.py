@@ -60,7 +60,7 @@ def resolve(protocol_name: str, protocol_modalities: Sequence[str], method_cls: 
         unsupported = [m for m in chosen if m not in method_cls.modalities]
         if unsupported:
             raise ConfigError(f"method {method!r} cannot use {', '.join(unsupported)}; "
-                              f"it reads {', '.join(method_cls.modalities)}")
+                              f"it supports {', '.join(method_cls.modalities)}")
         _check_minimum(method_cls, chosen, protocol_name)
         return Resolved(chosen, requested=True)
     shared = tuple(m for m in protocol_modalities if m in method_cls.modalities)

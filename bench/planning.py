@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import choices, protocols, regimes, registry, roots, splits, values
+from bench import choices, completeness, protocols, provenance, regimes, registry, roots, splits, values
 from bench import config as config_mod
 from bench import modalities as modalities_mod
 from bench.api import DatasetAdapter, Method, Sample, Split, TaskSpec
@@ -40,6 +40,10 @@ class RunRequest:
     out: Path = Path("results")
     progress: bool = True
     cache_root: Path | None = None
+    allow_incomplete: bool = False
+    """Run on a copy that lacks samples of the complete dataset (recorded in ``data.incomplete``)."""
+    rerun_changed: bool = False
+    """Rerun a finished cell whose record was made from other data (else the run refuses)."""
     regime: str | None = None
     """``--regime``: None for the protocol's own (or the method's, on a protocol that leaves it open)."""
     pretrain_on: str | None = None
@@ -65,6 +69,10 @@ class Plan:
     pretrain_adapter: DatasetAdapter | None = None
     """The dataset of ``regime.pretrain_on``, when the protocol pretrains on another one."""
     pretrain_samples: list[Sample] = dataclasses.field(default_factory=list)
+    data_fingerprint: str = ""
+    """:func:`bench.provenance.files_fingerprint` of every file of ``samples``: what the data is now."""
+    incomplete: dict[str, Any] | None = None
+    """What the copy lacks against the complete dataset, when run with ``allow_incomplete``."""
     regime: regimes.Chosen | None = None
     """How the cells train (:mod:`bench.regimes`); set by :func:`make_plan`."""
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -103,11 +111,15 @@ def make_plan(request: RunRequest) -> Plan:
     samples = adapter.samples()
     folds = _select_folds(splits.make_splits(protocol.split, samples, adapter, protocol.split_where), request.folds)
     _check_sources(protocol, method_cls, modalities, adapter, samples, folds)
+    incomplete = completeness.check(protocol, adapter, samples, folds, request.allow_incomplete)
     seeds = tuple(request.seeds) if request.seeds else protocol.seeds
     cfg, overrides = choices.apply_budget(method, cfg, request.preset, request.overrides, request.budget)
+    values.check_config(cfg, method_cls.name)  # the budget's epochs too
     cell_hash = choices.cell_hash(cfg, modalities, chosen.regime)
     plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds,
-                regime=chosen.regime, overrides=overrides)
+                regime=chosen.regime, overrides=overrides, incomplete=incomplete,
+                data_fingerprint=provenance.files_fingerprint(
+                    [src for s in samples for src in s.sources.values() if isinstance(src, Path)], adapter.root))
     if plan.training.pretrain_on is not None:
         plan.pretrain_adapter, plan.pretrain_samples = _open_pretrain_data(protocol, plan.training.pretrain_on,
                                                                            modalities, request)

@@ -36,11 +36,11 @@ def _adapter(dataset: str, data_root: Path | None, options: list[str]) -> Datase
 
 
 def check_report(adapter: DatasetAdapter) -> CheckReport:
-    """The adapter's report; a split list or annotation it cannot parse becomes the one problem."""
+    """The adapter's report; a split list or annotation it cannot parse becomes its problems (every bad line)."""
     try:
         return adapter.check()
     except DataError as error:
-        return CheckReport(adapter.name, adapter.root, {}, (str(error),))
+        return CheckReport(adapter.name, adapter.root, {}, error.problems)
 
 
 def with_decoded_media(report: CheckReport, adapter: DatasetAdapter, workers: int,

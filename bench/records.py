@@ -30,7 +30,6 @@ def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Pre
     """The record of one finished cell (``outputs``/``targets`` are its test predictions and labels)."""
     history = fitted.history
     protocol = plan.protocol
-    sources = [src for s in plan.samples for src in s.sources.values() if isinstance(src, Path)]
     return {
         "schema_version": store.SCHEMA_VERSION,
         "method": plan.method.name,
@@ -49,7 +48,8 @@ def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Pre
         "regime_source": plan.regime.source if plan.regime else "protocol",
         "data": {
             "dataset": protocol.dataset, "root": str(plan.adapter.root),
-            "root_fingerprint": provenance.files_fingerprint(sources, plan.adapter.root),
+            "root_fingerprint": plan.data_fingerprint,
+            "incomplete": plan.incomplete,
             "split": {"scheme": protocol.split["scheme"], **splits.split_fingerprint(split),
                       "sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)}},
             "preprocessing": prepared.variants,
@@ -108,6 +108,8 @@ def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
         parts += ["--data-root", str(req.data_root)]
     if req.pretrain_data_root:
         parts += ["--pretrain-data-root", str(req.pretrain_data_root)]
+    if req.allow_incomplete:
+        parts.append("--allow-incomplete")
     parts += ["--out", str(req.out)]
     return shlex.join(parts)
 

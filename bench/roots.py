@@ -54,7 +54,8 @@ def open_adapter(dataset: str, given: Path | None, options: Mapping[str, Any] | 
         raise DataError(f"{who} the {dataset} dataset: pass {flag} DIR (or set BENCH_DATA_{dataset.upper()}) "
                         f"pointing at a copy laid out as:\n{adapter_cls.layout}")
     if not Path(root).is_dir():
-        raise DataError(f"data root {root} does not exist; {dataset} expects:\n{adapter_cls.layout}")
+        what = "is a file, not a folder" if Path(root).exists() else "does not exist"
+        raise DataError(f"data root {root} {what}; {dataset} expects:\n{adapter_cls.layout}")
     valid = adapter_options(adapter_cls)
     for key in options or {}:
         if key not in valid:

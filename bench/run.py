@@ -58,13 +58,37 @@ def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> 
         for seed in plan.seeds:
             path = store.record_path(plan.request.out, plan.protocol.name, plan.method.name, plan.config_hash,
                                      split.name, seed)
-            done = store.finished(path, plan.protocol.hash)
+            done = _reusable(plan, path, locked=False)
             result = CellResult(path, done, skipped=True) if done is not None else \
                 _run_locked(plan, split, seed, path, inputs)
             results.append(result)
             if on_cell is not None:
                 on_cell(result)
     return results
+
+
+def _reusable(plan: Plan, path: Path, locked: bool) -> dict[str, Any] | None:
+    """The record of a finished cell made from the data the plan reads now, or None when the cell must run.
+
+    A record made from other data (its ``data.root_fingerprint`` differs: files added, removed
+    or resized) is never reused: the run refuses, or with ``rerun_changed`` moves the record
+    aside as ``*.changed`` (once it holds the cell's lock: ``locked``) and runs the cell again.
+    """
+    done = store.finished(path, plan.protocol.hash)
+    if done is None:
+        return None
+    was = done.get("data", {}).get("root_fingerprint")
+    if was == plan.data_fingerprint:
+        return done
+    if not plan.request.rerun_changed:
+        raise DataError(f"{path}: this finished cell was made from other data than the {plan.protocol.dataset} data at "
+                        f"{plan.adapter.root} now (data fingerprint {was}, now {plan.data_fingerprint}); rerun it "
+                        "with --rerun-changed (the old record is kept as .changed) or give the --data-root it was "
+                        "made from")
+    if locked:
+        log.warning("%s was made from other data (fingerprint %s, now %s): moved aside to %s, the cell runs again",
+                    path, was, plan.data_fingerprint, store.set_aside(path, "changed").name)
+    return None
 
 
 class _Inputs:
@@ -86,7 +110,7 @@ class _Inputs:
 
 def _run_locked(plan: Plan, split: Split, seed: int, path: Path, inputs: _Inputs) -> CellResult:
     with celllock.hold(path, f"{plan.method.name} × {plan.protocol.name} {split.name} seed {seed}"):
-        done = store.finished(path, plan.protocol.hash)
+        done = _reusable(plan, path, locked=True)  # finished by another process meanwhile?
         if done is not None:
             return CellResult(path, done, skipped=True)
         corrupt = store.problem(path)

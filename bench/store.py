@@ -114,13 +114,13 @@ def describe_corrupt(record_file: Path, why: str) -> str:
     return f"corrupt record {record_file}: {why}"
 
 
-def set_aside(record_file: Path) -> Path:
-    """Rename a corrupt record (and its predictions, if any) to ``*.corrupt``, never overwriting; the new name."""
-    target = Path(f"{record_file}.corrupt")
+def set_aside(record_file: Path, why: str = "corrupt") -> Path:
+    """Rename a record (and its predictions, if any) to ``*.<why>``, never overwriting; the new name."""
+    target = Path(f"{record_file}.{why}")
     n = 1
     while target.exists():
         n += 1
-        target = Path(f"{record_file}.corrupt{n}")
+        target = Path(f"{record_file}.{why}{n}")
     preds = predictions_path(record_file)
     if preds.is_file():
         preds.rename(target.with_name(preds.name + target.name.removeprefix(record_file.name)))

@@ -86,7 +86,8 @@ CONFIG_VALUES: list[Case] = [
      2, r"'avce': invalid configuration: iterations=0: must be > 0"),
     ("avce dropout=1", run_args("--set", "dropout=1", method="avce", protocol="synthetic_va"),
      2, r"'avce': invalid configuration: dropout=1.0 must be in \[0, 1\)"),
-    ("avce lr=-1", run_args("--set", "lr=-1", method="avce", protocol="synthetic_va"), 2, r"'avce'.*lr=-1.0: must be > 0"),
+    ("avce lr=-1", run_args("--set", "lr=-1", method="avce", protocol="synthetic_va"), 2,
+     r"'avce'.*lr=-1.0: must be > 0"),
 ]
 
 SEEDS_AND_FOLDERS: list[Case] = [
@@ -117,50 +118,62 @@ def plain(*argv: str) -> Callable[[Path, Path], list[str]]:
 PROTOCOL = (Path(__file__).resolve().parents[1] / "protocols" / "synthetic_holdout.yaml").read_text(
     encoding="utf-8").replace("name: synthetic_holdout", "name: mine")
 
+
+def on_protocol(name: str, text: str) -> Callable[[Path, Path], list[str]]:
+    """``bench run`` of the protocol file ``<tmp>/name`` holding ``text``."""
+    return lambda tmp, data: run_args(protocol=str(file_at(tmp, name, text)))(tmp, data)
+
 NAMES_AND_FILES: list[Case] = [
-    ("unknown method", run_args(method="late_fusoin"), 2, r"unknown method 'late_fusoin' \(did you mean 'late_fusion'\?\)"),
+    ("unknown method", run_args(method="late_fusoin"), 2,
+     r"unknown method 'late_fusoin' \(did you mean 'late_fusion'\?\)"),
     ("unknown protocol", run_args(protocol="synthetic_holdot"), 2,
      r"unknown protocol 'synthetic_holdot' \(did you mean 'synthetic_holdout'\?\)"),
     ("protocol file missing", run_args(protocol="{tmp}/nope.yaml"), 2, r"protocol file .*nope.yaml does not exist"),
-    ("protocol not YAML", lambda tmp, data: run_args(protocol=str(file_at(tmp, "p.yaml", "a: [1\n")))(tmp, data),
-     2, r"p.yaml:2: invalid YAML"),
-    ("protocol keys missing", lambda tmp, data: run_args(protocol=str(file_at(tmp, "p.yaml", "name: x\ndataset: synthetic\n")))(tmp, data),
+    ("protocol not YAML", on_protocol("p.yaml", "a: [1\n"), 2, r"p.yaml:2: invalid YAML"),
+    ("protocol keys missing", on_protocol("p.yaml", "name: x\ndataset: synthetic\n"),
      2, r"p.yaml:1: missing required key\(s\): task, modalities"),
-    ("protocol duplicate key", lambda tmp, data: run_args(protocol=str(file_at(tmp, "p.yaml", PROTOCOL + "metrics: [war]\n")))(tmp, data),
+    ("protocol duplicate key", on_protocol("p.yaml", PROTOCOL + "metrics: [war]\n"),
      2, r"p.yaml:15: invalid YAML: key 'metrics' is given twice \(first on line 12\)"),
-    ("protocol unknown dataset", lambda tmp, data: run_args(protocol=str(file_at(tmp, "mine.yaml", PROTOCOL.replace(
-        "dataset: synthetic", "dataset: synthetik"))))(tmp, data), 2, r"unknown dataset 'synthetik'"),
-    ("fold 9 of 5", run_args("--fold", "9", protocol="synthetic_5fold"), 2, r"--fold 9: this protocol has folds fold1, .*fold5"),
+    ("protocol unknown dataset", on_protocol("mine.yaml", PROTOCOL.replace("dataset: synthetic", "dataset: synthetik")),
+     2, r"unknown dataset 'synthetik'"),
+    ("fold 9 of 5", run_args("--fold", "9", protocol="synthetic_5fold"), 2,
+     r"--fold 9: this protocol has folds fold1, .*fold5"),
     ("modality unknown", run_args("--modalities", "smell", protocol="synthetic_5fold"), 2,
      r"--modalities smell: protocol 'synthetic_5fold' uses only video, audio, text, landmarks"),
-    ("method lacks modality", run_args(method="avce", protocol="synthetic_5fold"), 2,
-     r"method 'avce' cannot use audio, text, landmarks; it supports video"),
+    ("method lacks modality", run_args("--modalities", "video", "audio", method="avce", protocol="synthetic_va"), 2,
+     r"method 'avce' cannot use audio; it supports video"),
 ]
 
 LAYOUT_FOLLOWS = {"data root missing", "data root is a file", "prepare data root missing"}
 """Cases whose one error line is followed by the dataset's expected layout (indented help, not an error)."""
 
 DATA_ROOTS: list[Case] = [
-    ("data root missing", run_args("--data-root", "{tmp}/nodir"), 2, r"data root .*nodir does not exist; synthetic expects:"),
+    ("data root missing", run_args("--data-root", "{tmp}/nodir"), 2,
+     r"data root .*nodir does not exist; synthetic expects:"),
     ("data root is a file", lambda tmp, data: run_args("--data-root", str(file_at(tmp, "afile")))(tmp, data), 2,
-     r"afile"),
-    ("prepare data root missing", plain("prepare", "ravdess", "--check", "--data-root", "{tmp}/nodir"), 2, r"nodir"),
+     r"data root .*afile is a file, not a folder; synthetic expects:"),
+    ("prepare data root missing", plain("prepare", "ravdess", "--check", "--data-root", "{tmp}/nodir"), 2,
+     r"data root .*nodir does not exist; ravdess expects:"),
 ]
 
 OTHER_COMMANDS: list[Case] = [
-    ("prepare unknown dataset", plain("prepare", "ravdes", "--check"), 2, r"unknown dataset 'ravdes' \(did you mean 'ravdess'\?\)"),
+    ("prepare unknown dataset", plain("prepare", "ravdes", "--check"), 2,
+     r"unknown dataset 'ravdes' \(did you mean 'ravdess'\?\)"),
     ("prepare nothing to do", plain("prepare", "ravdess"), 2, r"nothing to do; give --check, --method METHOD, or both"),
     ("prepare unknown option", plain("prepare", "synthetic", "--check", "--option", "colour=red"), 2,
      r"dataset 'synthetic' has no option 'colour'"),
     ("prepare unknown method", plain("prepare", "synthetic", "--method", "nosuch"), 2, r"unknown method 'nosuch'"),
-    ("prepare workers 0", plain("prepare", "synthetic", "--check", "--workers", "0"), 2, r"--workers 0: allowed an integer >= 1"),
+    ("prepare workers 0", plain("prepare", "synthetic", "--check", "--workers", "0"), 2,
+     r"--workers 0: allowed an integer >= 1"),
     ("prepare bad config value", plain("prepare", "synthetic", "--method", "late_fusion", "--set", "num_frames=0"), 2,
      r"num_frames=0: allowed >= 1"),
     ("prepare cache-dir is a file", lambda tmp, data: ["prepare", "synthetic", "--method", "late_fusion",
                                                         "--cache-dir", str(file_at(tmp, "cfile"))],
      2, r"--cache-dir .*cfile: is a file"),
-    ("splits unknown protocol", plain("splits", "synthetic_holdot", "--out", "{tmp}/s.yaml"), 2, r"unknown protocol 'synthetic_holdot'"),
-    ("splits verify missing file", plain("splits", "synthetic_5fold", "--verify", "{tmp}/nope.yaml"), 2, r"nope.yaml: cannot read"),
+    ("splits unknown protocol", plain("splits", "synthetic_holdot", "--out", "{tmp}/s.yaml"), 2,
+     r"unknown protocol 'synthetic_holdot'"),
+    ("splits verify missing file", plain("splits", "synthetic_5fold", "--verify", "{tmp}/nope.yaml"), 2,
+     r"nope.yaml: cannot read"),
     ("splits verify not YAML", with_file("s.yaml", "a: [1\n", "splits", "synthetic_5fold", "--verify", "{file}"), 2,
      r"s.yaml:2: invalid YAML"),
     ("splits verify not a split file", with_file("s.yaml", "hello\n", "splits", "synthetic_5fold", "--verify", "{file}"),

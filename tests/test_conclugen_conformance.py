@@ -4,9 +4,9 @@ All five subject-disjoint folds of the synthetic benchmark (4 balanced classes, 
 0.25, 48 test clips a fold), the ``tiny`` preset as it is (``lr_schedule='code'``). Measured
 mean UAR over the five folds (this machine, CPU, deterministic):
 
-    conclu 0.492, conclugen 0.588, conclugen_vision 0.454, congen 0.637, generative 0.675,
-    instance_cont 0.571, multi_cont 0.558, multi_cont_wo_audio 0.554, multi_cont_wo_text 0.433,
-    supervised 0.621  (about 6 min for the ten variants × five folds on one busy core).
+    conclu 0.546, conclugen 0.579, conclugen_vision 0.504, congen 0.646, generative 0.662,
+    instance_cont 0.458, multi_cont 0.529, multi_cont_wo_audio 0.500, multi_cont_wo_text 0.454,
+    supervised 0.642  (about 6 min for the ten variants × five folds on one busy core).
 
 Before the tiny preset was resized (one optimiser step per epoch, 64-d F) the same run gave
 0.25-0.40 on the official split (conclu, generative and multi_cont exactly 0.25): the

@@ -92,6 +92,7 @@ def _pretorched_name(key: str) -> str:
                   key)
 
 
+@pytest.mark.slow
 def test_r3d101_with_pretorched_stem_matches_the_official_resnet3d101(tmp_path):
     meta, arrays = _npz("r3d101.npz")
     with torch.device("meta"):  # names and shapes only
@@ -340,3 +341,22 @@ def test_downstream_training_draws_a_copy_and_evaluation_reads_the_clean_row():
     module.start_stage("pretrain")
     module.train()
     assert torch.equal(module.features(batch)["audio"], torch.zeros(64, 5))  # the code pretrains unaugmented
+
+
+def test_video_features_of_3d_frames_only_and_with_training_copies(tmp_path):
+    from bench.api import TransformSpec
+    from bench.data.media import write_video
+    from bench.data.transforms import get_transform
+
+    frames = np.random.default_rng(0).integers(0, 255, size=(20, 32, 32, 3), dtype=np.uint8)
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, frames, 16.0)
+    base = {"backbone_2d": "tiny", "backbone_3d": "tiny", "size": 32, "tiny_dim": 8}
+    both = get_transform(TransformSpec("conclugen_video_features", base)).run(clip).array
+    three = get_transform(TransformSpec("conclugen_video_features", {**base, "parts": "3d"})).run(clip).array
+    copies = get_transform(TransformSpec("conclugen_video_features", {**base, "copies": 2})).run(clip).array
+    assert both.shape == (1, 16) and three.shape == (1, 8) and copies.shape == (3, 16)
+    assert np.array_equal(three[0], both[0, 8:])  # the 3D half of the concatenation
+    assert np.array_equal(copies[0], both[0]) and not np.array_equal(copies[1], copies[0])
+    again = get_transform(TransformSpec("conclugen_video_features", base)).run(clip).array
+    assert np.array_equal(again, both)  # the random-init backbones are the same in every instance

@@ -3,7 +3,8 @@
 Ctrl-C ends with exit 130 and one last line naming the cell, the epoch it stopped after, the
 checkpoint kept and the command that resumes it — through a pipe with ``--no-progress`` and on
 a terminal with progress bars (Lightning turns the KeyboardInterrupt of a fit into ``exit(1)``,
-which is why the message never appeared before).
+which is why the message never appeared before). A run killed with SIGKILL at random epochs
+leaves no record, and its resume ends with exactly the record of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -118,3 +119,48 @@ def test_ctrl_c_on_a_terminal_with_progress_bars(data_root: Path, tmp_path: Path
         os.close(leader)
     assert proc.returncode == 130, seen.decode(errors="replace")[-3000:]
     assert_interrupt_line(seen.decode(errors="replace"), out)
+
+
+def test_sigkill_at_random_epochs_leaves_no_record_and_the_resume_matches(data_root: Path, tmp_path: Path) -> None:
+    """Killed twice (SIGKILL: no handler runs) at epochs drawn at random, then resumed: the record equals an
+    uninterrupted run's, metrics and predictions."""
+    import random
+
+    import numpy as np
+
+    from bench import run, store, training
+
+    epochs = 12
+    request = dict(method="late_fusion", protocol="synthetic_5fold", folds=["1"], seeds=[0], preset="tiny",
+                   overrides={"epochs": epochs}, data_root=data_root, progress=False,
+                   cache_root=tmp_path / "cache")
+    [reference] = run.execute(run.make_plan(run.RunRequest(**request, out=tmp_path / "reference")))
+    draw = random.Random()
+    seed = draw.randrange(2**16)
+    kills = sorted(random.Random(seed).sample(range(1, epochs - 3), 2))
+    out = tmp_path / "out"
+    for number, kill_after in enumerate(kills):
+        proc = start(command(data_root, out, "--set", f"epochs={epochs}", "--no-progress"),
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline and proc.poll() is None:
+                state = training.checkpoint_state(checkpoint_of(out)) if checkpoint_of(out).is_file() else None
+                # a checkpoint of this process (resumed `number` times), past the drawn epoch
+                if state is not None and state["resumes"] == number and state["epoch"] + 1 >= kill_after:
+                    break
+                time.sleep(0.05)
+            assert proc.poll() is None, f"the run ended before epoch {kill_after} (random seed {seed})"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert not list(out.rglob("*.json")) and not list(out.rglob("*.npz")), f"random seed {seed}"
+    [resumed] = run.execute(run.make_plan(run.RunRequest(**request, out=out)))
+    assert resumed.record["timings"]["resumed"] == 2, f"random seed {seed}, kills after epochs {kills}"
+    assert resumed.record["metrics"] == reference.record["metrics"], f"random seed {seed}"
+    assert resumed.record["history"] == reference.record["history"], f"random seed {seed}"
+    ours = np.load(store.predictions_path(resumed.path))
+    theirs = np.load(store.predictions_path(reference.path))
+    assert np.array_equal(ours["outputs"], theirs["outputs"]), f"random seed {seed}"

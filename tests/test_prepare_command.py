@@ -81,6 +81,24 @@ def test_a_bad_split_list_is_reported_with_its_file_and_line(
     assert f"{root / 'annotation' / 'MAFW_set_2_test.txt'}, line 2: clip 00002 is listed twice (first on line 1)" in out
 
 
+def test_every_bad_line_of_a_split_list_is_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A duplicated line no longer hides the bad lines after it."""
+    root = tmp_path / "mafw"
+    (root / "annotation").mkdir(parents=True)
+    for k in range(1, 6):
+        for side in ("train", "test"):
+            (root / "annotation" / f"MAFW_set_{k}_{side}.txt").write_text(f"/d/faces/0000{k} 9 {k}\n" if side == "test"
+                                                                          else "")
+    bad = root / "annotation" / "MAFW_set_2_test.txt"
+    bad.write_text("/d/faces/00002 9 2\n/d/faces/00002 9 2\n/d/faces/00012 9 99\n/d/faces/00013 nine 2\n")
+    assert main(["prepare", "mafw", "--data-root", str(root), "--check", "--no-decode"]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}, line 2: clip 00002 is listed twice (first on line 1)" in out
+    assert f"{bad}, line 3: label 99 is out of range" in out
+    assert f"{bad}, line 4: num_frames 'nine' is not an integer" in out
+    assert out.rstrip().splitlines()[-1] == "3 problem(s) found"
+
+
 def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     root = _caer(tmp_path / "caer")

@@ -161,7 +161,7 @@ class ConCluGenVideoFeatures(Transform):
     """
 
     name = "conclugen_video_features"
-    version = 4  # 4: frame folders read (folder_fps); 3: the 3D backbone's stem is a parameter
+    version = 4  # 4: frame folders read (folder_fps), tiny backbones seeded whole; 3: the 3D stem is a parameter
     modality = "video"
 
     @dataclasses.dataclass(frozen=True)

@@ -77,33 +77,44 @@ def read_clip_list(path: Path, with_num_frames: bool, num_classes: int, clip_pat
     DataError naming the file and line. A missing final newline is accepted (the DFER-CLIP
     MAFW lists end without one).
     """
-    form = "<frame-dir> <num_frames> <label>" if with_num_frames else "<frame-dir> <label>"
-    fields_wanted = 3 if with_num_frames else 2
     entries: list[Entry] = []
     seen: dict[str, int] = {}
+    problems: list[str] = []
     for number, text in enumerate(_lines(path), 1):
         if not text.strip():
             continue
-        fields = text.split()
-        where = f"{path}, line {number}"
-        if len(fields) != fields_wanted:
-            raise DataError(f"{where}: expected '{form}' ({fields_wanted} space-separated fields), got {text!r}")
-        clip = PurePosixPath(fields[0].rstrip("/")).name
-        if not re.fullmatch(clip_pattern, clip):
-            raise DataError(
-                f"{where}: clip id {clip!r} (last component of {fields[0]!r}) does not match {clip_pattern!r}"
-            )
-        label = _int(fields[-1], where, "label")
-        if not 0 <= label < num_classes:
-            raise DataError(f"{where}: label {label} is out of range; expected 0..{num_classes - 1}")
-        num_frames = _int(fields[1], where, "num_frames") if with_num_frames else None
-        if num_frames is not None and num_frames < 0:
-            raise DataError(f"{where}: num_frames {num_frames} is negative")
-        if clip in seen:
-            raise DataError(f"{where}: clip {clip} is listed twice (first on line {seen[clip]})")
-        seen[clip] = number
-        entries.append(Entry(clip, label, num_frames, path, number))
+        try:
+            entry = _clip_line(text, path, number, with_num_frames, num_classes, clip_pattern)
+            if entry.clip in seen:
+                raise DataError(f"{entry.where}: clip {entry.clip} is listed twice (first on line {seen[entry.clip]})")
+        except DataError as error:  # every bad line is named, not only the first
+            problems.append(str(error))
+            continue
+        seen[entry.clip] = number
+        entries.append(entry)
+    if problems:
+        raise DataError.of(problems)
     return entries
+
+
+def _clip_line(text: str, path: Path, number: int, with_num_frames: bool, num_classes: int,
+               clip_pattern: str) -> Entry:
+    form = "<frame-dir> <num_frames> <label>" if with_num_frames else "<frame-dir> <label>"
+    fields_wanted = 3 if with_num_frames else 2
+    fields = text.split()
+    where = f"{path}, line {number}"
+    if len(fields) != fields_wanted:
+        raise DataError(f"{where}: expected '{form}' ({fields_wanted} space-separated fields), got {text!r}")
+    clip = PurePosixPath(fields[0].rstrip("/")).name
+    if not re.fullmatch(clip_pattern, clip):
+        raise DataError(f"{where}: clip id {clip!r} (last component of {fields[0]!r}) does not match {clip_pattern!r}")
+    label = _int(fields[-1], where, "label")
+    if not 0 <= label < num_classes:
+        raise DataError(f"{where}: label {label} is out of range; expected 0..{num_classes - 1}")
+    num_frames = _int(fields[1], where, "num_frames") if with_num_frames else None
+    if num_frames is not None and num_frames < 0:
+        raise DataError(f"{where}: num_frames {num_frames} is negative")
+    return Entry(clip, label, num_frames, path, number)
 
 
 def _int(text: str, where: str, what: str) -> int:
@@ -117,16 +128,20 @@ def read_id_list(path: Path) -> list[tuple[str, int]]:
     """``(id, line)`` for each non-blank line of a one-id-per-line file; a repeated id is a DataError."""
     out: list[tuple[str, int]] = []
     seen: dict[str, int] = {}
+    problems: list[str] = []
     for number, text in enumerate(_lines(path), 1):
         item = text.strip()
         if not item:
             continue
         if len(item.split()) != 1:
-            raise DataError(f"{path}, line {number}: expected one id per line, got {text!r}")
-        if item in seen:
-            raise DataError(f"{path}, line {number}: id {item} is listed twice (first on line {seen[item]})")
-        seen[item] = number
-        out.append((item, number))
+            problems.append(f"{path}, line {number}: expected one id per line, got {text!r}")
+        elif item in seen:
+            problems.append(f"{path}, line {number}: id {item} is listed twice (first on line {seen[item]})")
+        else:
+            seen[item] = number
+            out.append((item, number))
+    if problems:
+        raise DataError.of(problems)
     return out
 
 

@@ -223,6 +223,14 @@ class RAVDESS(DatasetAdapter):
             raise DataError(f"{self.root}: no RAVDESS speech files in any Actor_NN folder; expected:\n{LAYOUT}")
         return [_sample(record) for record in scan.recordings.values()]
 
+    def expected_samples(self) -> list[Sample]:
+        """The 1,440 speech recordings of the complete release, without files (for the run's completeness check)."""
+        out = []
+        for key in expected_keys():
+            _, ee, _, _, _, aa = key.split("-")
+            out.append(Sample(id=key, label=int(ee) - 1, sources={}, subject=aa, group=key))
+        return out
+
     def check(self) -> CheckReport:
         """Counts per modality and emotion; bad names, duplicates, empty files and missing recordings.
 
