@@ -190,14 +190,21 @@ class TransformSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """One ``Trainer.fit`` of a regime: its name, length, batch size, whether labels are seen and
-    whether the last, smaller training batch of an epoch is dropped (``drop_last``)."""
+    """One ``Trainer.fit`` of a regime: its name, length, batch size, whether labels are seen,
+    whether the last, smaller training batch of an epoch is dropped (``drop_last``) and how the
+    training set is drawn.
+
+    ``sampler``: ``shuffle`` = each epoch a permutation of the training set; ``class_balanced``
+    = as many draws with replacement, each sample weighted by 1 / (its class's count), so every
+    class is drawn equally often on average (a labelled single-label stage only).
+    """
 
     name: str
     epochs: int
     batch_size: int
     labels: bool = True
     drop_last: bool = False
+    sampler: Literal["shuffle", "class_balanced"] = "shuffle"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,8 @@ record (matching as in :mod:`bench.tables`):
   max(k·σ/√n, the rounding of the stored mean): k standard errors of the golden mean, so a
   noisy metric is allowed its noise and a stable one is held tight. A cell
   whose records are missing (fewer than n) is a regression too.
-* **reported** — every own cell of the reported database with a reproduction in the store:
+* **reported** — every reproducible cell of the reported database with a reproduction in the
+  store or in the committed records of ``results/reproduced/`` (:mod:`bench.reproduced`):
   tolerance = max(k·σ/√n over the reproduction, half a unit of the paper's last printed
   digit). With one record no spread is measured, so the cell is listed as unverifiable.
 
@@ -28,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import loader, reported, store, tables, yamlfields
+from bench import loader, reported, reproduced, store, tables, yamlfields
 from bench.errors import BenchError, DataError, PluginError
 
 EXIT_REGRESSION = 1
@@ -125,11 +126,12 @@ def exit_status(findings: Sequence[Finding], corrupt: Sequence[tuple[Path, str]]
 
 def run_check(store_root: Path, expected: Path, db: reported.Database) -> list[Finding]:
     """Every finding of both comparisons against the store under ``store_root``."""
-    records = [rec for _, rec in store.iter_records(store_root)]
+    found = list(store.iter_records(store_root))
+    records = [rec for _, rec in found]
     findings: list[Finding] = []
     for golden in load_expected(expected):
         findings += check_expected(golden, records, store_root)
-    findings += check_reported(db, records)
+    findings += check_reported(db, [rec for _, rec in reproduced.with_committed(found)])
     return findings
 
 
@@ -254,21 +256,24 @@ def _reported_finding(cell: reported.Cell, records: Sequence[Mapping[str, Any]],
         config = tables.resolved_config(query)
     except PluginError:
         return None
-    agg = tables.aggregate(tables.matching(records, query, config), cell.metric)
+    matched = tables.matching(records, query, config)
+    agg = tables.aggregate(matched, cell.metric)
     if agg is None:
         return None
+    committed = sum(1 for rec in matched if reproduced.is_committed(rec))
+    origin = f"; {committed} of {agg.n} records from results/reproduced/" if committed else ""
     scale = 100.0 if cell.unit == "percent" else 1.0
     got = agg.mean * scale
     source = f"{cell.paper}:{cell.table}"
     label = f"({cell.row!r}, {cell.column!r})"
     if agg.n < 2:
         return Finding(source, label, cell.metric, "unverifiable", cell.value, got,
-                       detail="one record: no spread over folds and seeds to derive a tolerance from")
+                       detail="one record: no spread over folds and seeds to derive a tolerance from" + origin)
     tol = tolerance(agg.std * scale, agg.n, k, reported.rounding(cell))
     status = "regression" if abs(got - cell.value) > tol else "ok"
     return Finding(source, label, cell.metric, status, cell.value, got, tol,
                    f"max({k:g}·σ/√n, printed rounding {reported.rounding(cell):g}) with σ {agg.std * scale:.4g}, "
-                   f"n {agg.n}, in {cell.unit}")
+                   f"n {agg.n}, in {cell.unit}{origin}")
 
 
 def _describe(query: tables.Query) -> str:

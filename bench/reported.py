@@ -360,8 +360,8 @@ def _cell(raw: Any, paper: str, table: str, descriptive: Mapping[str, str], wher
             raise DataError(f"{where}: status unreadable needs value: null and a note saying why")
     reproduce = None
     if data.get("reproduce") is not None:
-        if not own or protocol is None:
-            raise DataError(f"{where}: reproduce: only own rows with a protocol can be reproduced")
+        if protocol is None:
+            raise DataError(f"{where}: reproduce: only rows with a protocol can be reproduced")
         reproduce = _reproduce(data["reproduce"], f"{where}: reproduce")
     return Cell(paper, table, row, column, metric, value, printed, unit, protocol, tuple(modalities), runs, own,
                 reproduce, note, status, where)

@@ -16,7 +16,9 @@ A cell names the preset that produced its number; where that is the code side (`
 configuration, a second row "<row> (as written)" shows the paper side's reproduction and its
 own command, so both replays and their Δ against the reported number stand side by side.
 Rows with a record whose checkpoint was selected on test are marked †, rows with a record
-of a leaky protocol ‡. Cited rows show the reported number only. A column whose cells carry
+of a leaky protocol ‡; a reproduction drawn (in part) from the committed records of
+``results/reproduced/`` (:mod:`bench.reproduced`) is marked §. Cited rows show the reported
+number only. A column whose cells carry
 different metric ids is refused unless the spec declares it under ``mixed_metrics`` (the
 paper's own mixing), and then every cell names its metric.
 """
@@ -34,12 +36,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import cells, reported, rescore, store
+from bench import cells, reported, reproduced, rescore, store
 from bench.errors import BenchError, DataError, PluginError
 from bench.reported import Cell, Database, TableSpec
 
 ON_TEST_MARK = "†"
 LEAKY_MARK = "‡"
+COMMITTED_MARK = "§"
 DEFAULT_OUT = Path("results")
 
 
@@ -211,14 +214,16 @@ class _Notes:
 
 
 _LEGEND = {ON_TEST_MARK: f"{ON_TEST_MARK} a reproduction of this row selected its checkpoint on the test split",
-           LEAKY_MARK: f"{LEAKY_MARK} a reproduction of this row ran under a leaky protocol"}
+           LEAKY_MARK: f"{LEAKY_MARK} a reproduction of this row ran under a leaky protocol",
+           COMMITTED_MARK: f"{COMMITTED_MARK} reproduced by records committed in results/reproduced/ "
+                           "(maintainers' real-data runs; machine, device and date in each record)"}
 
 
 def build(db: Database, table_id: str, out: Path) -> Rendered:
     """Assemble ``paper:table`` from the database and the results store under ``out``."""
     spec, table = db.table(table_id)
     _refuse_mixed_columns(spec, table)
-    found = list(store.iter_records(out))
+    found = reproduced.with_committed(store.iter_records(out))
     records = [rec for _, rec in found]
     paths = {id(rec): path for path, rec in found}
     notes = _Notes()
@@ -252,10 +257,11 @@ def build(db: Database, table_id: str, out: Path) -> Rendered:
             if built is written_row and not built.any:
                 continue
             marks = [m for m in (ON_TEST_MARK, LEAKY_MARK) if m in built.flags]
-            marks_used += [m for m in marks if m not in marks_used]
+            marks_used += [m for m in [*marks, *(built.flags & {COMMITTED_MARK})] if m not in marks_used]
             rows.append([label + (" " + "".join(marks) if marks else ""), *built.texts])
             row_notes.append([*(_LEGEND[m] for m in marks), *(notes.line(n) for n in built.used)])
-    table_notes = [*spec.notes, *(_LEGEND[m] for m in (ON_TEST_MARK, LEAKY_MARK) if m in marks_used),
+    table_notes = [*spec.notes,
+                   *(_LEGEND[m] for m in (ON_TEST_MARK, LEAKY_MARK, COMMITTED_MARK) if m in marks_used),
                    *(f"{column}: {why}" for column, why in spec.mixed_metrics.items()),
                    *([_AS_WRITTEN_NOTE] if any_written else []),
                    *(notes.line(text) for text in notes.items)]
@@ -370,7 +376,8 @@ def _repro_text(cell: Cell, spec: TableSpec, query: Query, config: Mapping[str, 
     def value(rec: Mapping[str, Any]) -> float | None:
         return rescore.metric_value(paths[id(rec)], rec, cell.metric)
 
-    agg = aggregate(matching(records, query, config), cell.metric, value) if config is not None else None
+    matched = matching(records, query, config) if config is not None else []
+    agg = aggregate(matched, cell.metric, value) if matched else None
     if agg is None:
         missing = _missing_note(query, out, installed=config is not None)
         row.note(missing)
@@ -378,9 +385,12 @@ def _repro_text(cell: Cell, spec: TableSpec, query: Query, config: Mapping[str, 
     decimals = spec.decimals_for(cell.column)
     scale = 100.0 if cell.unit == "percent" else 1.0
     mean, std = agg.mean * scale, agg.std * scale
-    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{_coverage(query, agg)})"
+    committed = any(reproduced.is_committed(rec) for rec in matched)
+    origin = f" {COMMITTED_MARK}" if committed else ""
+    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{_coverage(query, agg)}){origin}"
     delta = "—" if cell.value is None else f"{mean - cell.value:+.{decimals}f}"
-    row.flags |= {m for m, on in ((ON_TEST_MARK, agg.on_test), (LEAKY_MARK, agg.leaky)) if on}
+    row.flags |= {m for m, on in ((ON_TEST_MARK, agg.on_test), (LEAKY_MARK, agg.leaky), (COMMITTED_MARK, committed))
+                  if on}
     return f"{repro} | {delta}"
 
 

@@ -99,7 +99,7 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
                 enable_progress_bar=plan.request.progress, callbacks=callbacks, plugins=_trainer_plugins(),
             )
             trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number,
-                                                               stage.drop_last),
+                                                               stage.drop_last, stage.sampler),
                         ckpt_path=resume.path if resume is not None and number == resume.stage else None)
         fit_s += time.perf_counter() - tic
         if trainer.interrupted:

@@ -264,9 +264,12 @@ def test_mma_dfer_cells_replay_the_official_code(db: reported.Database) -> None:
     assert presets == {"code"}
 
 
-def test_reproduce_only_on_own_rows(tmp_path: Path) -> None:
+def test_reproduce_only_on_rows_with_a_protocol(tmp_path: Path) -> None:
     paper = PAPER.replace("own: false}", "own: false, reproduce: {method: late_fusion, preset: paper}}", 1)
-    assert "reproduce: only own rows with a protocol can be reproduced" in load_error(write_db(tmp_path, paper))
+    assert reported.load_all(write_db(tmp_path, paper)).papers["demo"]  # a baseline the authors trained
+    paper = paper.replace("protocol: synthetic_5fold, modalities: [video], runs: null, own: false, reproduce",
+                          "protocol: null, modalities: [video], runs: null, own: false, reproduce", 1)
+    assert "reproduce: only rows with a protocol can be reproduced" in load_error(write_db(tmp_path, paper))
 
 
 def test_value_out_of_range_is_refused(tmp_path: Path) -> None:

@@ -34,7 +34,9 @@ import torchaudio.functional as audio_f
 import torchaudio.transforms as audio_t
 
 from bench.data.media import Mix, NoAudioTrackError, media_duration_s, read_audio
-from bench.data.transforms import Output, Transform, crop_fallbacks, crop_indices, file_source, positive
+from bench.data import vad
+from bench.data.transforms import Output, Transform, crop_fallbacks, file_source, positive
+from bench.data.vad import CropPolicy
 from bench.errors import DataError
 
 MissingAudio = Literal["error", "zeros"]
@@ -190,30 +192,32 @@ def power_to_db(power: torch.Tensor, top_db: float, amin: float = 1e-10) -> torc
 
 
 class AudioLogMelMPUC(_AudioTransform):
-    """MPUC's acoustic input: a 128-bin mel power spectrogram in dB relative to its maximum (ICPR'22).
+    """MPUC's acoustic input: a mel power spectrogram in dB relative to its maximum (ICPR'22).
 
     MPUC's code reads precomputed mel pickles, ``[T, 128]`` time-major, and applies
     ``librosa.power_to_db(S, ref=np.max)`` (top_db 80: values in [-80, 0]) per utterance
     (MPUC ``data/RAVDESS.py`` L103, ``data/CMU_MOSEI.py`` L112); how the pickles were made is not
-    in the repository. Assumed here: librosa's
-    defaults for ``librosa.load`` + ``feature.melspectrogram`` — mono (channel mean) resampled to
-    22050 Hz, 2048-point Hann STFT every 512 samples (centred, reflect-padded), power 2, 128
-    Slaney-scale, Slaney-normalised mel filters from 0 Hz to Nyquist — i.e. 43.07 frames/s. The
-    paper's "80 filter banks" and "one frame for every 16 frames" are not what the model
-    consumes (128 channels). MPUC crops mel and landmarks with the same step indices and
-    assumes equal lengths (no rate alignment in its code); set ``hop_length`` (e.g. 735 at
-    22050 Hz = 30 frames/s) to put the mel on a 30 fps video's time axis. Stored float32
-    ``[T, n_mels]``; items are ``num_frames`` consecutive frames (random start in training,
-    start 0 in evaluation, wrap-around for short clips, counted per clip as the fallback
-    ``shorter_than_crop_wrapped``), as MPUC's temporal crop; ``crops`` > 1 puts that many such
-    windows, each drawn over the whole clip, one after the other.
+    in the repository. The waveform (channel mean) is resampled to ``sample_rate``, then a
+    ``n_fft``-point Hann STFT every ``hop_length`` samples (centred, reflect-padded), power 2,
+    ``n_mels`` Slaney-scale, Slaney-normalised mel filters from 0 Hz to Nyquist (librosa's
+    ``feature.melspectrogram`` defaults), in dB; then every ``decimate``-th frame is kept. The
+    defaults (22050 Hz, hop 512, no decimation: 43.07 frames/s) are librosa's; the paper's
+    reading ("80 filter banks", "one frame for every 16 frames", Sec. IV-A) is 48000 Hz, hop
+    100, ``decimate`` 16 = 30 frames/s, the rate of the landmark frames the code cuts the mel with.
+
+    Stored float32 ``[T, n_mels]`` (the whole clip); items are ``num_frames`` consecutive frames
+    placed by the crop policy ``crop`` (:mod:`bench.data.vad`: ``start``, ``speech`` with the
+    energy detector's ``vad_db``, ``mean`` over ``eval_windows`` windows, whose eval item is
+    ``[eval_windows, crops * num_frames, n_mels]``); a clip shorter than the window wraps around,
+    counted per clip as the fallback ``shorter_than_crop_wrapped``, as MPUC's temporal crop.
+    ``crops`` > 1 puts that many such windows, each drawn in turn (training), one after the other.
     """
 
     name = "audio_logmel_mpuc"
     version = 1
     modality = "audio"
     variable_length = True
-    sampling_params = ("num_frames", "crops")
+    sampling_params = ("num_frames", "crops", "crop", "vad_db", "eval_windows")
 
     @dataclasses.dataclass(frozen=True)
     class Params:
@@ -222,14 +226,19 @@ class AudioLogMelMPUC(_AudioTransform):
         hop_length: int = 512
         n_mels: int = 128
         top_db: float = 80.0
+        decimate: int = 1
         num_frames: int = 90
         crops: int = 1
+        crop: CropPolicy = "start"
+        vad_db: float = 30.0
+        eval_windows: int = 5
         missing_audio: MissingAudio = "error"
 
         def __post_init__(self) -> None:
             positive("audio_logmel_mpuc", sample_rate=self.sample_rate, n_fft=self.n_fft,
-                     hop_length=self.hop_length, n_mels=self.n_mels, top_db=self.top_db, num_frames=self.num_frames,
-                     crops=self.crops)
+                     hop_length=self.hop_length, n_mels=self.n_mels, top_db=self.top_db, decimate=self.decimate,
+                     num_frames=self.num_frames, crops=self.crops, vad_db=self.vad_db,
+                     eval_windows=self.eval_windows)
 
     @functools.cached_property
     def _mel(self) -> Any:
@@ -243,15 +252,32 @@ class AudioLogMelMPUC(_AudioTransform):
         wave, rate = load_waveform(path, p.sample_rate)
         _at_least(path, wave, rate, p.n_fft // 2 + 1, f"half an {p.n_fft}-point FFT window")
         with torch.no_grad():
-            return power_to_db(self._mel(wave), p.top_db).T.contiguous().numpy().astype(np.float32)
+            db = power_to_db(self._mel(wave), p.top_db).T[:: p.decimate]
+        return db.contiguous().numpy().astype(np.float32)
 
     def silence(self, path: Path) -> np.ndarray:
         # power_to_db of all-zero power is 0 dB everywhere (the floor equals the reference).
-        frames = 1 + int(round(media_duration_s(path) * self.params.sample_rate)) // self.params.hop_length
-        return np.zeros((frames, self.params.n_mels), dtype=np.float32)
+        p = self.params
+        frames = 1 + int(round(media_duration_s(path) * p.sample_rate)) // p.hop_length
+        return np.zeros((-(-frames // p.decimate), p.n_mels), dtype=np.float32)
 
     def sample(self, array: np.ndarray, train: bool, rng: np.random.Generator | None) -> np.ndarray:
-        return np.asarray(array[crop_indices(len(array), self.params.num_frames, train, rng, self.params.crops)])
+        p, n = self.params, len(array)
+        region = vad.speech_region(array, p.vad_db) if p.crop == "speech" else None
+        if train:
+            low, high = vad.start_range(n, p.num_frames, region)
+            if high > low and rng is None:
+                raise ValueError("audio_logmel_mpuc: a train-time crop needs an rng")
+            starts = [int(rng.integers(low, high + 1)) if high > low else low for _ in range(p.crops)]
+        elif p.crop == "mean":
+            spread = vad.spread_starts(n, p.num_frames, p.eval_windows)
+            return np.stack([array[self._windows(n, [int(s)] * p.crops)] for s in spread])
+        else:
+            starts = [vad.centred_start(n, p.num_frames, region) if region is not None else 0] * p.crops
+        return np.asarray(array[self._windows(n, starts)])
+
+    def _windows(self, n: int, starts: list[int]) -> np.ndarray:
+        return np.concatenate([vad.window(n, self.params.num_frames, s) for s in starts])
 
     def item_fallbacks(self, array: np.ndarray) -> tuple[str, ...]:
         return crop_fallbacks(len(array), self.params.num_frames)

@@ -359,8 +359,9 @@ class _EpochSampler(torch.utils.data.Sampler[int]):
     dataset's pass, from which :class:`ArrayDataset` draws its train-time samplings.
     """
 
-    def __init__(self, dataset: ArrayDataset, seed: int, stage: int) -> None:
+    def __init__(self, dataset: ArrayDataset, seed: int, stage: int, kind: str = "shuffle") -> None:
         self.dataset, self.seed, self.stage, self.epoch = dataset, seed, stage, 0
+        self.weights = class_balanced_weights(dataset) if kind == "class_balanced" else None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -371,15 +372,26 @@ class _EpochSampler(torch.utils.data.Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(derived_seed(self.seed, self.stage, self.epoch, "order"))
+        if self.weights is not None:
+            return iter(torch.multinomial(self.weights, len(self.dataset), True, generator=generator).tolist())
         return iter(torch.randperm(len(self.dataset), generator=generator).tolist())
 
 
+def class_balanced_weights(dataset: ArrayDataset) -> torch.Tensor:
+    """Per item 1 / (its class's count in ``dataset``): MPUC's WeightedRandomSampler weights (main.py L55-56)."""
+    if dataset.labels is None or dataset.labels.ndim != 1:
+        raise ConfigError("sampler=class_balanced draws by class: it needs a labelled single-label training set")
+    labels = torch.as_tensor(dataset.labels[dataset.indices], dtype=torch.long)
+    return 1.0 / torch.bincount(labels)[labels].double()
+
+
 def train_loader(dataset: ArrayDataset, batch_size: int, seed: int, stage: int,
-                 drop_last: bool = False) -> torch.utils.data.DataLoader:
-    """The training loader of one stage of a cell: per-epoch order and sampling (see :class:`_EpochSampler`);
-    ``drop_last`` drops each epoch's last, smaller batch."""
+                 drop_last: bool = False, sampler: str = "shuffle") -> torch.utils.data.DataLoader:
+    """The training loader of one stage of a cell: per-epoch order and sampling (see :class:`_EpochSampler`;
+    ``sampler`` as :class:`bench.api.Stage`); ``drop_last`` drops each epoch's last, smaller batch."""
     dataset.start_pass(seed + stage, 0)
+    order = _EpochSampler(dataset, seed, stage, sampler)
     # its own generator: creating an iterator then draws no number from the global RNG
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=_EpochSampler(dataset, seed, stage),
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=order,
                                        num_workers=0, collate_fn=dataset.collate, drop_last=drop_last,
                                        generator=torch.Generator().manual_seed(seed))

@@ -32,7 +32,9 @@ class LateFusionConfig:
     num_frames: int = 8
     frame_size: int = 32
     num_mel_bins: int = 64
-    audio_frames: int = 100
+    # 4 s of 10 ms frames: a whole RAVDESS utterance (clips 2.9-5.3 s, speech from ~1.0 s to
+    # ~2.8 s); shorter clips are zero-padded. 1 s (100) saw mostly the silence before speech.
+    audio_frames: int = 400
     vocab_size: int = 4096
     max_tokens: int = 32
     landmark_frames: int = 8

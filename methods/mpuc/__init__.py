@@ -14,7 +14,8 @@ The methods of this package:
   at least two modalities; presets ``paper``, ``paper_mosei``, ``code`` = ``code_ravdess``
   (the shipped ``config/params_ravdess.yaml``), ``code_mosei`` (``config/params_MOSEI.yaml``);
 * the supervised baselines of Tables I-II with the same backbones, regime ``supervised``:
-  ``mpuc_unimodal`` (:class:`MPUCUnimodal`, exactly one modality), ``mpuc_late_fusion``
+  ``mpuc_unimodal`` (:class:`MPUCUnimodal`, exactly one modality; ``code`` and
+  ``acoustics_code`` hold the official code's acoustic pipeline and sampler), ``mpuc_late_fusion``
   (:class:`MPUCLateFusion`), ``mpuc_attention`` (:class:`MPUCAttention`) and
   ``mpuc_supervised`` (:class:`MPUCSupervised`, the same family, the row chosen by preset).
 
@@ -35,11 +36,13 @@ from bench_methods.mpuc.config import AttentionConfig, EncoderConfig, MPUCConfig
 _TINY_MODEL: dict[str, Any] = {
     "crop_frames": 12, "feature_dim": 32, "projection_hidden": 64, "tcn_blocks": 2, "tcn_repeats": 1,
     "tcn_bottleneck": 16, "tcn_hidden": 32, "stgcn_channels": 16, "stgcn_spatial": 8, "video_size": 32,
-    "text_layers": 1, "text_ff": 64,
+    "text_layers": 1, "text_ff": 64, "mel_bins": 128, "mel_sample_rate": 22050, "mel_hop_length": 512,
+    "mel_decimate": 1,
 }
 """The ``tiny`` presets: a CPU-sized model whose 12-step crop fits the synthetic benchmark's
 16-frame landmark tracks and 1 s of audio (44 log-mel frames). MPUC's ``tiny`` pretrains at
-``pretrain_lr`` 5e-5 without dropout (REPRODUCE.md, MPUC on the synthetic benchmark, says why)."""
+``pretrain_lr`` 5e-5 without dropout (REPRODUCE.md, MPUC on the synthetic benchmark, says why).
+Its mel is librosa's default (128 bins, 22050 Hz, hop 512: 44 frames a second)."""
 
 
 _CODE_RAVDESS: dict[str, Any] = {"positives": "supervised", "loss_reduction": "mean_half", "probe": "online",
@@ -59,6 +62,15 @@ L29-31, L177)."""
 _CODE_BASELINE: dict[str, Any] = {"text_positional": "batch_index"}
 """The official ``Encoder``'s backbones as the supervised baselines use them: its text positions."""
 
+_CODE_AUDIO: dict[str, Any] = {
+    "mel_bins": 128, "mel_sample_rate": 22050, "mel_hop_length": 735, "mel_decimate": 1, "sampler": "class_balanced",
+}
+"""The official code's acoustic pipeline and sampler (presets ``code``): 128 mel channels on the
+landmarks' 30 fps axis (22050 / 735), class-balanced sampling (``main.py`` L55-56)."""
+
+_ACOUSTICS_ROW: dict[str, Any] = {"row_modality": "audio", "lr_step_epochs": 10, "epochs": 100, "batch_size": 32}
+"""Table I's "Unimodal (Acoustics)" schedule (Sec. IV-B): lr 1e-3, x0.9 every 10 epochs, batch 32, 100 epochs."""
+
 
 def _inputs(cfg: EncoderConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
     if "text" in modalities and not cfg.glove_path:
@@ -71,8 +83,10 @@ def _inputs(cfg: EncoderConfig, modalities: Sequence[str]) -> dict[str, Transfor
     if isinstance(cfg, MPUCConfig) and cfg.crop_range == "sequence":
         crops = {"num_frames": cfg.crop_frames, "crops": cfg.views}
     specs = {
-        "audio": TransformSpec("audio_logmel_mpuc", {**crops, "n_mels": cfg.mel_bins,
-                                                     "hop_length": cfg.mel_hop_length}),
+        "audio": TransformSpec("audio_logmel_mpuc", {
+            **crops, "n_mels": cfg.mel_bins, "sample_rate": cfg.mel_sample_rate, "hop_length": cfg.mel_hop_length,
+            "decimate": cfg.mel_decimate, "crop": cfg.audio_crop, "vad_db": cfg.vad_db,
+            "eval_windows": cfg.eval_windows}),
         "landmarks": TransformSpec("landmarks_openface_mpuc", crops),
         "video": TransformSpec("face_frames", {"policy": "mma_dfer_square", "num_frames": window,
                                                "size": cfg.video_size}),
@@ -101,7 +115,7 @@ class MPUC(Method):
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
         "paper_mosei": {"crop_frames": 30, "lr_step_epochs": 5},
-        "code": _CODE_RAVDESS,
+        "code": {**_CODE_RAVDESS, **_CODE_AUDIO},
         "code_ravdess": "code",
         "code_mosei": _CODE_MOSEI,
         "tiny": {**_TINY_MODEL, "dropout": 0.0, "view_shift": 2, "pretrain_lr": 5e-5, "pretrain_epochs": 200,
@@ -117,13 +131,14 @@ class MPUC(Method):
         if regime != "linear_eval":
             raise ConfigError(f"mpuc trains by linear evaluation after pretraining, not regime {regime!r}; "
                               "the supervised baselines are method mpuc_supervised")
-        probe = Stage("linear_eval", cfg.epochs, cfg.batch_size, labels=True)
+        probe = Stage("linear_eval", cfg.epochs, cfg.batch_size, labels=True, sampler=cfg.sampler)
         if not pretrain:
             if cfg.probe == "online":
                 raise ConfigError("mpuc: probe=online trains the encoder, so it needs a protocol with pretrain: true")
             return [probe]
         if cfg.probe == "online":
-            return [Stage("pretrain_online_probe", cfg.epochs, cfg.pretrain_batch_size, labels=True)]
+            return [Stage("pretrain_online_probe", cfg.epochs, cfg.pretrain_batch_size, labels=True,
+                          sampler=cfg.sampler)]
         pre = Stage("pretrain", cfg.pretrain_epochs, cfg.pretrain_batch_size, labels=cfg.positives == "supervised")
         return [pre, probe]
 
@@ -146,13 +161,17 @@ class MPUCSupervised(Method):
         "unimodal_faces": {"lr": 0.01, "epochs": 150},
         "unimodal_landmarks": {},
         "attention": {"head": "attention", "batch_size": 64},
-        "code": _CODE_BASELINE,
+        "code": {**_CODE_BASELINE, **_CODE_AUDIO},
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
     }
     resources = MPUC.resources
 
     def inputs(self, cfg: SupervisedConfig, modalities: Sequence[str]) -> dict[str, TransformSpec]:
         return _inputs(cfg, modalities)
+
+    def stages(self, cfg: SupervisedConfig, regime: str, pretrain: bool) -> list[Stage]:
+        """One labelled fit, drawing its batches with ``cfg.sampler``."""
+        return [Stage(regime, cfg.epochs, cfg.batch_size, labels=True, sampler=cfg.sampler)]
 
     def build(self, task: TaskSpec, cfg: SupervisedConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
         return _build(task, cfg, shapes)
@@ -166,7 +185,9 @@ class MPUCUnimodal(MPUCSupervised):
     Config = UnimodalConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
-        "acoustics": {"row_modality": "audio", "lr_step_epochs": 10, "epochs": 100, "batch_size": 32},
+        "code": {**_CODE_BASELINE, **_CODE_AUDIO},
+        "acoustics": _ACOUSTICS_ROW,
+        "acoustics_code": {**_ACOUSTICS_ROW, **_CODE_BASELINE, **_CODE_AUDIO},
         "faces": {"row_modality": "video", "lr": 0.01, "momentum": 0.9, "epochs": 150},
         "landmarks": {"row_modality": "landmarks", "lr": 1e-3, "momentum": 0.9},
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
@@ -191,7 +212,7 @@ class MPUCLateFusion(MPUCSupervised):
     Config = SupervisedConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
-        "code": _CODE_BASELINE,
+        "code": {**_CODE_BASELINE, **_CODE_AUDIO},
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
     }
 
@@ -204,6 +225,6 @@ class MPUCAttention(MPUCSupervised):
     Config = AttentionConfig
     presets: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
-        "code": _CODE_BASELINE,
+        "code": {**_CODE_BASELINE, **_CODE_AUDIO},
         "tiny": {**_TINY_MODEL, "lr": 0.05, "epochs": 30, "batch_size": 16},
     }

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from bench.data.vad import CropPolicy
+
 Positives = Literal["paper", "code", "supervised"]
 Reduction = Literal["sum", "mean_half"]
 CropRange = Literal["window", "sequence"]
@@ -23,6 +25,7 @@ Probe = Literal["separate", "online"]
 TextPositional = Literal["sequence", "batch_index"]
 Head = Literal["mlp", "attention"]
 RowModality = Literal["", "audio", "video", "landmarks"]
+SamplerKind = Literal["shuffle", "class_balanced"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,9 +53,27 @@ class EncoderConfig:
     feature_dim: int = 512
     projection_hidden: int = 1024
     dropout: float = 0.1
-    # Acoustic TCN (code models/TCN.py, Encoder.py L102) on 128-bin log-mel.
-    mel_bins: int = 128
-    mel_hop_length: int = 512
+    # Acoustic front end (transform audio_logmel_mpuc). Paper (Sec. IV-A): librosa mel "using 80
+    # filter banks and by selecting one frame for every 16 frames"; read here as the 48 kHz
+    # recording, hop 100, every 16th frame kept = 30 frames/s, the landmarks' rate. Code: the
+    # TCN takes 128 channels (Encoder.py L102) from pickles cut with the ~30 fps landmark frame
+    # indices (data/RAVDESS.py L151-172): preset ``code`` = 128 bins at 22050 Hz, hop 735.
+    mel_bins: int = 80
+    mel_sample_rate: int = 48000
+    mel_hop_length: int = 100
+    mel_decimate: int = 16
+    # Which window of the clip is classified and where training crops come from: ``start``
+    # (code: evaluation view starts at 0, data/RAVDESS.py L161-169), ``speech`` (centred on the
+    # speech found by an energy detector, frames within ``vad_db`` of the loudest; training
+    # windows around the same region) or ``mean`` (outputs averaged over ``eval_windows``
+    # windows spread over the clip). The paper does not say; bench.data.vad.
+    audio_crop: CropPolicy = "start"
+    vad_db: float = 30.0
+    eval_windows: int = 5
+    # Training order: ``shuffle`` (the paper names no sampler) / ``class_balanced`` = the code's
+    # WeightedRandomSampler(1 / class count, len(dataset)) with replacement (main.py L55-56).
+    sampler: SamplerKind = "shuffle"
+    # Acoustic TCN (code models/TCN.py, Encoder.py L102).
     tcn_blocks: int = 5
     tcn_repeats: int = 2
     tcn_bottleneck: int = 64
@@ -79,7 +100,8 @@ class EncoderConfig:
     def __post_init__(self) -> None:
         positive = {k: getattr(self, k) for k in (
             "epochs", "batch_size", "lr", "lr_step_epochs", "lr_gamma", "crop_frames", "feature_dim",
-            "projection_hidden", "mel_bins", "mel_hop_length", "tcn_blocks", "tcn_repeats", "tcn_bottleneck",
+            "projection_hidden", "mel_bins", "mel_sample_rate", "mel_hop_length", "mel_decimate", "vad_db",
+            "eval_windows", "tcn_blocks", "tcn_repeats", "tcn_bottleneck",
             "tcn_hidden", "tcn_kernel", "stgcn_channels", "stgcn_spatial", "video_clip_frames", "video_size",
             "text_dim", "text_layers", "text_heads", "text_ff")}
         bad = [f"{k}={v!r}" for k, v in positive.items() if not v > 0]

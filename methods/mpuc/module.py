@@ -13,7 +13,8 @@ Stages (the runner calls :meth:`MPUCModule.start_stage` before each ``Trainer.fi
 =========================  ==================================================================
 
 Every item the data layer delivers is a window of ``cfg.window_frames`` steps (random start in
-training, start 0 in evaluation). Training crops of ``crop_frames`` steps start uniformly
+training, start 0 in evaluation, or as the audio crop policy ``cfg.audio_crop`` places it; with
+``mean`` an evaluation item holds several windows, whose outputs are averaged). Training crops of ``crop_frames`` steps start uniformly
 inside it, one start per sample and crop shared by every modality (the code cuts all
 modalities with the same step indices); with ``crop_range="sequence"`` the transforms have
 already drawn each crop over the whole sequence and laid them one after the other, so crop ``v``
@@ -67,6 +68,7 @@ class MPUCModule(L.LightningModule):
             raise ConfigError("mpuc: positives=supervised takes class labels (the shipped RAVDESS config); "
                               f"this task is {task.kind}")
         self.modalities = [m for m in FEATURE_ORDER if m in shapes]
+        self.item_shapes = {m: tuple(shapes[m]) for m in self.modalities}
         for m in self.modalities:
             if shapes[m][0] != cfg.window_frames:
                 raise ConfigError(f"mpuc: {m} items have {shapes[m][0]} steps, expected the window of "
@@ -150,8 +152,22 @@ class MPUCModule(L.LightningModule):
         return loss, per_view
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        zeros = torch.zeros(batch[self.modalities[0]].shape[0], dtype=torch.long)
-        return self.classify(self.features(batch, zeros))
+        """Outputs for the first ``crop_frames`` steps of each item; items of ``[K, ...]`` windows
+        (crop policy ``mean``) give the log of the class probabilities averaged over the K windows
+        (classification) or the mean of the K outputs (multi-label)."""
+        multi = {m: batch[m].dim() == len(self.item_shapes[m]) + 2 for m in self.modalities}
+        if not any(multi.values()):
+            zeros = torch.zeros(batch[self.modalities[0]].shape[0], dtype=torch.long)
+            return self.classify(self.features(batch, zeros))
+        if not all(multi.values()) or len({batch[m].shape[1] for m in self.modalities}) > 1:
+            raise RunError("mpuc: every modality must give the same number of evaluation windows per item, got "
+                           + ", ".join(f"{m} {list(batch[m].shape)}" for m in self.modalities))
+        size, windows = batch[self.modalities[0]].shape[:2]
+        flat = {m: batch[m].flatten(0, 1) for m in self.modalities}
+        outputs = self(flat).view(size, windows, -1)
+        if self.task.kind == "classification":
+            return outputs.softmax(dim=-1).mean(dim=1).log()
+        return outputs.mean(dim=1)
 
     def predict_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self(batch)
