@@ -64,15 +64,21 @@ def test_check_on_the_real_dfew_lists_matches_every_fold_size(
     assert f"{2 * 11697} problem(s) found" in out and "... and 23344 more" in out
 
 
-def test_a_bad_split_list_is_reported_with_its_file_and_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _mafw_lists(tmp_path: Path) -> Path:
+    """A MAFW root with five folds of one-clip test lists and empty train lists."""
     root = tmp_path / "mafw"
     (root / "annotation").mkdir(parents=True)
     for k in range(1, 6):
         for side in ("train", "test"):
             (root / "annotation" / f"MAFW_set_{k}_{side}.txt").write_text(f"/d/faces/0000{k} 9 {k}\n" if side == "test"
                                                                           else "")
+    return root
+
+
+def test_a_bad_split_list_is_reported_with_its_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _mafw_lists(tmp_path)
     (root / "annotation" / "MAFW_set_2_test.txt").write_text("/d/faces/00002 9 2\n/d/faces/00002 9 2")
     assert main(["prepare", "mafw", "--data-root", str(root), "--check"]) == 1
     out = capsys.readouterr().out
@@ -81,12 +87,7 @@ def test_a_bad_split_list_is_reported_with_its_file_and_line(
 
 def test_every_bad_line_of_a_split_list_is_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A duplicated line no longer hides the bad lines after it."""
-    root = tmp_path / "mafw"
-    (root / "annotation").mkdir(parents=True)
-    for k in range(1, 6):
-        for side in ("train", "test"):
-            (root / "annotation" / f"MAFW_set_{k}_{side}.txt").write_text(f"/d/faces/0000{k} 9 {k}\n" if side == "test"
-                                                                          else "")
+    root = _mafw_lists(tmp_path)
     bad = root / "annotation" / "MAFW_set_2_test.txt"
     bad.write_text("/d/faces/00002 9 2\n/d/faces/00002 9 2\n/d/faces/00012 9 99\n/d/faces/00013 nine 2\n")
     assert main(["prepare", "mafw", "--data-root", str(root), "--check", "--no-decode"]) == 1
