@@ -11,8 +11,9 @@ import torch
 from bench import registry
 from bench.api import TaskSpec, TransformSpec
 from bench.data import vad
+from bench.data.catalog import get_transform
 from bench.data.media import read_audio, write_wav
-from bench.data.transforms import Transform, get_transform
+from bench.data.transforms import Transform
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
