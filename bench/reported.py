@@ -35,7 +35,7 @@ _PAPER_KEYS = {"paper": True, "title": True, "venue": True, "text": True, "table
 _TABLE_KEYS = {"id": True, "caption": True, "cells": True}
 _CELL_KEYS = {"row": True, "column": True, "metric": True, "value": True, "unit": True, "protocol": True,
               "modalities": True, "runs": True, "own": True, "reproduce": False, "note": False, "status": False}
-_REPRODUCE_KEYS = {"method": True, "preset": True, "set": False, "folds": False}
+_REPRODUCE_KEYS = {"method": True, "preset": True, "set": False, "folds": False, "seeds": False}
 _SPEC_KEYS = {"paper": True, "table": True, "title": True, "rows": True, "columns": True, "decimals": True,
               "row_header": False, "column_decimals": False, "notes": False, "mixed_metrics": False,
               "mean_of": False, "equal_columns": False, "same_as": False, "exceptions": False}
@@ -51,12 +51,14 @@ def results_root() -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class Reproduce:
-    """How bench reruns a reported cell: a method, the preset that produced it, overrides, folds (None: all)."""
+    """How bench reruns a reported cell: a method, the preset that produced it, overrides, folds (None: all),
+    seeds (None: the protocol's; ConCluGen's code fixes 127: ``configs/defaults.yaml`` ``seed_everything``)."""
 
     method: str
     preset: str
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     folds: tuple[int, ...] | None = None
+    seeds: tuple[int, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -380,12 +382,16 @@ def _reproduce(raw: Any, where: str) -> Reproduce:
     if folds is not None and (not isinstance(folds, list) or not folds
                               or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in folds)):
         raise DataError(f"{where}.folds: expected a non-empty list of fold numbers (1-based), got {folds!r}")
+    seeds = data.get("seeds")
+    if seeds is not None and (not isinstance(seeds, list) or not seeds
+                              or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in seeds)):
+        raise DataError(f"{where}.seeds: expected a non-empty list of seeds (integers >= 0), got {seeds!r}")
     preset = data["preset"]
     if not isinstance(preset, str) or not preset:
         raise DataError(f"{where}.preset: expected the name of the preset that produced the number "
                         f"(code: the official code; paper: the paper as written), got {preset!r}")
     plain = {k: float(v) if isinstance(v, float) else v for k, v in overrides.items()}  # no printed precision
-    return Reproduce(method, preset, plain, tuple(folds) if folds else None)
+    return Reproduce(method, preset, plain, tuple(folds) if folds else None, tuple(seeds) if seeds else None)
 
 
 def _check_metric(metric: str, protocol: str | None, descriptive: Mapping[str, str], where: str) -> None:

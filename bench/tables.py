@@ -72,7 +72,7 @@ class Query:
     @classmethod
     def for_cell(cls, cell: Cell, rep: reported.Reproduce, protocol: str) -> Query:
         """The query that reproduces ``cell`` (its ``reproduce`` and ``protocol``)."""
-        return cls(rep.method, protocol, rep.preset, dict(rep.overrides), cell.modalities, rep.folds)
+        return cls(rep.method, protocol, rep.preset, dict(rep.overrides), cell.modalities, rep.folds, rep.seeds)
 
     def fold_names(self) -> set[str] | None:
         """The record ``fold`` names this query is restricted to (None: any)."""

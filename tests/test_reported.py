@@ -334,3 +334,19 @@ def test_mean_of_must_name_columns_of_the_table(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"mean_of\.Avg\.: expected a list of at least two other columns"):
         reported.load_all(write_db(tmp_path, AVG_PAPER.replace("AVG_A", "55.50"),
                                    AVG_SPEC.replace('["X", "Y"]', '["X", "Z"]')))
+
+
+def test_a_cell_fixing_its_seed_reruns_and_matches_only_that_seed(tmp_path: Path) -> None:
+    """ConCluGen's code seeds every run with 127: its cells say so, the rerun command passes it and
+    only records of that seed reproduce them."""
+    db = reported.load_all()
+    cell = next(c for c in db.papers["conclugen"].tables["2"].cells if c.reproduce is not None)
+    assert cell.reproduce.seeds == (127,)
+    query = tables.Query.for_cell(cell, cell.reproduce, cell.protocol)
+    assert "--seed 127" in tables.run_command(query, tmp_path)
+    base = {"method": query.method, "protocol": {"name": query.protocol,
+                                                 "hash": tables._protocol(query.protocol).hash},
+            "preset": query.preset, "config": {}, "modalities": list(cell.modalities), "fold": "official"}
+    regime = dict(tables._own_regime(tables._protocol(query.protocol)) or {})
+    records = [{**base, "seed": seed, "regime": regime} for seed in (0, 127)]
+    assert [r["seed"] for r in tables.matching(records, query, {})] == [127]
