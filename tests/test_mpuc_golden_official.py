@@ -31,7 +31,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def module_of(preset: str) -> torch.nn.Module:
-    cfg = config_mod.resolve(MPUC.Config, MPUC.presets, preset, {"crop_frames": 30, "crops": 2}, "mpuc")
+    # the official encoder's TCN reads 128 channels (models/Encoder.py L102), the paper's 80 filter banks not
+    cfg = config_mod.resolve(MPUC.Config, MPUC.presets, preset, {"crop_frames": 30, "crops": 2, "mel_bins": 128},
+                             "mpuc")
     window = cfg.window_frames
     shapes = {"audio": (window, 128), "landmarks": (window, 51, 2), "text": (window, 300)}
     module = MPUC().build(TaskSpec("multilabel", ("happy", "sad")), cfg, shapes)

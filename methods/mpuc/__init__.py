@@ -53,8 +53,9 @@ encoder (``train.py`` L161-326), both crops drawn over the whole sequence (``dat
 
 _CODE_MOSEI: dict[str, Any] = {
     "crop_frames": 30, "lr_step_epochs": 5, "positives": "code", "loss_reduction": "mean_half", "probe": "online",
-    "transductive": True, "text_positional": "batch_index", "crop_range": "sequence"}
-"""The shipped ``config/params_MOSEI.yaml``: 30-step crops, x0.9 every 5 epochs, unsupervised positives as
+    "transductive": True, "text_positional": "batch_index", "crop_range": "sequence", "mel_bins": 128}
+"""The shipped ``config/params_MOSEI.yaml``: 128 acoustic channels (the TCN's input, ``models/Encoder.py``
+L102), 30-step crops, x0.9 every 5 epochs, unsupervised positives as
 coded (``utils/SupConSeparate.py`` L86-98), online probe, contrastive updates on the validation and test
 inputs (``train.py`` L357-364), the text transformer's batch-indexed positions (``models/Encoder.py``
 L29-31, L177)."""
