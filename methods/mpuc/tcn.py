@@ -11,6 +11,7 @@ every residual; then the mean over time, PReLU and ``Linear(64 -> 512)``. Random
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -24,9 +25,36 @@ class GlobalLayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(dim=(1, 2), keepdim=True)
-        var = (x - mean).pow(2).mean(dim=(1, 2), keepdim=True)
-        return self.gain * (x - mean) / (var + self.eps).sqrt() + self.bias
+        # one group over all channels is exactly gLN's statistic, (x - mean) / sqrt(var + eps) with the
+        # biased variance over channels and time; the fused kernel is ~10x faster on the CPU than the
+        # written-out mean, variance and affine (benchmarks/mpuc_acoustic_epoch.py)
+        return F.group_norm(x, 1, self.gain.view(-1), self.bias.view(-1), self.eps)
+
+
+class DepthwiseConv1d(nn.Conv1d):
+    """A depth-wise dilated ``nn.Conv1d`` (same parameters, length kept) computed as a sum of shifted, scaled
+    copies of the input: on the CPU about twice as fast, forward and backward, as the grouped convolution."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int) -> None:
+        super().__init__(channels, channels, kernel, padding=(kernel - 1) * dilation // 2, dilation=dilation,
+                         groups=channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padding, dilation, length = self.padding[0], self.dilation[0], x.shape[-1]
+        padded = F.pad(x, (padding, padding))
+        weight = self.weight.unsqueeze(0)  # [1, C, 1, K]
+        out = self.bias.view(1, -1, 1)
+        for k in range(self.kernel_size[0]):
+            out = out + padded[..., k * dilation: k * dilation + length] * weight[..., k]
+        return out
+
+
+class PReLU(nn.PReLU):
+    """``nn.PReLU`` with one shared slope, computed as ``relu(x) - a * relu(-x)``: the same function and
+    gradients, about 1.6x faster on the CPU than the fused kernel's backward."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x) - self.weight * F.relu(-x)
 
 
 class DilatedBlock(nn.Module):
@@ -35,10 +63,9 @@ class DilatedBlock(nn.Module):
     def __init__(self, channels: int, hidden: int, kernel: int, dilation: int) -> None:
         super().__init__()
         self.branch = nn.Sequential(
-            nn.Conv1d(channels, hidden, 1), nn.PReLU(), GlobalLayerNorm(hidden),
-            nn.Conv1d(hidden, hidden, kernel, padding=(kernel - 1) * dilation // 2, dilation=dilation,
-                      groups=hidden),
-            nn.PReLU(), GlobalLayerNorm(hidden),
+            nn.Conv1d(channels, hidden, 1), PReLU(), GlobalLayerNorm(hidden),
+            DepthwiseConv1d(hidden, kernel, dilation),
+            PReLU(), GlobalLayerNorm(hidden),
             nn.Conv1d(hidden, channels, 1),
         )
 
@@ -56,7 +83,7 @@ class AcousticTCN(nn.Module):
         self.blocks = nn.ModuleList(
             DilatedBlock(bottleneck, hidden, kernel, 2**b) for _ in range(repeats) for b in range(blocks))
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Sequential(nn.PReLU(), nn.Linear(bottleneck, out_dim))
+        self.out = nn.Sequential(PReLU(), nn.Linear(bottleneck, out_dim))
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         x = self.dropout(self.bottleneck(mel.transpose(1, 2)))
