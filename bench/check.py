@@ -12,7 +12,9 @@ record (matching as in :mod:`bench.tables`):
 * **reported** — every reproducible cell of the reported database with a reproduction in the
   store or in the committed records of ``results/reproduced/`` (:mod:`bench.reproduced`):
   tolerance = max(k·σ/√n over the reproduction, half a unit of the paper's last printed
-  digit). With one record no spread is measured, so the cell is listed as unverifiable.
+  digit, and for a percentage 2 points: the paper's number is itself one draw of its
+  protocol, with a spread of its own that the paper rarely prints). With one record no
+  spread is measured, so the cell is listed as unverifiable.
 
 One line per compared number: which cell, expected, got, tolerance; first one line per corrupt
 record of the store (``corrupt record FILE: reason``). Exit status: 1 when a number regressed
@@ -37,6 +39,8 @@ EXIT_MISSING = 3
 """``bench check``'s exit status when no number regressed but records are missing or corrupt."""
 
 DEFAULT_K = 3.0
+REPORTED_FLOOR_POINTS = 2.0
+"""The least tolerance of a reported percentage, in points."""
 """Standard errors allowed by default (≈ 99.7 % of a normal spread)."""
 
 _FILE_KEYS = {"name": True, "description": True, "produced_by": True, "produced_on": True, "k": True,
@@ -269,11 +273,13 @@ def _reported_finding(cell: reported.Cell, records: Sequence[Mapping[str, Any]],
     if agg.n < 2:
         return Finding(source, label, cell.metric, "unverifiable", cell.value, got,
                        detail="one record: no spread over folds and seeds to derive a tolerance from" + origin)
-    tol = tolerance(agg.std * scale, agg.n, k, reported.rounding(cell))
+    floor = REPORTED_FLOOR_POINTS if cell.unit == "percent" else 0.0
+    tol = max(tolerance(agg.std * scale, agg.n, k, reported.rounding(cell)), floor)
     status = "regression" if abs(got - cell.value) > tol else "ok"
+    floor_text = f", {floor:g} points" if floor else ""
     return Finding(source, label, cell.metric, status, cell.value, got, tol,
-                   f"max({k:g}·σ/√n, printed rounding {reported.rounding(cell):g}) with σ {agg.std * scale:.4g}, "
-                   f"n {agg.n}, in {cell.unit}{origin}")
+                   f"max({k:g}·σ/√n, printed rounding {reported.rounding(cell):g}{floor_text}) with σ "
+                   f"{agg.std * scale:.4g}, n {agg.n}, in {cell.unit}{origin}")
 
 
 def _describe(query: tables.Query) -> str:

@@ -59,3 +59,20 @@ def test_table_and_check_show_the_committed_records(db: reported.Database, tmp_p
     findings = check.check_reported(db, [rec for _, rec in reproduced.with_committed([])])
     uar = next(f for f in findings if f.cell == "('LF (ours)', 'UAR')")
     assert uar.status == "ok" and "2 of 2 records from results/reproduced/" in uar.detail
+
+
+@pytest.mark.parametrize(("uars", "status"), [((0.615, 0.625), "ok"), ((0.605, 0.615), "regression")])
+def test_a_reported_percentage_is_allowed_two_points(db: reported.Database, tmp_path: Path,  # noqa: F811
+                                                     monkeypatch: pytest.MonkeyPatch, uars: tuple[float, float],
+                                                     status: str) -> None:
+    """'LF (ours)' reports 64.00 % UAR. Two folds 61.5 / 62.5 %: mean 62.0, σ 0.7071, 3σ/√2 = 1.5 points, under
+    the 2-point floor, so |Δ| = 2.0 passes; 60.5 / 61.5 % (|Δ| = 3.0) is a regression."""
+    root = tmp_path / "db"
+    monkeypatch.setenv("BENCH_REPORTED_ROOT", str(root))
+    for fold, uar in enumerate(uars, start=1):
+        _committed(root, fold, 0, uar)
+    findings = check.check_reported(db, [rec for _, rec in reproduced.with_committed([])])
+    uar = next(f for f in findings if f.cell == "('LF (ours)', 'UAR')")
+    assert uar.tolerance == pytest.approx(2.0)
+    assert uar.status == status, str(uar)
+    assert "2 points" in uar.detail
