@@ -5,11 +5,15 @@ crops, batch 32, SGD); each variant trains a freshly seeded copy for one epoch o
 clips in a plain loop (forward, cross-entropy, backward, SGD step), measured side by side in one
 process, the variants interleaved, ``--repeats`` times:
 
-- ``baseline``: ``torch.use_deterministic_algorithms(True)`` (what ``bench run``'s
-  ``Trainer(deterministic=True)`` sets), one thread, batches sampled per item from the cached
-  arrays (:class:`~bench.data.prepare.ArrayDataset`);
-- ``not deterministic``: the same without deterministic algorithms;
-- ``2 threads``: deterministic, two intra-op threads;
+- ``baseline``: the TCN as bench computed it before commit 51a79e4 (gLN written out as mean,
+  variance and affine; ``nn.PReLU``; the depth-wise conv as a grouped ``Conv1d``),
+  ``torch.use_deterministic_algorithms(True)`` (what ``bench run``'s ``Trainer(deterministic=True)``
+  sets), one thread, batches sampled per item from the cached arrays
+  (:class:`~bench.data.prepare.ArrayDataset`);
+- ``1 thread``: the same with today's TCN (gLN as one-group ``group_norm``, PReLU as a difference
+  of ReLUs, the depth-wise conv as shifted sums: the same function and gradients);
+- ``not deterministic``: today's TCN without deterministic algorithms;
+- ``2 threads``: today's TCN, deterministic, two intra-op threads;
 - ``2 threads, pre-stacked``: batches cut from one padded tensor of all clips
   (:func:`~bench_methods.mpuc.module.take_crop`) instead of per-item sampling.
 
@@ -28,6 +32,7 @@ import os
 import statistics
 import sys
 import time
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +46,7 @@ from bench.data.cache import default_cache
 from bench.data.prepare import ArrayDataset, labels_array, prepare
 from bench_methods.mpuc import MPUCUnimodal
 from bench_methods.mpuc.module import take_crop
+from bench_methods.mpuc.tcn import DepthwiseConv1d, GlobalLayerNorm, PReLU
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"
 
@@ -65,11 +71,30 @@ def stacked_batches(prepared: Any, labels: np.ndarray, batch: int, crop: int, se
     return epoch
 
 
-def train_epoch(method: Any, cfg: Any, task: Any, shapes: dict, batches: Iterator[dict[str, torch.Tensor]]
-                ) -> tuple[float, float]:
+def _written_out_gln(norm: GlobalLayerNorm, x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(dim=(1, 2), keepdim=True)
+    var = (x - mean).pow(2).mean(dim=(1, 2), keepdim=True)
+    return norm.gain * (x - mean) / (var + norm.eps).sqrt() + norm.bias
+
+
+def as_before(module: torch.nn.Module) -> None:
+    """Give the TCN's layers the computation they had before commit 51a79e4 (same parameters)."""
+    for layer in module.modules():
+        if isinstance(layer, GlobalLayerNorm):
+            layer.forward = types.MethodType(_written_out_gln, layer)
+        elif isinstance(layer, DepthwiseConv1d):
+            layer.forward = types.MethodType(torch.nn.Conv1d.forward, layer)
+        elif isinstance(layer, PReLU):
+            layer.forward = types.MethodType(torch.nn.PReLU.forward, layer)
+
+
+def train_epoch(method: Any, cfg: Any, task: Any, shapes: dict, batches: Iterator[dict[str, torch.Tensor]],
+                before: bool) -> tuple[float, float]:
     """Wall and process-CPU seconds for one epoch of a freshly seeded model over ``batches`` in a plain loop."""
     L.seed_everything(0, verbose=False)
     module = method.build(task, cfg, shapes)
+    if before:
+        as_before(module)
     module.train()
     opt = torch.optim.SGD(module.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     tic, cpu = time.perf_counter(), time.process_time()
@@ -105,20 +130,21 @@ def main() -> int:
     def items() -> Iterator[dict[str, torch.Tensor]]:
         return iter(dataset.loader(cfg.batch_size, shuffle=True, seed=0))
 
-    variants: list[tuple[str, int, bool, Callable[[], Iterator[dict[str, torch.Tensor]]]]] = [
-        ("baseline", 1, True, items),
-        ("not deterministic", 1, False, items),
-        ("2 threads", 2, True, items),
-        ("2 threads, pre-stacked", 2, True, stacked),
+    variants: list[tuple[str, int, bool, bool, Callable[[], Iterator[dict[str, torch.Tensor]]]]] = [
+        ("baseline (TCN before 51a79e4)", 1, True, True, items),
+        ("1 thread", 1, True, False, items),
+        ("not deterministic", 1, False, False, items),
+        ("2 threads", 2, True, False, items),
+        ("2 threads, pre-stacked", 2, True, False, stacked),
     ]
     variants = [v for v in variants if v[1] <= args.max_threads]
     load_before = os.getloadavg()
     times: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in variants}
     for _ in range(args.repeats):
-        for name, threads, deterministic, batches in variants:
+        for name, threads, deterministic, before, batches in variants:
             torch.set_num_threads(threads)
             torch.use_deterministic_algorithms(deterministic)
-            times[name].append(train_epoch(method, cfg, task, prepared.shapes, batches()))
+            times[name].append(train_epoch(method, cfg, task, prepared.shapes, batches(), before))
     torch.use_deterministic_algorithms(False)
     load_after = os.getloadavg()
     steps = -(-len(samples) // cfg.batch_size)
@@ -126,7 +152,7 @@ def main() -> int:
           f"{args.repeats} repeats; load average (1, 5, 15 min) before {load_before}, after {load_after}")
     for clock, which in (("wall", 0), ("process CPU", 1)):
         print(f"{clock} seconds per epoch (CPU time sums the threads: it measures work, not waiting)")
-        base = [t[which] for t in times["baseline"]]
+        base = [t[which] for t in times[variants[0][0]]]
         for name, *_ in variants:
             mine = [t[which] for t in times[name]]
             ratios = [b / t for b, t in zip(base, mine, strict=True)]
