@@ -14,7 +14,9 @@ record (matching as in :mod:`bench.tables`):
   tolerance = max(k·σ/√n over the reproduction, half a unit of the paper's last printed
   digit, and for a percentage 2 points: the paper's number is itself one draw of its
   protocol, with a spread of its own that the paper rarely prints). With one record no
-  spread is measured, so the cell is listed as unverifiable.
+  spread is measured, so the cell is listed as unverifiable. A cell reproduced only by the
+  committed records and still outside its tolerance is a known gap (``GAP``, described in
+  REPRODUCE.md): listed, but not a regression of the store being checked.
 
 One line per compared number: which cell, expected, got, tolerance; first one line per corrupt
 record of the store (``corrupt record FILE: reason``). Exit status: 1 when a number regressed
@@ -57,7 +59,7 @@ class Finding:
     source: str
     cell: str
     metric: str
-    status: str  # ok | regression | missing | unverifiable
+    status: str  # ok | regression | gap | missing | unverifiable
     expected: float
     got: float | None = None
     tolerance: float | None = None
@@ -68,11 +70,11 @@ class Finding:
         return self.status in ("regression", "missing")
 
     def __str__(self) -> str:
-        label = {"ok": "ok  ", "regression": "FAIL", "missing": "MISS", "unverifiable": "n/a "}[self.status]
+        label = {"ok": "ok  ", "regression": "FAIL", "gap": "GAP ", "missing": "MISS", "unverifiable": "n/a "}[self.status]
         head = f"{label} {self.source}: {self.cell} {self.metric}: expected {self.expected:.6g}"
         if self.got is None:
             return f"{head}, got nothing; {self.detail}"
-        verdict = ">" if self.status == "regression" else "<="
+        verdict = ">" if self.status in ("regression", "gap") else "<="
         tol = "" if self.tolerance is None else f", |Δ| {abs(self.got - self.expected):.6g} {verdict} tolerance " \
                                                 f"{self.tolerance:.6g}"
         return f"{head}, got {self.got:.6g}{tol} ({self.detail})"
@@ -143,13 +145,14 @@ def report(findings: Sequence[Finding], store_root: Path, corrupt: Sequence[tupl
     """The readable report: corrupt records, regressions, missing records, the rest, then a one-line verdict."""
     lines = [f"bench check of the results store {store_root}"]
     lines += [store.describe_corrupt(path, why) for path, why in corrupt]
-    for status in ("regression", "missing", "ok", "unverifiable"):
+    for status in ("regression", "missing", "gap", "ok", "unverifiable"):
         lines += [str(f) for f in findings if f.status == status]
     if not findings:
         lines.append("nothing to compare: no expected numbers and no reproduced reported cells")
     count = {status: sum(1 for f in findings if f.status == status)
-             for status in ("regression", "missing", "ok", "unverifiable")}
-    lines.append(f"{count['regression']} regression(s), {count['ok']} within tolerance, {count['unverifiable']} "
+             for status in ("regression", "missing", "gap", "ok", "unverifiable")}
+    gaps = f", {count['gap']} known gap(s) of results/reproduced/" if count["gap"] else ""
+    lines.append(f"{count['regression']} regression(s), {count['ok']} within tolerance{gaps}, {count['unverifiable']} "
                  f"unverifiable, {count['missing']} with records missing, {len(corrupt)} corrupt record(s)")
     return "\n".join(lines)
 
@@ -275,11 +278,12 @@ def _reported_finding(cell: reported.Cell, records: Sequence[Mapping[str, Any]],
                        detail="one record: no spread over folds and seeds to derive a tolerance from" + origin)
     floor = REPORTED_FLOOR_POINTS if cell.unit == "percent" else 0.0
     tol = max(tolerance(agg.std * scale, agg.n, k, reported.rounding(cell)), floor)
-    status = "regression" if abs(got - cell.value) > tol else "ok"
+    status = "ok" if abs(got - cell.value) <= tol else "gap" if committed == agg.n else "regression"
     floor_text = f", {floor:g} points" if floor else ""
     return Finding(source, label, cell.metric, status, cell.value, got, tol,
                    f"max({k:g}·σ/√n, printed rounding {reported.rounding(cell):g}{floor_text}) with σ "
-                   f"{agg.std * scale:.4g}, n {agg.n}, in {cell.unit}{origin}")
+                   f"{agg.std * scale:.4g}, n {agg.n}, in {cell.unit}{origin}"
+                   + ("; a known gap of the committed reproduction, see REPRODUCE.md" if status == "gap" else ""))
 
 
 def _describe(query: tables.Query) -> str:
