@@ -2,8 +2,8 @@
 # MPUC Table I, "Unimodal (Acoustics)": the paper's full schedule (100 epochs, patience 100 on
 # validation) on all folds of ravdess_actor10 (actor split ✓, paper 58.50 %) and then ravdess_kfold10
 # (actors shared, paper 75.90 %), then each finished fold's record copied into results/reproduced/
-# with this machine, its device and the date. Meant for a GPU machine (one fold of 100 epochs is
-# ~1 h on one shared CPU core); runs on a CPU too.
+# with this machine, its device and the date. Meant for a GPU machine; runs on a CPU too (one fold
+# of 100 epochs is about 8-13 min on one core: 6,457 s of fit for the ten folds of ravdess_actor10).
 #
 #   scripts/reproduce_mpuc_table1_acoustics.sh DATA_ROOT [PRESET] [--set KEY=VALUE ...]
 #
