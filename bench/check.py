@@ -41,9 +41,9 @@ EXIT_MISSING = 3
 """``bench check``'s exit status when no number regressed but records are missing or corrupt."""
 
 DEFAULT_K = 3.0
+"""Standard errors allowed by default (≈ 99.7 % of a normal spread)."""
 REPORTED_FLOOR_POINTS = 2.0
 """The least tolerance of a reported percentage, in points."""
-"""Standard errors allowed by default (≈ 99.7 % of a normal spread)."""
 
 _FILE_KEYS = {"name": True, "description": True, "produced_by": True, "produced_on": True, "k": True,
               "decimals": True, "cells": True}
