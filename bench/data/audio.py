@@ -35,7 +35,8 @@ import torchaudio.transforms as audio_t
 
 from bench.data.media import Mix, NoAudioTrackError, media_duration_s, read_audio
 from bench.data import vad
-from bench.data.transforms import Output, Transform, crop_fallbacks, file_source, positive
+from bench.data.transforms import (Output, Transform, crop_fallbacks, draw_starts, file_source, positive,
+                                   window_indices)
 from bench.data.vad import CropPolicy
 from bench.errors import DataError
 
@@ -266,18 +267,13 @@ class AudioLogMelMPUC(_AudioTransform):
         region = vad.speech_region(array, p.vad_db) if p.crop == "speech" else None
         if train:
             low, high = vad.start_range(n, p.num_frames, region)
-            if high > low and rng is None:
-                raise ValueError("audio_logmel_mpuc: a train-time crop needs an rng")
-            starts = [int(rng.integers(low, high + 1)) if high > low else low for _ in range(p.crops)]
+            starts = draw_starts(low, high, rng, p.crops, "audio_logmel_mpuc")
         elif p.crop == "mean":
             spread = vad.spread_starts(n, p.num_frames, p.eval_windows)
-            return np.stack([array[self._windows(n, [int(s)] * p.crops)] for s in spread])
+            return np.stack([array[window_indices(n, p.num_frames, [int(s)] * p.crops)] for s in spread])
         else:
             starts = [vad.centred_start(n, p.num_frames, region) if region is not None else 0] * p.crops
-        return np.asarray(array[self._windows(n, starts)])
-
-    def _windows(self, n: int, starts: list[int]) -> np.ndarray:
-        return np.concatenate([vad.window(n, self.params.num_frames, s) for s in starts])
+        return np.asarray(array[window_indices(n, p.num_frames, starts)])
 
     def item_fallbacks(self, array: np.ndarray) -> tuple[str, ...]:
         return crop_fallbacks(len(array), self.params.num_frames)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -113,11 +113,22 @@ def crop_indices(num_available: int, length: int, train: bool, rng: np.random.Ge
     n = int(num_available)
     if n < 1:
         raise ValueError("crop_indices needs at least one step")
-    starts = [0] * crops
-    if train and n > length:
-        if rng is None:
-            raise ValueError("crop_indices in train mode needs an rng")
-        starts = [int(rng.integers(0, n - length + 1)) for _ in range(crops)]
+    starts = draw_starts(0, n - length, rng, crops, "crop_indices") if train else [0] * crops
+    return window_indices(n, length, starts)
+
+
+def draw_starts(low: int, high: int, rng: np.random.Generator | None, crops: int, who: str) -> list[int]:
+    """``crops`` window starts drawn in turn, each uniform in ``[low, high]``; ``low`` each when ``high <= low``."""
+    if high <= low:
+        return [low] * crops
+    if rng is None:
+        raise ValueError(f"{who} in train mode needs an rng")
+    return [int(rng.integers(low, high + 1)) for _ in range(crops)]
+
+
+def window_indices(n: int, length: int, starts: Sequence[int]) -> np.ndarray:
+    """The windows of ``length`` steps at ``starts`` of an ``n``-step sequence, one after the other, each
+    wrapping past the end: int64 ``[len(starts) * length]``."""
     return np.concatenate([(start + np.arange(length)) % n for start in starts])
 
 

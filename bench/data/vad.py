@@ -16,7 +16,8 @@ Crop policies (``CropPolicy``) for a window of ``length`` frames out of ``n``:
   the first to the last possible start; training as ``start``.
 
 Windows never run past the clip when it is at least ``length`` frames long; a shorter clip
-wraps around (start 0), as MPUC's loader pads it with its own first rows.
+wraps around (start 0), as MPUC's loader pads it with its own first rows
+(:func:`bench.data.transforms.window_indices`).
 """
 
 from __future__ import annotations
@@ -63,8 +64,3 @@ def centred_start(n: int, length: int, region: tuple[int, int]) -> int:
 def spread_starts(n: int, length: int, windows: int) -> np.ndarray:
     """``windows`` starts from 0 to ``n - length``, evenly spread and rounded to frames: int64 ``[windows]``."""
     return np.rint(np.linspace(0, max(n - length, 0), windows)).astype(np.int64)
-
-
-def window(n: int, length: int, start: int) -> np.ndarray:
-    """The frame indices ``start .. start + length - 1`` of an ``n``-frame clip, wrapping past its end."""
-    return (start + np.arange(length)) % n
