@@ -3,7 +3,7 @@
 Three things plug into bench: a :class:`Method` (a model family and how it trains), a
 :class:`DatasetAdapter` (a dataset as it ships on disk) and a protocol (YAML data, see
 :mod:`bench.protocols`). The harness never imports a method by name and a method never
-parses YAML, opens the test split or writes records: the runner (:mod:`bench.run`) does.
+parses YAML, opens the test split or writes records: the runner (:mod:`bench.running.run`) does.
 
 Batches given to a method's LightningModule are dicts: one float32 tensor per modality
 (shapes announced in ``shapes`` at build time), ``"label"`` (absent while labels are hidden
@@ -155,7 +155,7 @@ class DatasetAdapter(abc.ABC):
     def expected_samples(self) -> list[Sample] | None:
         """The samples of the complete dataset (ids, labels, subjects; no sources), where it is defined.
 
-        A run compares the copy with them and refuses an incomplete one (:mod:`bench.completeness`);
+        A run compares the copy with them and refuses an incomplete one (:mod:`bench.running.completeness`);
         None (the default) when the adapter cannot tell.
         """
         return None

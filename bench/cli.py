@@ -17,19 +17,19 @@ from pathlib import Path
 from bench.errors import BenchError, Interrupted
 
 _HANDLERS = {
-    "run": "bench.commands:run_command",
-    "list": "bench.commands:list_command",
-    "doctor": "bench.commands:doctor_command",
-    "cache": "bench.commands:cache_command",
-    "prepare": "bench.prepare_command:prepare_command",
-    "grid": "bench.launch:grid_command",
-    "status": "bench.launch:status_command",
-    "table": "bench.tables:table_command",
-    "check": "bench.check:check_command",
-    "splits": "bench.drawn_splits:splits_command",
-    "matrix": "bench.matrix:matrix_command",
-    "plot": "bench.figures:plot_command",
-    "rescore": "bench.rescore:rescore_command",
+    "run": "bench.running.commands:run_command",
+    "list": "bench.running.commands:list_command",
+    "doctor": "bench.running.commands:doctor_command",
+    "cache": "bench.running.commands:cache_command",
+    "prepare": "bench.running.prepare_command:prepare_command",
+    "grid": "bench.launch.executors:grid_command",
+    "status": "bench.launch.executors:status_command",
+    "table": "bench.reporting.tables:table_command",
+    "check": "bench.reporting.check:check_command",
+    "splits": "bench.protocols.drawn_splits:splits_command",
+    "matrix": "bench.launch.matrix:matrix_command",
+    "plot": "bench.reporting.plot_command:plot_command",
+    "rescore": "bench.reporting.rescore:rescore_command",
 }
 
 

@@ -21,9 +21,8 @@ from typing import Any
 
 import yaml
 
-from bench import loader
 from bench.errors import ConfigError, did_you_mean, unknown
-
+from bench.files import loader
 
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
@@ -101,7 +100,7 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 def config_hash(cfg: Any, modalities: Sequence[str], regime: Mapping[str, Any] | None = None) -> str:
     """The configuration part of a cell's key (the store's ``<config-hash>`` folder): 12 hex digits
     of the sha256 of the resolved configuration, the modalities the method reads and, when the
-    cell does not train under its protocol's own regime, that regime (see :mod:`bench.choices`)."""
+    cell does not train under its protocol's own regime, that regime (see :mod:`bench.running.choices`)."""
     content: dict[str, Any] = {"config": to_dict(cfg), "modalities": list(modalities)}
     if regime is not None:
         content["regime"] = regime

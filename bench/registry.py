@@ -7,6 +7,12 @@ or ``bench.datasets`` naming ``module:Class``. Names are listed without importin
 use. A plugin that fails to import is remembered with its error and reported by
 ``bench doctor`` instead of taking the whole tool down. Two distributions registering the
 same name is an error naming both.
+
+Admitting a method registers the transforms it declares (``Method.transforms``) in
+:mod:`bench.data.catalog`, the one table of transform names, so that a bad declaration makes the
+method fail to load with the reason instead of failing later in data preparation. That is the one
+arrow from this contracts layer into ``bench.data``; it is imported inside the function, on first
+use of a method, so that ``bench list`` never imports torch.
 """
 
 from __future__ import annotations
@@ -126,7 +132,9 @@ def _admit_method(cls: type) -> str | None:
     """Check a method class, then register the transforms it declares (``Method.transforms``)."""
     problem = check_method(cls)
     if problem is None and cls.transforms:
-        from bench.data import catalog  # imports torch: only once a method is loaded, never for `bench list`
+        from bench.data import (
+            catalog,  # imports torch: only once a method is loaded, never for `bench list`
+        )
 
         try:
             catalog.register(cls.transforms)

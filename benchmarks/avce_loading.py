@@ -7,7 +7,7 @@ folders, the AFEW-VA layout), the same batch size, the same training transform (
 - ``bench cached path``: frame-level samples through ``bench.data.prepare`` with AVCE's
   ``face_image`` transform (``policy=none``: the files are already face crops), whose decoded
   256 px crops live in bench's content-addressed cache, read by the ``ArrayDataset`` / DataLoader
-  of ``bench.run`` plus AVCE's batch-level crop and normalisation (``bench_methods.avce.augment``);
+  of ``bench.running.run`` plus AVCE's batch-level crop and normalisation (``bench_methods.avce.augment``);
   the one-off cold ``prepare`` (decode + resize + cache write) is reported separately;
 - ``torchvision ImageFolder``: ``datasets.ImageFolder`` over the very same files with the code's
   per-image transforms, a DataLoader with ``--workers`` worker processes (0 = in process).
@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_methods.avce import augment
 from PIL import Image
 
 from bench.api import Sample, TaskSpec, TransformSpec
 from bench.data.cache import Cache
 from bench.data.prepare import ArrayDataset, labels_array, prepare, train_loader
-from bench_methods.avce import augment
 
 TASK = TaskSpec("regression", ("valence", "arousal"))
 
@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256, help="256 = AVCE (AL)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=0, help="ImageFolder DataLoader workers (bench.run uses 0)")
+    parser.add_argument("--workers", type=int, default=0, help="ImageFolder DataLoader workers (bench.running.run uses 0)")
     parser.add_argument("--resize", type=int, default=256)
     parser.add_argument("--crop", type=int, default=224)
     args = parser.parse_args()

@@ -5,7 +5,7 @@ AlexNet), same batch (random images at the preset's ``resize``, labels in [-1, 1
 optimisers and per-iteration schedules, measured side by side in one process:
 
 - ``harness``: ``AVCEModule`` (Lightning manual optimisation) under a ``Trainer`` configured as
-  ``bench.run`` configures it (deterministic, no logger or checkpointing, bench's history
+  ``bench.running.run`` configures it (deterministic, no logger or checkpointing, bench's history
   callback), fed the batch ``warmup + steps`` times;
 - ``plain loop``: the two passes written out by hand — pass 1 ``L_main`` → Adam (E, C, R) + SGD
   (H), pass 2 ``L_dis`` → Adam (E, C) + SGD (H1), the schedulers stepped — on the same modules,
@@ -27,15 +27,16 @@ import time
 
 import lightning as L
 import torch
-
-from bench import config, training
-from bench.api import TaskSpec
+from _steptiming import RepeatedBatch, StepClock, sync  # noqa: E402 (this folder)
 from bench_methods.avce import AVCE, augment
 from bench_methods.avce.config import AVCEConfig
 from bench_methods.avce.losses import dis_loss, main_loss
 from bench_methods.avce.module import AVCEModule
 from bench_methods.avce.views import softmax_view, sparsemax
-from _steptiming import RepeatedBatch, StepClock, sync  # noqa: E402 (this folder)
+
+from bench import config
+from bench.api import TaskSpec
+from bench.running import training
 
 TASK = TaskSpec("regression", ("valence", "arousal"))
 
@@ -121,7 +122,7 @@ def main() -> None:
 
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS, as Lightning needs
     batch = make_batch(cfg)
-    times: dict[str, list[float]] = {"harness (Lightning, as bench.run)": [], "plain PyTorch loop": []}
+    times: dict[str, list[float]] = {"harness (Lightning, as bench.running.run)": [], "plain PyTorch loop": []}
     for _ in range(args.repeats):  # interleaved, so drift hits both alike
         for name, fn in zip(times, (harness, plain_loop)):
             times[name].append(fn(cfg, batch, device, args.warmup, args.steps))
@@ -135,7 +136,7 @@ def main() -> None:
         step = statistics.median(values)
         print(f"  {name:36s} {step * 1e3:10.2f} ms/iteration  {step / loop:6.3f}x loop  "
               f"{cfg.batch / step:8.1f} images/s")
-    step = statistics.median(times["harness (Lightning, as bench.run)"])
+    step = statistics.median(times["harness (Lightning, as bench.running.run)"])
     print(f"projected: {cfg.iterations} iterations (this preset) = {cfg.iterations * step / 3600:.2f} h; "
           f"50K = {50_000 * step / 3600:.2f} h, 100K = {100_000 * step / 3600:.2f} h at this speed")
 

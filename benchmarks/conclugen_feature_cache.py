@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from bench.run import RunRequest, execute, make_plan
+from bench.running.run import RunRequest, execute, make_plan
 
 PROTOCOL = """\
 name: conclugen_cache_bench

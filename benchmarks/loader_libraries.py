@@ -1,12 +1,12 @@
 """pydantic v2 against msgspec for the schema of protocol files: validation time and error messages.
 
-Both validate the same parsed data (every shipped protocol, parsed once by ``bench.loader.read``)
+Both validate the same parsed data (every shipped protocol, parsed once by ``bench.files.loader.read``)
 against the same top-level schema: its keys, their types, the nested ``regime`` and ``selection``
 mappings, unknown keys refused. Timed: validating all protocols, repeated; the median per
 repeat with min and max, interleaved. Then both are given three bad files (an unknown key, a
 misspelled nested key, a mistyped value) and their raw messages are printed, and bench's own
 (pydantic's error location and context turned into ``FILE:LINE: KEY: message`` by
-``bench.loader.describe``). The pydantic model is bench's own, so its time includes bench's
+``bench.files.loader.describe``). The pydantic model is bench's own, so its time includes bench's
 cross-key checks (metric names of the task...); the msgspec struct checks types and keys only.
 
     pip install msgspec   # not a bench dependency; only this comparison uses it
@@ -18,14 +18,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pydantic
 
-from bench import loader, protocols
+from bench import protocols
 from bench.errors import ProtocolError
+from bench.files import loader
+from bench.protocols import schema
 
 
 class _Regime(msgspec.Struct, forbid_unknown_fields=True):
@@ -76,7 +77,7 @@ class _StockProtocol(pydantic.BaseModel, extra="allow", strict=True):
 
 
 def _documents() -> list[loader.Document]:
-    return [protocols._resolve_includes(path, ()) for path in protocols.available().values()]
+    return [schema._resolve_includes(path, ()) for path in protocols.available().values()]
 
 
 def _time(validate: Any, docs: list[loader.Document]) -> float:
@@ -87,7 +88,7 @@ def _time(validate: Any, docs: list[loader.Document]) -> float:
 
 
 def _pydantic(doc: loader.Document) -> Any:
-    return protocols._ProtocolFile.model_validate(doc.data)
+    return schema._ProtocolFile.model_validate(doc.data)
 
 
 def _msgspec(doc: loader.Document) -> Any:
@@ -105,7 +106,7 @@ def main() -> None:
         times["msgspec"].append(_time(_msgspec, docs))
     parse = [_time(lambda d: loader.read(d.path, ProtocolError), docs) for _ in range(args.repeats)]
     print(f"{len(docs)} protocols, {args.repeats} repeats (median, min-max, ms for all of them)")
-    print(f"  parse (bench.loader.read, libyaml): {statistics.median(parse) * 1e3:.2f} "
+    print(f"  parse (bench.files.loader.read, libyaml): {statistics.median(parse) * 1e3:.2f} "
           f"({min(parse) * 1e3:.2f}-{max(parse) * 1e3:.2f})")
     for name, values in times.items():
         print(f"  validate with {name:8s}: {statistics.median(values) * 1e3:.2f} "
@@ -131,9 +132,9 @@ def main() -> None:
         except pydantic.ValidationError as exc:
             print(f"  pydantic, stock types: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}")
         try:
-            protocols._ProtocolFile.model_validate(data)
+            schema._ProtocolFile.model_validate(data)
         except pydantic.ValidationError as exc:
-            print(f"  bench (pydantic + bench.loader): {loader.describe(good, exc.errors()[0])}")
+            print(f"  bench (pydantic + bench.files.loader): {loader.describe(good, exc.errors()[0])}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Same module (``bench_methods.mma_dfer``), same configuration, same batch (random tensors of the
 model's input shapes, labels included), same optimizer, measured side by side in one process:
 
-- ``harness``: a Lightning ``Trainer`` configured as ``bench.run`` configures it (deterministic,
+- ``harness``: a Lightning ``Trainer`` configured as ``bench.running.run`` configures it (deterministic,
   no logger or checkpointing, bench's history callback), fed the batch ``warmup + steps`` times;
 - ``plain loop``: ``loss = module.training_step(batch); loss.backward(); optimizer.step()``.
 
@@ -28,14 +28,15 @@ import time
 
 import lightning as L
 import torch
-from torch.utils.flop_counter import FlopCounterMode
-
-from bench import config, training
-from bench.api import TaskSpec
+from _steptiming import RepeatedBatch, StepClock, sync  # noqa: E402 (this folder)
 from bench_methods.mma_dfer import MMADFER
 from bench_methods.mma_dfer.config import MMADFERConfig
 from bench_methods.mma_dfer.module import MMADFERModule, expected_shapes
-from _steptiming import RepeatedBatch, StepClock, sync  # noqa: E402 (this folder)
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench import config
+from bench.api import TaskSpec
+from bench.running import training
 
 PAPER_FOLD_HOURS = 8.0  # §4.2: one fold at 160 px on one V100-32GB
 
@@ -112,7 +113,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=9356, help="training clips of one fold (DFEW fold 1)")
     parser.add_argument("--peak-tflops", type=float, help="the device's peak matmul TFLOP/s in the used precision")
     parser.add_argument("--nondeterministic", action="store_true",
-                        help="Trainer(deterministic=False) in the harness variant (bench.run uses True)")
+                        help="Trainer(deterministic=False) in the harness variant (bench.running.run uses True)")
     parser.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on CUDA (fp32 runs)")
     args = parser.parse_args()
 
@@ -122,7 +123,7 @@ def main() -> None:
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
     task = TaskSpec("classification", tuple(str(i) for i in range(args.classes)))
     batch = make_batch(cfg, args.classes)
-    times: dict[str, list[float]] = {"harness (Lightning, as bench.run)": [], "plain PyTorch loop": []}
+    times: dict[str, list[float]] = {"harness (Lightning, as bench.running.run)": [], "plain PyTorch loop": []}
     peaks: dict[str, float] = {}
     for _ in range(args.repeats):  # interleaved, so drift hits both alike
         for name, fn in zip(times, (harness, plain_loop)):
@@ -144,7 +145,7 @@ def main() -> None:
         memory = f"  peak {peaks[name]:.2f} GiB" if name in peaks else ""
         print(f"  {name:36s} {step * 1e3:10.2f} ms/step  {step / loop:6.3f}x loop  "
               f"{cfg.batch_size / step:8.1f} clips/s{memory}")
-    harness_step = statistics.median(times["harness (Lightning, as bench.run)"])
+    harness_step = statistics.median(times["harness (Lightning, as bench.running.run)"])
     hours = args.clips * cfg.epochs / (cfg.batch_size / harness_step) / 3600
     print(f"projected training time of one fold ({args.clips} clips x {cfg.epochs} epochs): {hours:.2f} h "
           f"(paper: ~{PAPER_FOLD_HOURS:.0f} h at 160 px on a V100)")

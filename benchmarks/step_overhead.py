@@ -3,7 +3,7 @@
 Same model (late_fusion, paper preset), same prepared synthetic data (fold 1 of
 ``synthetic_5fold``, its training side), same seed and batch size, in one process:
 
-- ``bench``: :func:`bench.training.fit`, the code path ``bench run`` trains a cell with
+- ``bench``: :func:`bench.running.training.fit`, the code path ``bench run`` trains a cell with
   (Lightning Trainer, the epoch sampler, history/selection/epoch-state callbacks, the
   checkpoint written after every epoch);
 - ``loop, same loader``: ``for batch in loader: loss.backward(); opt.step()`` over the very
@@ -37,10 +37,16 @@ import lightning as L
 import numpy as np
 import torch
 
-from bench import training
 from bench.data.cache import Cache
-from bench.data.prepare import ArrayDataset, Prepared, labels_array, prepare, train_loader
-from bench.planning import Plan, RunRequest, make_plan
+from bench.data.prepare import (
+    ArrayDataset,
+    Prepared,
+    labels_array,
+    prepare,
+    train_loader,
+)
+from bench.running import training
+from bench.running.planning import Plan, RunRequest, make_plan
 
 SEED = 0
 _clock = time.process_time  # CPU seconds of this process: on a shared machine, less of other jobs' load than wall time
@@ -65,7 +71,7 @@ def _data(plan: Plan) -> tuple[Prepared, np.ndarray, dict[str, list[int]]]:
 
 def bench_fit(plan: Plan, prepared: Prepared, labels: np.ndarray, index: dict[str, list[int]],
               checkpoint: Path) -> float:
-    """CPU seconds of one :func:`bench.training.fit` of the plan's cell, saving its checkpoint after
+    """CPU seconds of one :func:`bench.running.training.fit` of the plan's cell, saving its checkpoint after
     every epoch as ``bench run`` does (a fresh one: nothing is resumed)."""
     L.seed_everything(SEED, verbose=False)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)

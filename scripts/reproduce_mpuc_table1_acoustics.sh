@@ -32,7 +32,8 @@ done
 import sys
 from pathlib import Path
 
-from bench import reproduced, store
+from bench.records import store
+from bench.reporting import reproduced
 
 out, machine, preset = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 for path, record in store.iter_records(out):

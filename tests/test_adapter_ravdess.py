@@ -8,14 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import shared_path
 
-from bench import protocols, splits
+from bench import protocols
 from bench.api import TransformSpec
 from bench.data.adapters.ravdess import EMOTIONS, RAVDESS, expected_keys
-from bench.data.media import read_audio, read_video, write_video, write_wav
 from bench.data.catalog import get_transform
+from bench.data.media import read_audio, read_video, write_video, write_wav
 from bench.errors import DataError
-from shared_data import shared_path
+from bench.protocols import splits
 
 SHARED = shared_path("ravdess")
 MANIFEST = SHARED / "manifest.csv"

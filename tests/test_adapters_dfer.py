@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from shared_data import shared_data
 
-from bench import splits
 from bench.data.adapters.dfew import DFEW
 from bench.data.adapters.mafw import A_TO_B, MAFW, ORDER_A, ORDER_B
 from bench.data.media import write_video, write_wav
 from bench.errors import ConfigError, DataError
-from shared_data import shared_data
-
+from bench.protocols import splits
 
 # Typed from ../shared/data/README.md ("Verified counts"): (train, test, train per class, test per class).
 DFEW_FACTS = [

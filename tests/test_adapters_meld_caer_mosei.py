@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import shared_data
 
-from bench import splits
 from bench.data.adapters.caer import CAER
 from bench.data.adapters.meld import MELD, README_ORDER
 from bench.data.adapters.mosei import MOSEI
 from bench.data.media import write_video
 from bench.errors import DataError
-from shared_data import shared_data
+from bench.protocols import splits
 
 SR = 16000
 

@@ -14,14 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from shared_data import shared_path
 
-from bench import protocols, roots, splits
+from bench import protocols
 from bench.api import Split
+from bench.data.adapters.afew_va import AFEWVA
 from bench.data.adapters.affwild import AffWild
 from bench.data.adapters.affwild2 import AffWild2
-from bench.data.adapters.afew_va import AFEWVA
 from bench.errors import ConfigError, DataError, LeakageError, ProtocolError
-from shared_data import shared_path
+from bench.files import roots
+from bench.protocols import splits
 
 REAL_JSON = shared_path("afew_va", "001", "001.json")
 needs_real_json = pytest.mark.skipif(not REAL_JSON.is_file(), reason="../shared/data/afew_va is absent")

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import metrics, run
+from bench import metrics
+from bench.running import run
 
 MIN_CCC = 0.2
 """Mean CCC the tiny presets must reach on fold 1 (a constant predictor has 0)."""

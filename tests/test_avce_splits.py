@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import protocols, splits
+from bench import protocols
 from bench.api import Sample, Split
 from bench.data.adapters.afew_va import AFEWVA
 from bench.errors import LeakageError
+from bench.protocols import splits
 
 
 def frame_samples(videos: int) -> list[Sample]:
@@ -74,8 +75,8 @@ def afew_tree(root: Path, clips: int) -> None:
 def test_the_split_file_records_whole_videos_and_verifies(tmp_path: Path) -> None:
     import json
 
-    from bench import drawn_splits
     from bench.cli import main
+    from bench.protocols import drawn_splits
 
     afew_tree(tmp_path / "data", 18)
     out = tmp_path / "afewva_cv.splits.json"

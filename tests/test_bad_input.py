@@ -222,7 +222,8 @@ def test_bad_input_is_one_clear_line(case: Case, tmp_path: Path, data_root: Path
 
 def test_every_preset_of_every_method_obeys_the_value_rules() -> None:
     """The rules by key name must not refuse any configuration the methods ship."""
-    from bench import config, registry, values
+    from bench import config, registry
+    from bench.running import values
 
     for name in registry.methods.names():
         cls = registry.methods.get(name)
@@ -233,8 +234,8 @@ def test_every_preset_of_every_method_obeys_the_value_rules() -> None:
 def test_field_metadata_overrides_the_rule_of_the_name(tmp_path: Path) -> None:
     import dataclasses
 
-    from bench import values
     from bench.errors import ConfigError
+    from bench.running import values
 
     @dataclasses.dataclass(frozen=True)
     class Config:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.data.cache import Cache, default_cache, source_identity
-from bench.io import write_npz
+from bench.files.io import write_npz
 
 
 def _builder(value: float, calls: list[int]):

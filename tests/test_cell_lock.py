@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import celllock, run, store
 from bench.cli import main
 from bench.data.synthetic_generator import SyntheticSpec, generate
+from bench.records import store
+from bench.running import celllock, run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -48,7 +49,7 @@ def holder(record: Path) -> subprocess.Popen[str]:
     code = textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from bench import celllock
+        from bench.running import celllock
         with celllock.hold(Path({str(record)!r}), "the cell"):
             print("held", flush=True)
             time.sleep(600)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.cells import CellKey, RunRecord, run_command
 from bench.errors import DataError
+from bench.records.cells import CellKey, RunRecord, run_command
 
 # Written by `bench run --method late_fusion --protocol synthetic_5fold --fold 1 --seed 0 --preset tiny`
 # at the commit in its "code" entry (schema version 1), copied unchanged.

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import check, reported, run, store
 from bench.cli import main
 from bench.errors import DataError
+from bench.records import store
+from bench.reporting import check, reported
+from bench.running import run
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED = REPO / "results" / "expected"

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from bench.run import RunRequest, execute, make_plan
 from bench_methods.conclugen.config import VARIANTS
+
+from bench.running.run import RunRequest, execute, make_plan
 
 PROTOCOL = """\
 name: conclugen_synthetic_linear

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench_methods.conclugen import ConCluGen, class_weights
+from bench_methods.conclugen.config import ConCluGenConfig
+from bench_methods.conclugen.selection import validation_loss
 
 from bench.api import TaskSpec
 from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.errors import ConfigError
-from bench.run import RunRequest, execute, make_plan
-from bench_methods.conclugen import ConCluGen, class_weights
-from bench_methods.conclugen.config import ConCluGenConfig
-from bench_methods.conclugen.selection import validation_loss
+from bench.running.run import RunRequest, execute, make_plan
 
 MELD = TaskSpec("classification", tuple(class_weights.MELD))
 CAER = TaskSpec("classification", class_weights.CAER)

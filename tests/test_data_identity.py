@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import run, store
 from bench.cli import main
 from bench.data.synthetic import SyntheticSpec, generate
+from bench.records import store
+from bench.running import run
 
 RAVDESS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"
 
@@ -56,9 +57,9 @@ def test_allow_incomplete_plans_the_run_and_records_what_is_missing(ravdess_with
     plan = run.make_plan(request)
     assert plan.incomplete is not None and len(plan.incomplete["missing"]) == 60
     assert plan.incomplete["by_subject"] == {"07": 60} and plan.incomplete["sides"] == {"holdout/train": [1020, 1080]}
-    from bench import records
+    from bench.running import assemble
 
-    assert "--allow-incomplete" in records.reproduce_command(plan, plan.folds[0], 0)
+    assert "--allow-incomplete" in assemble.reproduce_command(plan, plan.folds[0], 0)
 
 
 def test_the_complete_copy_passes_the_check(tmp_path: Path) -> None:

@@ -26,12 +26,15 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from bench_methods.late_fusion import LateFusion
 
-from bench import cli, launch, run, store, training
+from bench import cli
 from bench.api import ResourceHints
 from bench.data.synthetic_generator import SyntheticSpec, generate
-from bench.grid import expand, load
-from bench_methods.late_fusion import LateFusion
+from bench.launch import executors
+from bench.launch.grid import expand, load
+from bench.records import store
+from bench.running import run, training
 
 REPO = Path(__file__).resolve().parents[1]
 # long enough that a signal sent right after the first epoch's checkpoint lands mid-training
@@ -111,8 +114,8 @@ def test_profile_errors_and_missing_grid(tmp_path: Path, capsys: pytest.CaptureF
 def test_shipped_grids_and_profiles_are_valid(tmp_path: Path) -> None:
     import cloudpickle
 
-    for profile in launch.available_profiles():
-        assert launch.load_profile(profile).name == profile
+    for profile in executors.available_profiles():
+        assert executors.load_profile(profile).name == profile
     golden = load(REPO / "grids" / "synthetic_golden.yaml")
     cells = expand(golden, tmp_path)
     assert [c.key.rsplit("/", 1)[1] for c in cells] == ["fold1-seed0", "fold1-seed1", "fold2-seed0", "fold2-seed1"]
@@ -126,15 +129,15 @@ def test_shipped_grids_and_profiles_are_valid(tmp_path: Path) -> None:
 
 def test_resources_merge_and_one_array_per_resource_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cells = expand(load(write_grid(tmp_path, seeds=[0, 1, 2])), tmp_path / "out")
-    default, debug = launch.load_profile("default"), launch.load_profile("debug")
+    default, debug = executors.load_profile("default"), executors.load_profile("debug")
     hints = LateFusion.resources
-    assert launch.resources_for(cells[0], default) == launch.Resources(  # the method's hints
+    assert executors.resources_for(cells[0], default) == executors.Resources(  # the method's hints
         None, hints.gpus, hints.cpus, hints.mem_gb, hints.time_min)
-    assert launch.resources_for(cells[0], debug) == launch.Resources("debug", 0, 1, 2, 10)  # the profile's
+    assert executors.resources_for(cells[0], debug) == executors.Resources("debug", 0, 1, 2, 10)  # the profile's
     gpu = dataclasses.replace(cells[2], hints=ResourceHints(gpus=1, cpus=8, mem_gb=32, time_min=120))
-    layout = launch.arrays([cells[0], gpu, cells[1]], default)
+    layout = executors.arrays([cells[0], gpu, cells[1]], default)
     assert [(res.gpus, [c.id.seed for c in group]) for res, group in layout] == [(0, [0, 1]), (1, [2])]
-    text = launch.dry_run([cells[0], gpu, cells[1]], default, "slurm", tmp_path / "out")
+    text = executors.dry_run([cells[0], gpu, cells[1]], default, "slurm", tmp_path / "out")
     assert "3 job(s) in 2 job array(s)" in text
     assert f"array 1: 2 job(s); partition (default), {hints.gpus} GPU, {hints.cpus} CPU, {hints.mem_gb} GB, " \
            f"{hints.time_min} min; at most 2 at once" in text

@@ -144,7 +144,8 @@ def _sigkill_and_resume(data_root: Path, tmp_path: Path) -> None:
 
     import numpy as np
 
-    from bench import run, store, training
+    from bench.records import store
+    from bench.running import run, training
 
     epochs = 12
     request = dict(method="late_fusion", protocol="synthetic_5fold", folds=["1"], seeds=[0], preset="tiny",

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import drawn_splits, grid, launch, loader, protocols
+from bench import protocols
 from bench.errors import ConfigError, DataError, ProtocolError
+from bench.files import loader
+from bench.launch import executors, grid
+from bench.protocols import drawn_splits
 
 PROTOCOL = """\
 name: twice
@@ -51,7 +54,7 @@ def test_duplicate_key_in_a_grid_and_a_profile(tmp_path: Path) -> None:
     profile = tmp_path / "p.yaml"
     profile.write_text("cpus: 2\ngpus: 0\ncpus: 4\n")
     with pytest.raises(ConfigError, match=r"p.yaml:3: invalid YAML: key 'cpus' is given twice"):
-        launch.load_profile(str(profile))
+        executors.load_profile(str(profile))
 
 
 def test_duplicate_key_in_a_json_split_file(tmp_path: Path) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import compat, modalities, protocols, regimes, registry
+from bench import protocols, registry
 from bench.errors import ConfigError
 from bench.protocols import PretrainData, Regime
+from bench.running import compat, modalities, regimes
 
 
 def _resolve(protocol: str | protocols.Protocol, method: str,
@@ -99,7 +100,9 @@ def test_reported_cells_keep_their_protocol_hash_modalities_and_cell_hash() -> N
     hashes computed before the regime left the protocol: the protocol hash and the modalities are
     frozen in the fixture; the cell hash must be the pre-regime one (configuration and modalities
     only), since every paper protocol trains its own regime."""
-    from bench import choices, config, reported
+    from bench import config
+    from bench.reporting import reported
+    from bench.running import choices
 
     frozen = json.loads(FIXTURE.read_text(encoding="utf-8"))["cells"]
     seen = 0

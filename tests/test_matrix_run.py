@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import store
 from bench.cli import main
+from bench.records import store
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

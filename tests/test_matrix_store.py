@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from bench import budget, figures, matrix_table, rescore, store
 from bench.errors import ConfigError
+from bench.records import store
+from bench.reporting import matrix_table, plot_command, rescore
+from bench.running import budget
 
 # four test clips of two classes: predicted 0, 1, 0, 1 against true 0, 1, 1, 1
 OUTPUTS = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]])
@@ -94,11 +95,11 @@ def test_bench_plot_draws_the_heatmap_and_confusions(tmp_path: Path, capsys: pyt
     _record(tmp_path, "late_fusion", "synthetic_5fold")
     _record(tmp_path, "late_fusion", "synthetic_5fold", preset="tiny")
     args = argparse.Namespace(out=tmp_path, metric=None, method=None, protocol=None)
-    assert figures.plot_command(args) == 0
+    assert plot_command.plot_command(args) == 0
     printed = capsys.readouterr().out
     assert "| late_fusion | 83.33 ± 0.00 (n=1) |" in printed
     assert "| late_fusion (tiny) | 83.33 ± 0.00 (n=1) |" in printed
-    heatmap = tmp_path / figures.HEATMAP_NAME
+    heatmap = tmp_path / plot_command.HEATMAP_NAME
     assert heatmap.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(list(tmp_path.glob("runs/**/*.confusion.png"))) == 2
 

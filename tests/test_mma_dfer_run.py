@@ -10,18 +10,19 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from bench import config, run
-from bench.api import TaskSpec
-from bench.data.synthetic import SyntheticClassification
-from bench.data.synthetic_generator import SyntheticSpec, generate
-from bench.data.synthetic_dfew import generate_dfew_layout
-from bench.data.catalog import get_transform
-from bench.errors import ConfigError
 from bench_methods.mma_dfer import MMADFER
 from bench_methods.mma_dfer.augment import augment_clips, crop_box
 from bench_methods.mma_dfer.config import TINY, MMADFERConfig
 from bench_methods.mma_dfer.module import MMADFERModule, expected_shapes, to_model_size
+
+from bench import config
+from bench.api import TaskSpec
+from bench.data.catalog import get_transform
+from bench.data.synthetic import SyntheticClassification
+from bench.data.synthetic_dfew import generate_dfew_layout
+from bench.data.synthetic_generator import SyntheticSpec, generate
+from bench.errors import ConfigError
+from bench.running import run
 
 TASK = TaskSpec("classification", ("a", "b", "c", "d"))
 

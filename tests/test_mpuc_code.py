@@ -8,16 +8,16 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from bench_methods.mpuc import MPUC, MPUCLateFusion
+from bench_methods.mpuc.module import positive_weights
+from shared_data import shared_path
 
 from bench import config as config_mod
 from bench.api import DatasetAdapter, Sample, TaskSpec
 from bench.data.transforms import crop_indices
 from bench.errors import DataError, ProtocolError
-from bench.splits import make_splits
-from bench.splitspec import validate_scheme
-from bench_methods.mpuc import MPUC, MPUCLateFusion
-from bench_methods.mpuc.module import positive_weights
-from shared_data import shared_path
+from bench.protocols.splits import make_splits
+from bench.protocols.splitspec import validate_scheme
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -108,8 +108,9 @@ def test_stratified_holdout_per_class_sizes_by_hand() -> None:
 
 @pytest.mark.skipif(not RAVDESS_AUDIO.is_dir(), reason="../shared/data/ravdess is absent")
 def test_the_codes_class_split_has_its_sizes_on_real_ravdess() -> None:
-    from bench import drawn_splits, protocols
+    from bench import protocols
     from bench.data.adapters.ravdess import RAVDESS
+    from bench.protocols import drawn_splits
 
     committed = drawn_splits.committed("ravdess_class_holdout")
     assert drawn_splits.verify("ravdess_class_holdout", RAVDESS_AUDIO, committed) == []

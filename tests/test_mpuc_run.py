@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from bench import registry, run
-from bench.data.synthetic_generator import SyntheticSpec, generate
-from bench.errors import ConfigError
 from bench_methods.mpuc import module as mpuc_module
 from shared_data import shared_path
+
+from bench import registry
+from bench.data.synthetic_generator import SyntheticSpec, generate
+from bench.errors import ConfigError
+from bench.running import run
 
 PROTOCOL = """\
 name: {name}
@@ -169,7 +170,7 @@ def test_real_ravdess_without_landmark_csvs_names_the_missing_modality_and_the_p
 def test_committed_ravdess_split_files_are_the_folds_the_protocols_draw(tmp_path: Path) -> None:
     import json
 
-    from bench import drawn_splits
+    from bench.protocols import drawn_splits
 
     for name in ("ravdess_actor10", "ravdess_kfold10", "ravdess_actor_holdout"):
         assert drawn_splits.verify(name, RAVDESS_AUDIO, drawn_splits.committed(name)) == [], name

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import plots, run, store
 from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.errors import DataError
+from bench.records import store
+from bench.reporting import confusion_figures
+from bench.running import run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -38,12 +40,12 @@ def image(data: bytes) -> Image.Image:
 def test_rows_are_normalised_by_hand() -> None:
     counts = np.array([[3, 1, 0], [0, 0, 0], [2, 2, 4]])
     expected = np.array([[0.75, 0.25, 0.0], [0.0, 0.0, 0.0], [0.25, 0.25, 0.5]])
-    np.testing.assert_array_equal(plots.normalise_rows(counts), expected)
+    np.testing.assert_array_equal(confusion_figures.normalise_rows(counts), expected)
 
 
 def test_a_record_gets_its_figure_beside_it(cell_dir: Path) -> None:
     record_file = sorted(cell_dir.glob("*.json"))[0]
-    path = plots.plot_record(record_file)
+    path = confusion_figures.plot_record(record_file)
     assert path == record_file.with_name(record_file.stem + ".confusion.png") and path.parent == cell_dir
     picture = image(path.read_bytes())
     classes = len(store.read(record_file)["label_names"])
@@ -56,15 +58,15 @@ def test_a_record_gets_its_figure_beside_it(cell_dir: Path) -> None:
 
 def test_the_aggregate_sums_every_record_of_the_folder(cell_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     drawn: list[tuple[np.ndarray, tuple[str, ...], str]] = []
-    real = plots.confusion_png
+    real = confusion_figures.confusion_png
 
     def spy(counts: np.ndarray, names: tuple[str, ...], title: str) -> bytes:
         drawn.append((np.asarray(counts), tuple(names), title))
         return real(counts, names, title)
 
-    monkeypatch.setattr(plots, "confusion_png", spy)
-    path = plots.plot_cell(cell_dir)
-    assert path == cell_dir / plots.AGGREGATE_NAME
+    monkeypatch.setattr(confusion_figures, "confusion_png", spy)
+    path = confusion_figures.plot_cell(cell_dir)
+    assert path == cell_dir / confusion_figures.AGGREGATE_NAME
     records = [store.read(p) for p in sorted(cell_dir.glob("*.json"))]
     [(counts, names, title)] = drawn
     np.testing.assert_array_equal(counts, np.sum([r["confusion"] for r in records], axis=0))
@@ -75,15 +77,15 @@ def test_the_aggregate_sums_every_record_of_the_folder(cell_dir: Path, monkeypat
 
 def test_different_matrices_give_different_images() -> None:
     names = ("neutral", "happy", "sad", "angry")
-    a = plots.confusion_png(np.eye(4, dtype=int) * 5, names, "same title")
-    b = plots.confusion_png(np.ones((4, 4), dtype=int), names, "same title")
+    a = confusion_figures.confusion_png(np.eye(4, dtype=int) * 5, names, "same title")
+    b = confusion_figures.confusion_png(np.ones((4, 4), dtype=int), names, "same title")
     assert image(a).size == image(b).size
     diff = np.abs(np.asarray(image(a).convert("L"), dtype=int) - np.asarray(image(b).convert("L"), dtype=int))
     assert (diff > 0).mean() > 0.05
 
 
 def test_plot_store_covers_records_and_folders(cell_dir: Path) -> None:
-    written = plots.plot_store(cell_dir.parents[3])
+    written = confusion_figures.plot_store(cell_dir.parents[3])
     assert sorted(p.name for p in written) == ["confusion.png", "fold1-seed0.confusion.png", "fold1-seed1.confusion.png"]
 
 
@@ -93,8 +95,8 @@ def test_records_without_a_class_confusion_are_skipped(tmp_path: Path, cell_dir:
     rec["confusion"] = [[[5, 1], [2, 3]], [[4, 2], [1, 4]]]  # multilabel: one 2 x 2 per label
     copy = tmp_path / record_file.name
     copy.write_text(json.dumps(rec), encoding="utf-8")
-    assert plots.plot_record(copy) is None
-    assert plots.plot_cell(tmp_path) is None
+    assert confusion_figures.plot_record(copy) is None
+    assert confusion_figures.plot_cell(tmp_path) is None
 
 
 def test_mismatched_class_names_are_refused(tmp_path: Path, cell_dir: Path) -> None:
@@ -105,4 +107,4 @@ def test_mismatched_class_names_are_refused(tmp_path: Path, cell_dir: Path) -> N
             rec["label_names"] = list(reversed(rec["label_names"]))
         (tmp_path / record_file.name).write_text(json.dumps(rec), encoding="utf-8")
     with pytest.raises(DataError, match="class names .* differ"):
-        plots.plot_cell(tmp_path)
+        confusion_figures.plot_cell(tmp_path)

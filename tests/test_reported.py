@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import consistency, metrics, registry, reported, tables
+from bench import metrics, registry
 from bench.api import TaskSpec
 from bench.errors import DataError, PluginError
+from bench.reporting import consistency, reported, tables
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench import config, registry, reported
+from bench import config, registry
+from bench.reporting import reported
 
 
 @pytest.mark.parametrize(("paper", "presets"), [("mpuc", {"code", "code_mosei"}), ("avce", {"code", "code_resnet18", "code_affwild", "code_affwild_resnet18"})])

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from test_tables import db, record, write  # noqa: F401  (db is a fixture)
 
-from bench import check, reported, reproduced, store, tables
 from bench.errors import DataError
+from bench.records import store
+from bench.reporting import check, reported, reproduced, tables
 
 
 def _committed(root: Path, fold: int, seed: int, uar: float) -> Path:

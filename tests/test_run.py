@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import protocols, run, store, training
+from bench import protocols
 from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.errors import ConfigError, DataError, ProtocolError, RunError
+from bench.records import store
+from bench.running import run, training
 
 FAST = {"epochs": 3}
 

@@ -16,7 +16,7 @@ from bench import protocols
 from bench.data.synthetic import SyntheticClassification
 from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.errors import DataError, PluginError, ProtocolError
-from bench.run import RunRequest, execute, make_plan
+from bench.running.run import RunRequest, execute, make_plan
 
 PROTOCOL = """\
 name: synthetic_linear_after_vox

@@ -22,9 +22,11 @@ import numpy as np
 import pytest
 import yaml
 
-from bench import cli, run, store
+from bench import cli
 from bench.data.synthetic_generator import SyntheticSpec, generate
-from bench.grid import expand, load
+from bench.launch.grid import expand, load
+from bench.records import store
+from bench.running import run
 
 REQUEUE = {"epochs": 20, "batch_size": 8}
 

@@ -1,4 +1,4 @@
-"""Split schemes, val carving, leakage assertions and fingerprints (bench.splits)."""
+"""Split schemes, val carving, leakage assertions and fingerprints (bench.protocols.splits)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from bench.api import DatasetAdapter, Sample, Split
 from bench.errors import DataError, LeakageError, ProtocolError
-from bench.splits import assert_no_leakage, make_splits, split_fingerprint
-from bench.splitspec import SCHEMES, validate_scheme
+from bench.protocols.splits import assert_no_leakage, make_splits, split_fingerprint
+from bench.protocols.splitspec import SCHEMES, validate_scheme
 
 ACTORS = [f"{a:02d}" for a in range(1, 25)]
 
@@ -483,7 +483,7 @@ def test_fingerprint_of_made_splits_is_stable() -> None:
 
 
 def test_split_file_of_the_synthetic_folds_round_trips_and_refuses_other_files(tmp_path: Path) -> None:
-    from bench import drawn_splits
+    from bench.protocols import drawn_splits
 
     out = tmp_path / "synthetic_5fold.json"
     document = drawn_splits.write("synthetic_5fold", None, out)
@@ -499,7 +499,7 @@ def test_split_file_of_the_synthetic_folds_round_trips_and_refuses_other_files(t
 def test_split_file_verify_names_file_line_fold_and_group(tmp_path: Path) -> None:
     import json
 
-    from bench import drawn_splits
+    from bench.protocols import drawn_splits
 
     out = tmp_path / "synthetic_5fold.json"
     document = drawn_splits.write("synthetic_5fold", None, out)
@@ -533,7 +533,7 @@ def test_split_file_verify_names_file_line_fold_and_group(tmp_path: Path) -> Non
 
 
 def test_a_split_naming_an_absent_subject_names_the_protocol_file(tmp_path: Path) -> None:
-    from bench import drawn_splits
+    from bench.protocols import drawn_splits
 
     protocol = tmp_path / "ghost_subject.yaml"
     protocol.write_text("name: ghost_subject\ndataset: synthetic\ntask: classification\nmodalities: [audio]\n"

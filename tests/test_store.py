@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import store
 from bench.errors import DataError
+from bench.records import store
 
 
 def record(protocol_hash: str = "abc") -> dict:
@@ -67,7 +67,7 @@ def test_atomic_writes_get_the_umask_mode_not_mkstemps_private_one(tmp_path: Pat
     import numpy as np
 
     from bench.data.media import write_video
-    from bench.io import write_json
+    from bench.files.io import write_json
 
     before = os.umask(0o022)
     try:

@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import protocols, reported, store, tables
+from bench import protocols
 from bench.cli import main
 from bench.errors import BenchError, DataError
+from bench.records import store
+from bench.reporting import reported, tables
 
 PAPER = """\
 paper: demo

@@ -6,7 +6,7 @@ version, a new parameter or a changed source file all land on a new entry and st
 are never read back. Entries live at ``<root>/<key[:2]>/<key>.npz`` and hold the array, its
 dtype, its shape, the sha256 of its bytes and a JSON ``meta`` record (e.g. the fallbacks a
 transform took for that source, so a cache hit reports them too); they are written
-atomically (:mod:`bench.io`) and verified on every read, so a truncated or corrupted entry is
+atomically (:mod:`bench.files.io`) and verified on every read, so a truncated or corrupted entry is
 rebuilt rather than used.
 
 An entry can also be read *mapped* (:meth:`Cache.entry` with ``mapped=True``): the npz is
@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from bench.errors import DataError
-from bench.io import write_npz
-from bench.paths import cache_root
+from bench.files.io import write_npz
+from bench.files.paths import cache_root
 
 
 def _array_digest(array: np.ndarray) -> str:

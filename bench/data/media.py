@@ -35,7 +35,7 @@ import numpy as np
 import soundfile as sf
 
 from bench.errors import DataError
-from bench.io import atomic_open, new_file_mode
+from bench.files.io import atomic_open, new_file_mode
 
 SOUNDFILE_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".opus")
 """Audio files read with soundfile; every other suffix is read as a container with PyAV."""

@@ -12,12 +12,19 @@ from pathlib import Path
 from typing import ClassVar
 
 from bench.api import CheckReport, DatasetAdapter, Label, Sample, Split, TaskKind
-from bench.data.synthetic_generator import (
-    CLASS_NAMES, GENERATOR_VERSION, LAYOUT, MULTILABEL_NAMES, NUM_FOLDS, VA_NAMES, SyntheticSpec, Variant,
-    _label_columns, _label_counts, _read_info, generate,
+from bench.data.synthetic_generator import LAYOUT, _label_counts, _read_info, generate
+from bench.data.synthetic_spec import (
+    CLASS_NAMES,
+    GENERATOR_VERSION,
+    MULTILABEL_NAMES,
+    NUM_FOLDS,
+    VA_NAMES,
+    SyntheticSpec,
+    Variant,
+    label_columns,
 )
 from bench.errors import DataError, did_you_mean
-from bench.paths import cache_root
+from bench.files.paths import cache_root
 
 
 def _layout_error(root: Path, missing: str) -> DataError:
@@ -99,7 +106,7 @@ class _SyntheticAdapter(DatasetAdapter):
         path = self.root / "manifest.csv"
         if not path.is_file():
             raise _layout_error(self.root, "manifest.csv missing")
-        required = ["id", "subject", *_label_columns(self.variant), "text"]
+        required = ["id", "subject", *label_columns(self.variant), "text"]
         out: list[Sample] = []
         seen: dict[str, int] = {}
         try:

@@ -29,14 +29,14 @@ from typing import ClassVar
 
 from PIL import Image
 
-from bench.data.adapters.dfew import LAYOUT as DFEW_LAYOUT
 from bench.data.adapters.dfew import DFEW
+from bench.data.adapters.dfew import LAYOUT as DFEW_LAYOUT
 from bench.data.media import read_video
 from bench.data.synthetic import SyntheticClassification
 from bench.data.synthetic_generator import CLASS_NAMES, GENERATOR_VERSION, NUM_FOLDS
 from bench.errors import DataError
-from bench.io import atomic_directory, write_json, write_text
-from bench.paths import cache_root
+from bench.files.io import atomic_directory, write_json, write_text
+from bench.files.paths import cache_root
 
 LAYOUT_VERSION = 1
 """Bump when the tree :func:`generate_dfew_layout` writes changes; it names the cache folder."""

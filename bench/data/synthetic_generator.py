@@ -66,30 +66,36 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
 import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from bench.api import Label
 from bench.data.media import write_video, write_wav
 from bench.data.synthetic_render import (
-    EXPRESSION_DIMS, _face, _landmark_csv, _landmarks, _render_audio, _render_video, _sentence,
+    EXPRESSION_DIMS,
+    _face,
+    _landmark_csv,
+    _landmarks,
+    _render_audio,
+    _render_video,
+    _sentence,
+)
+from bench.data.synthetic_spec import (
+    CLASS_NAMES,
+    GENERATOR_VERSION,
+    MULTILABEL_NAMES,
+    NUM_FOLDS,
+    VARIANTS,
+    Subject,
+    SyntheticSpec,
 )
 from bench.errors import DataError
-from bench.io import atomic_directory, write_json, write_text
-
-GENERATOR_VERSION = 2  # 2: video written losslessly (media.write_video), decodes identically on every run
-VARIANTS: tuple[str, ...] = ("classification", "multilabel", "va")
-CLASS_NAMES: tuple[str, ...] = ("neutral", "happy", "sad", "angry")
-MULTILABEL_NAMES: tuple[str, ...] = ("happy", "sad", "anger", "surprise", "disgust", "fear")
-VA_NAMES: tuple[str, ...] = ("valence", "arousal")
-NUM_FOLDS = 5
+from bench.files.io import atomic_directory, write_json, write_text
 
 PROTOTYPES: dict[str, tuple[float, ...]] = {
     "neutral": (0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
@@ -111,58 +117,9 @@ LAYOUT = """\
 <root>/splits/{train,val,test}.txt         official subject-disjoint train/val/test partition
 ids look like s03_c017 (subject s03, clip 17)"""
 
-Variant = Literal["classification", "multilabel", "va"]
 
 # Purposes of the seeded generators, so that no two draws share a stream.
 _SUBJECT, _CLIP, _ORDER, _SPLIT = 0, 1, 2, 3
-
-
-@dataclasses.dataclass(frozen=True)
-class SyntheticSpec:
-    """What :func:`generate` produces; equal specs give identical datasets."""
-
-    variant: Variant
-    num_subjects: int = 10
-    clips_per_subject: int = 24
-    num_frames: int = 16
-    size: int = 48
-    fps: float = 8.0
-    sample_rate: int = 16000
-    duration_s: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"synthetic variant must be one of {VARIANTS}, got {self.variant!r}")
-        if self.num_subjects < NUM_FOLDS:
-            raise ValueError(
-                f"synthetic data needs at least {NUM_FOLDS} subjects (one per fold), got {self.num_subjects}"
-            )
-        if self.clips_per_subject < 1 or self.num_frames < 1:
-            raise ValueError("clips_per_subject and num_frames must be positive")
-        if self.size < 16 or self.size % 2:
-            raise ValueError(f"size must be even and at least 16 (H.264 in yuv420p), got {self.size}")
-        if self.fps <= 0 or self.duration_s <= 0 or self.sample_rate < 8000:
-            raise ValueError("fps and duration_s must be positive and sample_rate at least 8000 Hz")
-
-    def digest(self) -> str:
-        """A short stable hash of the spec and generator version (names the default root)."""
-        payload = json.dumps({"spec": dataclasses.asdict(self), "version": GENERATOR_VERSION}, sort_keys=True)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:10]
-
-    @property
-    def label_names(self) -> tuple[str, ...]:
-        """Class, label or axis names of this variant."""
-        return {"classification": CLASS_NAMES, "multilabel": MULTILABEL_NAMES, "va": VA_NAMES}[self.variant]
-
-    @property
-    def label_columns(self) -> tuple[str, ...]:
-        """The manifest's label columns for this variant."""
-        return _label_columns(self.variant)
-
-
-def _label_columns(variant: str) -> tuple[str, ...]:
-    return ("label",) if variant == "classification" else {"multilabel": MULTILABEL_NAMES, "va": VA_NAMES}[variant]
 
 
 def subject_id(index: int) -> str:
@@ -182,29 +139,13 @@ def _rng(spec: SyntheticSpec, *key: int) -> np.random.Generator:
 # --------------------------------------------------------------------------- subjects and labels
 
 
-@dataclasses.dataclass(frozen=True)
-class _Subject:
-    """Nuisance parameters shared by all clips of one subject (pixels at the spec's size)."""
-
-    cx: float
-    cy: float
-    rx: float
-    ry: float
-    skin: np.ndarray
-    background: np.ndarray
-    eye_gap: float
-    mouth_width: float
-    pitch: float
-    gain: float
-
-
-def _subject(spec: SyntheticSpec, index: int) -> _Subject:
+def _subject(spec: SyntheticSpec, index: int) -> Subject:
     rng = _rng(spec, _SUBJECT, index)
     s = spec.size
     rx = s * rng.uniform(0.27, 0.33)
     shade = rng.uniform(0.0, 1.0)
     skin = (1 - shade) * np.array([236.0, 200.0, 172.0]) + shade * np.array([140.0, 96.0, 72.0])
-    return _Subject(
+    return Subject(
         cx=(s - 1) / 2 + s * rng.uniform(-0.04, 0.04),
         cy=(s - 1) / 2 + s * rng.uniform(-0.03, 0.03),
         rx=rx,

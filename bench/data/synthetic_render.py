@@ -10,12 +10,10 @@ import csv
 import dataclasses
 import io
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from bench.data.synthetic_generator import SyntheticSpec, _Subject
+from bench.data.synthetic_spec import Subject, SyntheticSpec
 
 NUM_LANDMARKS = 68
 EXPRESSION_DIMS = 6
@@ -62,7 +60,7 @@ class _Face:
     lip: float
 
 
-def _face(spec: SyntheticSpec, subject: _Subject, p: np.ndarray, rng: np.random.Generator) -> _Face:
+def _face(spec: SyntheticSpec, subject: Subject, p: np.ndarray, rng: np.random.Generator) -> _Face:
     q = np.clip(p, -1.5, 1.5)
     rx, ry = subject.rx, subject.ry
     t = np.arange(spec.num_frames) / spec.fps
@@ -155,7 +153,7 @@ def _segment(x: np.ndarray, y: np.ndarray, half_length: float, bend: float, thic
     return _edge(distance - thickness / 2)
 
 
-def _render_video(spec: SyntheticSpec, subject: _Subject, p: np.ndarray, face: _Face,
+def _render_video(spec: SyntheticSpec, subject: Subject, p: np.ndarray, face: _Face,
                   rng: np.random.Generator) -> np.ndarray:
     """The clip's frames, uint8 ``[T, size, size, 3]``."""
     q = np.clip(p, -1.5, 1.5)
@@ -185,7 +183,7 @@ def _render_video(spec: SyntheticSpec, subject: _Subject, p: np.ndarray, face: _
     return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
-def _render_audio(spec: SyntheticSpec, subject: _Subject, p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _render_audio(spec: SyntheticSpec, subject: Subject, p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The clip's voice, float32 ``[round(duration_s * sample_rate)]`` in [-1, 1]."""
     q = np.clip(p, -1.5, 1.5)
     sr = spec.sample_rate

@@ -40,9 +40,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from bench import loader
 from bench.errors import ConfigError, DataError
-
+from bench.files import loader
 
 Ordering = Literal["numeric", "lexicographic"]
 """How the frame images of a clip directory are ordered (see :mod:`bench.data.frames`)."""

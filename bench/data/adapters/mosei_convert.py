@@ -9,12 +9,18 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from bench import io
 from bench.data.adapters import _lists
 from bench.data.adapters.mosei_files import (
-    LABEL_COLUMNS, LABELS_CSD, LAYOUT, WORD_COLUMNS, WORDS_CSD, _csd_label_rows, _csd_words,
+    LABEL_COLUMNS,
+    LABELS_CSD,
+    LAYOUT,
+    WORD_COLUMNS,
+    WORDS_CSD,
+    _csd_label_rows,
+    _csd_words,
 )
 from bench.errors import BenchError, DataError
+from bench.files import io
 
 
 def _csv_text(header: Sequence[str], rows: Iterator[Sequence[object]]) -> str:

@@ -1,0 +1,214 @@
+"""One method × one protocol: every selected (fold, seed) cell, end to end, into the store.
+
+    protocol ─▶ adapter.samples() ─▶ split scheme ─▶ folds (leakage asserted)     bench.running.planning
+    method.Config ◀─ preset ◀─ --set      preprocessing (cached, versioned)        bench.data.prepare
+    method.build ─▶ Trainer.fit per stage ─▶ selection rule ─▶ predict test once   bench.running.training
+    ─▶ metrics ─▶ predictions.npz + record.json (atomic) ─▶ store                  bench.running.assemble
+
+A finished cell (its record exists under the same protocol hash) is skipped; a cell that is
+interrupted or crashes leaves no record and runs again next time, resuming from the Lightning
+checkpoint of its last finished epoch (``fold<k>-seed<s>.ckpt`` beside the record, deleted once
+the record is written), with exactly the metrics of an uninterrupted run (see
+:mod:`bench.running.training`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+
+from bench import metrics
+from bench.api import Split
+from bench.data.cache import Cache, default_cache
+from bench.data.prepare import Prepared, labels_array, prepare
+from bench.errors import ConfigError, DataError, RunError
+from bench.records import store
+from bench.running import assemble, celllock, interrupts, training
+from bench.running.planning import Plan, RunRequest, make_plan
+
+__all__ = ["CellResult", "Plan", "RunRequest", "checkpoint_path", "execute", "make_plan", "run_cell"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class CellResult:
+    """One cell's outcome: its record and whether it was skipped as already finished."""
+
+    path: Path
+    record: dict[str, Any]
+    skipped: bool
+
+
+def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> list[CellResult]:
+    """Run (or skip) every cell of the plan; preprocessing is shared by all of them.
+
+    A cell runs holding its lock (:mod:`bench.running.celllock`): another process training it makes
+    this one stop with :class:`~bench.running.celllock.CellBusy`; one that finished it meanwhile makes
+    it a skip. A corrupt record of the cell is moved aside (``*.corrupt``) before it runs.
+    """
+    results: list[CellResult] = []
+    inputs = _Inputs(plan)
+    for split in plan.folds:
+        for seed in plan.seeds:
+            key = plan.cell_key(split.name, seed)
+            path = store.key_path(plan.request.out, key)
+            done = _reusable(plan, path, locked=False)
+            result = CellResult(path, done, skipped=True) if done is not None else \
+                _run_locked(plan, split, seed, path, inputs)
+            results.append(result)
+            if on_cell is not None:
+                on_cell(result)
+    return results
+
+
+def _reusable(plan: Plan, path: Path, locked: bool) -> dict[str, Any] | None:
+    """The record of a finished cell made from the data the plan reads now, or None when the cell must run.
+
+    A record made from other data (its ``data.root_fingerprint`` differs: files added, removed
+    or resized) is never reused: the run refuses, or with ``rerun_changed`` moves the record
+    aside as ``*.changed`` (once it holds the cell's lock: ``locked``) and runs the cell again.
+    """
+    done = store.finished(path, plan.protocol.hash)
+    if done is None:
+        return None
+    was = done.get("data", {}).get("root_fingerprint")
+    if was == plan.data_fingerprint:
+        return done
+    if not plan.request.rerun_changed:
+        raise DataError(f"{path}: this finished cell was made from other data than the {plan.protocol.dataset} data at "
+                        f"{plan.adapter.root} now (data fingerprint {was}, now {plan.data_fingerprint}); rerun it "
+                        "with --rerun-changed (the old record is kept as .changed) or give the --data-root it was "
+                        "made from")
+    if locked:
+        log.warning("%s was made from other data (fingerprint %s, now %s): moved aside to %s, the cell runs again",
+                    path, was, plan.data_fingerprint, store.set_aside(path, "changed").name)
+    return None
+
+
+class _Inputs:
+    """The prepared inputs of a plan, made on first need and shared by its cells."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.prepared: Prepared | None = None
+        self.pretrain: Prepared | None = None
+        self.seconds = 0.0
+
+    def get(self) -> tuple[Prepared, Prepared | None, float]:
+        if self.prepared is None:
+            self.prepared = _prepare(self.plan)
+            self.pretrain = _prepare_pretrain_data(self.plan, self.prepared)
+            self.seconds = self.prepared.seconds + (self.pretrain.seconds if self.pretrain else 0.0)
+        return self.prepared, self.pretrain, self.seconds
+
+
+def _run_locked(plan: Plan, split: Split, seed: int, path: Path, inputs: _Inputs) -> CellResult:
+    with celllock.hold(path, f"{plan.method.name} × {plan.protocol.name} {split.name} seed {seed}"):
+        done = _reusable(plan, path, locked=True)  # finished by another process meanwhile?
+        if done is not None:
+            return CellResult(path, done, skipped=True)
+        corrupt = store.problem(path)
+        if corrupt is not None:
+            log.warning("%s; moved aside to %s, the cell runs again", store.describe_corrupt(path, corrupt),
+                        store.set_aside(path).name)
+        prepared, pretrain, prepare_s = inputs.get()
+        record, arrays = run_cell(plan, split, seed, prepared, prepare_s, checkpoint_path(path), pretrain)
+        store.write(path, record, arrays)
+        checkpoint_path(path).unlink(missing_ok=True)
+        return CellResult(path, store.read(path), skipped=False)
+
+
+def checkpoint_path(record: Path) -> Path:
+    """Where the training state of an unfinished cell is kept: beside its record."""
+    return record.with_suffix(".ckpt")
+
+
+def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s: float,
+             checkpoint: Path | None = None,
+             pretrain: Prepared | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train and evaluate one (fold, seed) cell; returns its record and prediction arrays.
+
+    With ``checkpoint``, the training state is saved there (atomically) at the end of every
+    epoch, and a valid checkpoint of this cell found there is resumed from. ``pretrain`` (the
+    inputs of ``regime.pretrain_on``) replaces the training side in the label-free stages.
+    """
+    if (pretrain is None) != (plan.pretrain_adapter is None):
+        raise RunError(f"protocol {plan.protocol.name!r}: the pretraining dataset's inputs must be given "
+                       "exactly when the protocol names one (regime.pretrain_on)")
+    started = assemble.now()
+    log.info("%s seed %d: training on %d samples (%d validation), testing on %d", split.name, seed,
+             len(split.train), len(split.val), len(split.test))
+    position = {sid: i for i, sid in enumerate(prepared.ids)}
+    index = {side: [position[i] for i in getattr(split, side)] for side in ("train", "val", "test")}
+    by_id = {s.id: s for s in plan.samples}
+    labels = labels_array([by_id[i] for i in prepared.ids], plan.task)
+    L.seed_everything(seed, workers=True, verbose=False)
+    module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
+    test = training.TestSplit(prepared, labels, index["test"], split.name)
+    with interrupts.fit_interrupt_named(lambda: _interrupted(plan, split, seed, checkpoint)):
+        fitted = training.fit(plan, plan.cell_key(split.name, seed), module, prepared, labels, index, test, pretrain,
+                              checkpoint)
+    tic = time.perf_counter()
+    outputs, targets = test.predict(module)
+    predict_s = time.perf_counter() - tic
+    scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets,
+                             groups=[by_id[i].group_key for i in split.test])
+    fit_s = fitted.fit_s
+    record = assemble.build(plan, split, seed, prepared, pretrain, started, scores, outputs, targets, fitted, module,
+                           timings={
+                               "prepare_s": round(prepare_s, 3), "fit_s": round(fit_s, 3),
+                               "predict_s": round(predict_s, 3),
+                               "train_clips_per_s": round(fitted.clips_seen / fit_s, 1) if fit_s > 0 else None,
+                               "peak_memory_mb": assemble.peak_memory_mb(), "resumed": fitted.resumes,
+                           }).to_dict()
+    arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets}
+    return record, arrays
+
+
+def _interrupted(plan: Plan, split: Split, seed: int, checkpoint: Path | None) -> str:
+    """The line Ctrl-C prints: which cell, after how many epochs of which stage, the checkpoint kept, the resume."""
+    state = training.checkpoint_state(checkpoint) if checkpoint is not None else None
+    where = f"{plan.method.name} × {plan.protocol.name} {split.name} seed {seed}"
+    command = assemble.reproduce_command(plan, split, seed)
+    if state is None:
+        return f"interrupted: {where} stopped before its first epoch ended; no checkpoint, no record; rerun with: " \
+               f"{command}"
+    return (f"interrupted: {where} stopped after {state['epoch'] + 1} finished epoch(s) of stage "
+            f"{state['stage_name']}; its checkpoint {checkpoint} is kept; resume with: {command}")
+
+
+def _prepare(plan: Plan) -> Prepared:
+    used = {i for split in plan.folds for side in (split.train, split.val, split.test) for i in side}
+    samples = [s for s in plan.samples if s.id in used]
+    return prepare(samples, _input_specs(plan), _cache(plan), progress=plan.request.progress)
+
+
+def _prepare_pretrain_data(plan: Plan, prepared: Prepared) -> Prepared | None:
+    """The inputs of ``regime.pretrain_on`` (None without it), through the same transforms as the cell's."""
+    if plan.pretrain_adapter is None:
+        return None
+    pretrain = prepare(plan.pretrain_samples, _input_specs(plan), _cache(plan), progress=plan.request.progress)
+    if pretrain.shapes != prepared.shapes:
+        raise DataError(f"{plan.pretrain_adapter.root}: the pretraining inputs have item shapes {pretrain.shapes}, "
+                        f"the protocol's dataset {prepared.shapes}; one model cannot read both")
+    return pretrain
+
+
+def _input_specs(plan: Plan) -> dict[str, Any]:
+    specs = plan.method.inputs(plan.cfg, plan.modalities)
+    unknown_modalities = sorted(set(specs) - set(plan.modalities))
+    if unknown_modalities:
+        raise ConfigError(f"method {plan.method.name!r} asked for unused modalities {unknown_modalities}")
+    return specs
+
+
+def _cache(plan: Plan) -> Cache:
+    return Cache(plan.request.cache_root) if plan.request.cache_root else default_cache()
