@@ -27,7 +27,7 @@ import numpy as np
 from bench import metrics
 from bench.api import Split
 from bench.data.cache import Cache, default_cache
-from bench.data.prepare import Prepared, labels_array, prepare
+from bench.data.prepare import Prepared, prepare
 from bench.errors import ConfigError, DataError, RunError
 from bench.records import store
 from bench.running import assemble, celllock, interrupts, training
@@ -149,10 +149,10 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     position = {sid: i for i, sid in enumerate(prepared.ids)}
     index = {side: [position[i] for i in getattr(split, side)] for side in ("train", "val", "test")}
     by_id = {s.id: s for s in plan.samples}
-    labels = labels_array([by_id[i] for i in prepared.ids], plan.task)
+    labels = training.CellLabels.of(by_id, split.train, split.val, plan.task)  # no test label: see training
     L.seed_everything(seed, workers=True, verbose=False)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
-    test = training.TestSplit(prepared, labels, index["test"], split.name)
+    test = training.TestSplit(prepared, index["test"], split.name, [by_id[i] for i in split.test], plan.task)
     with interrupts.fit_interrupt_named(lambda: _interrupted(plan, split, seed, checkpoint)):
         fitted = training.fit(plan, plan.cell_key(split.name, seed), module, prepared, labels, index, test, pretrain,
                               checkpoint)
