@@ -30,6 +30,7 @@ from bench.data.cache import Cache, default_cache
 from bench.data.prepare import Prepared, prepare
 from bench.errors import ConfigError, DataError, RunError
 from bench.records import store
+from bench.reporting import verify
 from bench.running import assemble, celllock, interrupts, training
 from bench.running.planning import Plan, RunRequest, make_plan
 
@@ -52,7 +53,8 @@ def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> 
 
     A cell runs holding its lock (:mod:`bench.running.celllock`): another process training it makes
     this one stop with :class:`~bench.running.celllock.CellBusy`; one that finished it meanwhile makes
-    it a skip. A corrupt record of the cell is moved aside (``*.corrupt``) before it runs.
+    it a skip. A corrupt record of the cell (:mod:`bench.reporting.verify`: unreadable, tampered, its numbers
+    not its predictions') is moved aside with its predictions (``*.corrupt``) before it runs.
     """
     results: list[CellResult] = []
     inputs = _Inputs(plan)
@@ -76,7 +78,7 @@ def _reusable(plan: Plan, path: Path, locked: bool) -> dict[str, Any] | None:
     or resized) is never reused: the run refuses, or with ``rerun_changed`` moves the record
     aside as ``*.changed`` (once it holds the cell's lock: ``locked``) and runs the cell again.
     """
-    done = store.finished(path, plan.protocol.hash)
+    done = verify.finished(path, plan.protocol.hash)
     if done is None:
         return None
     was = done.get("data", {}).get("root_fingerprint")
@@ -115,7 +117,7 @@ def _run_locked(plan: Plan, split: Split, seed: int, path: Path, inputs: _Inputs
         done = _reusable(plan, path, locked=True)  # finished by another process meanwhile?
         if done is not None:
             return CellResult(path, done, skipped=True)
-        corrupt = store.problem(path)
+        corrupt = verify.problem(path)
         if corrupt is not None:
             log.warning("%s; moved aside to %s, the cell runs again", store.describe_corrupt(path, corrupt),
                         store.set_aside(path).name)
@@ -159,8 +161,8 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     tic = time.perf_counter()
     outputs, targets = test.predict(module)
     predict_s = time.perf_counter() - tic
-    scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets,
-                             groups=[by_id[i].group_key for i in split.test])
+    groups = [by_id[i].group_key for i in split.test]
+    scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets, groups=groups)
     fit_s = fitted.fit_s
     record = assemble.build(plan, split, seed, prepared, pretrain, started, scores, outputs, targets, fitted, module,
                            timings={
@@ -169,7 +171,8 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
                                "train_clips_per_s": round(fitted.clips_seen / fit_s, 1) if fit_s > 0 else None,
                                "peak_memory_mb": assemble.peak_memory_mb(), "resumed": fitted.resumes,
                            }).to_dict()
-    arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets}
+    # the groups let per-video metrics be recomputed from the predictions (bench.reporting.verify)
+    arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets, "groups": np.asarray(groups)}
     return record, arrays
 
 
