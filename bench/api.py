@@ -196,7 +196,12 @@ class Stage:
 
     ``sampler``: ``shuffle`` = each epoch a permutation of the training set; ``class_balanced``
     = as many draws with replacement, each sample weighted by 1 / (its class's count), so every
-    class is drawn equally often on average (a labelled single-label stage only).
+    class is drawn equally often on average (a labelled stage only; multilabel: the sum of
+    1 / count over the sample's labels, a sample without any counted under one more label).
+
+    ``patience`` (last stage only): the method's own early-stopping patience in place of the
+    protocol's ``selection.patience`` (a protocol that selects by best_val or best_test; the
+    record's ``selection.patience`` says which was used); None keeps the protocol's.
     """
 
     name: str
@@ -205,6 +210,7 @@ class Stage:
     labels: bool = True
     drop_last: bool = False
     sampler: Literal["shuffle", "class_balanced"] = "shuffle"
+    patience: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from bench import metrics
 from bench.api import module_hook
 from bench.data.prepare import ArrayDataset, Prepared, derived_seed, train_loader
-from bench.errors import ProtocolError, RunError
+from bench.errors import ConfigError, ProtocolError, RunError
 from bench.files import io as atomic_io
 from bench.records.cells import CellKey
 from bench.running import interrupts
@@ -75,7 +75,10 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
                       test.unlabelled_loader(batch, seed)]
         module_hook(module, "attach_unlabelled")(unlabelled)
     history: list[dict[str, Any]] = []
-    selector = _method_selector(plan, prepared, labels, index) or _Selector(plan, prepared, labels, index, test, history)
+    own = _method_selector(plan, prepared, labels, index)
+    if own is not None and stages[-1].patience is not None:
+        raise ConfigError(f"{plan.method.name}: a stage patience and the method's own selection exclude each other")
+    selector = own or _Selector(plan, prepared, labels, index, test, history, stages[-1].patience)
     identity = key.checkpoint_identity()
     resume = _resume_point(checkpoint, identity, stages)
     fit_s, seen = (resume.fit_s if resume else 0.0), 0
@@ -277,11 +280,11 @@ class _Selector(L.Callback):
     """Applies the protocol's selection rule over the epochs of the last stage."""
 
     def __init__(self, plan: Plan, prepared: Prepared, labels: np.ndarray, index: Mapping[str, list[int]],
-                 test: TestSplit, history: list[dict[str, Any]]) -> None:
+                 test: TestSplit, history: list[dict[str, Any]], patience: int | None = None) -> None:
         self.history = history
         self.rule = plan.protocol.selection.rule
         self.metric = plan.protocol.selection.metric
-        self.patience = plan.protocol.selection.patience
+        self.patience = plan.protocol.selection.patience if patience is None else patience
         self.on_test = plan.protocol.selection.on_test
         self.task = plan.task
         self.higher = metrics.get(self.metric).higher_is_better
