@@ -300,6 +300,16 @@ class ModuleHooks:
         when :attr:`wants_unlabelled` is true, so a module that sets it must define this."""
         raise NotImplementedError("a module with wants_unlabelled = True must define attach_unlabelled(loaders)")
 
+    evaluates_by_iteration: bool = False
+    """True for a module with its own evaluation cadence (AVCE's code: every 250 iterations and at
+    iteration 50): the protocol's best_val / best_test rule then evaluates after exactly the
+    training steps for which :meth:`evaluation_due` is true, never at an epoch's end."""
+
+    def evaluation_due(self) -> bool:
+        """Whether the training step just taken ends an iteration the selection rule evaluates after
+        (read only when :attr:`evaluates_by_iteration` is true)."""
+        return False
+
     def start_stage(self, name: str) -> None:
         """Called before each stage's fit with the stage's name (see :meth:`Method.stages`)."""
 
