@@ -49,7 +49,7 @@ from bench.launch.grid import Cell, Grid, expand, load
 from bench.records import store
 from bench.reporting import verify
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "slurm" / "profiles"
+PROFILE_DIR = Path(__file__).resolve().parents[2] / "slurm" / "profiles"
 # sacct states of a job that is queued or still going (a requeued job passes through several)
 _ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
            "RESIZING", "SUSPENDED", "PREEMPTED", "SIGNALING", "STAGE_OUT", "UNKNOWN"}
