@@ -11,7 +11,7 @@ import pytest
 
 from bench.errors import ConfigError
 from bench.records import store
-from bench.reporting import matrix_table, plot_command, rescore
+from bench.reporting import matrix_table, plot_command, rescore, verify
 from bench.running import budget
 
 # four test clips of two classes: predicted 0, 1, 0, 1 against true 0, 1, 1, 1
@@ -51,6 +51,7 @@ def test_rescore_writes_derived_metrics_once_and_marks_them(tmp_path: Path) -> N
     record = store.read(path)
     assert record["metrics"] == {"uar": pytest.approx(5 / 6), "war": pytest.approx(0.75)}
     assert record[rescore.DERIVED_KEY] == ["war"]
+    assert verify.check(path) == (record, None)  # sealed again for its new content
     assert rescore.rescore(tmp_path, ["war"]) == []
 
 
