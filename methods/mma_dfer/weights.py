@@ -229,6 +229,35 @@ def load_released(net: nn.Module, path: Path, trust: bool) -> str:
     return sha256_file(path)
 
 
+def first_misfit(net: nn.Module, official: Mapping[str, torch.Tensor]) -> str | None:
+    """The first tensor of an official state_dict, in the file's order, that ``net`` has not (or in
+    another shape), else the first model tensor the file lacks, named as the official code names it."""
+    expected = net.state_dict()
+    given = set()
+    for name, tensor in official.items():
+        ours = official_to_bench(name.removeprefix("module."))
+        if ours is None:
+            continue
+        given.add(ours)
+        if ours not in expected:
+            return f"tensor {name} {list(tensor.shape)} has no place in this model"
+        if tuple(tensor.shape) != tuple(expected[ours].shape):
+            return f"tensor {name} is {list(tensor.shape)}, this model's is {list(expected[ours].shape)}"
+    missing = [name for name in expected if name not in given]
+    return f"this model's tensor {missing[0]} is not in the file" if missing else None
+
+
+def load_released_brief(net: nn.Module, path: Path, trust: bool) -> str:
+    """:func:`load_released` for ``--regime evaluate``: a misfit is one line naming the first mismatching tensor."""
+    official = state_dict_of(read_checkpoint(path, "--weights", trust), path, "state_dict")
+    misfit = first_misfit(net, official)
+    if misfit is not None:
+        raise DataError(f"{path}: not a released MMA-DFER checkpoint of this configuration: {misfit} (released "
+                        f"checkpoints fit --preset code with their img_size)")
+    load_official_state(net, official, str(path))
+    return sha256_file(path)
+
+
 def load_official_state(net: nn.Module, official: Mapping[str, torch.Tensor], where: str) -> None:
     """Load an official ``GenerateModel`` state_dict (keys with or without ``module.``) into ``net``, strictly."""
     state = {}
