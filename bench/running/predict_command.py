@@ -45,14 +45,25 @@ def predict_command(args: argparse.Namespace) -> int:
     faces = predict_model.wants_faces(model, args.faces)
     predictor = Predictor(model, cache)
     rows, failures = [], 0
-    for name, sources in _progress(inputs, not args.no_progress):
+    bar = _progress(len(inputs), not args.no_progress)
+    for name, sources in inputs:
         try:
             if isinstance(sources, BenchError):
                 raise sources
-            rows.append(row(name, predictor.outputs(sources, faces), model.task, args.threshold))
+            outputs, fallbacks = predictor.outputs(sources, faces)
+            rows.append({**row(name, outputs, model.task, args.threshold),
+                         **({"fallbacks": fallbacks} if fallbacks else {})})
         except BenchError as exc:
             failures += 1
-            print(f"error: {name}: {str(exc).removeprefix(f'{name}: ')}", file=sys.stderr)
+            line = f"error: {name}: {str(exc).removeprefix(f'{name}: ').splitlines()[0]}"
+            if bar is not None:
+                bar.write(line, file=sys.stderr)  # above the bar, not through it
+            else:
+                print(line, file=sys.stderr)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
     if rows:
         print(render(rows, model.task, args.format))
     return 1 if failures else 0
@@ -65,14 +76,15 @@ class Predictor:
         self.model, self.cache = model, cache
         self.module: Any = None
 
-    def outputs(self, sources: dict[str, Path], faces: bool) -> np.ndarray:
-        """The model's output row for one input's sources."""
+    def outputs(self, sources: dict[str, Path], faces: bool) -> tuple[np.ndarray, list[str]]:
+        """The model's output row for one input's sources, and the preprocessing fallbacks it took."""
         specs = predict_model.input_specs(self.model, sources, faces)
         sample = Sample(id=str(next(iter(sources.values()))), label=None, sources=sources)
         prepared = prepare([sample], specs, self.cache)
         if self.module is None:
             self.module = self.model.build(prepared.shapes)
-        return training.predict(self.module, ArrayDataset(prepared, None, [0]))[0]
+        fallbacks = [f"{m}: {reason}" for m, counts in prepared.fallbacks.items() for reason in counts]
+        return training.predict(self.module, ArrayDataset(prepared, None, [0]))[0], fallbacks
 
 
 def _model(args: argparse.Namespace) -> Model:
@@ -113,12 +125,13 @@ def _inputs(args: argparse.Namespace, model: Model) -> list[tuple[str, dict[str,
     return out
 
 
-def _progress(items: list[Any], show: bool) -> Any:
-    if not show or len(items) < 2:
-        return items
+def _progress(count: int, show: bool) -> Any:
+    """A progress bar over ``count`` inputs on stderr (None for one input or ``--no-progress``)."""
+    if not show or count < 2:
+        return None
     from tqdm import tqdm
 
-    return tqdm(items, desc="predict", unit="input", file=sys.stderr)
+    return tqdm(total=count, desc="predict", unit="input", file=sys.stderr)
 
 
 def row(name: str, outputs: np.ndarray, task: TaskSpec, threshold: float = 0.0) -> dict[str, Any]:
