@@ -111,6 +111,9 @@ def _inputs(args: argparse.Namespace, model: Model) -> list[tuple[str, dict[str,
         dataset = args.dataset or model.dataset
         if dataset is None:
             raise ConfigError("--samples: name the dataset with --dataset")
+        if model.dataset_options is None:
+            raise ConfigError(f"--samples: the record's protocol cannot be loaded, so its {dataset} options are "
+                              "unknown; predict the files themselves (FILE ...)")
         adapter = roots.open_adapter(dataset, args.data_root, model.dataset_options, needed_by="--samples")
         by_id = {s.id: s for s in adapter.samples()}
         for sid in args.samples:

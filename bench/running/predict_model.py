@@ -24,7 +24,7 @@ from bench import config as config_mod
 from bench import protocols, registry
 from bench.api import DatasetAdapter, Method, TaskSpec, TransformSpec
 from bench.data.catalog import get_transform
-from bench.errors import ConfigError, DataError
+from bench.errors import BenchError, ConfigError, DataError
 from bench.records import store
 from bench.records.cells import RunRecord
 from bench.running import kept_weights
@@ -48,7 +48,8 @@ class Model:
     weights: kept_weights.WeightsFile
     dataset: str | None
     """The dataset it was trained or is evaluated on (for ``--samples`` and face crops), when known."""
-    dataset_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    dataset_options: Mapping[str, Any] | None = dataclasses.field(default_factory=dict)
+    """The dataset adapter's options under the cell's protocol (None: its protocol cannot be loaded)."""
     preprocessing: Mapping[str, Any] | None = None
     """The record's ``data.preprocessing``, checked against :meth:`specs` (None: no record)."""
 
@@ -85,9 +86,12 @@ def from_record(path: Path) -> Model:
         raise DataError(f"{path}: its weights file {file} is gone")
     weights = kept_weights.resolve(file, method, kept_weights.identity(rec.method, rec.preset, cfg, rec.modalities,
                                                                        task))
-    protocol = protocols.load(rec.protocol.name)
+    try:  # the dataset's options (for --samples); a protocol file outside protocols/ may be gone
+        options: Mapping[str, Any] | None = protocols.load(rec.protocol.name).dataset_options
+    except BenchError:
+        options = None
     return Model(method, cfg, rec.preset, tuple(rec.modalities), task, weights, rec.data.get("dataset"),
-                 protocol.dataset_options, rec.data.get("preprocessing"))
+                 options, rec.data.get("preprocessing"))
 
 
 def from_weights(method_name: str, preset: str, overrides: Mapping[str, Any], file: Path,
