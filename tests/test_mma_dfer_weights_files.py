@@ -105,3 +105,37 @@ def test_a_released_layout_checkpoint_evaluates_and_a_wrong_one_is_refused(
     assert cli.main(run_argv(data_root, tmp_path / "other", "--regime", "evaluate", "--weights", str(checkpoint))) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "tensor module.image_encoder.all_gate.0 [1] has no place in this model" in err
+
+
+def test_frozen_encoders_read_from_files_are_referenced_not_kept(tmp_path: Path) -> None:
+    """With MAE-Face and AudioMAE files, the kept file holds every tensor but their backbones; a model
+    built again from the same configuration (the files read again) takes it back whole."""
+    from bench_methods.mma_dfer import MMADFER
+    from bench_methods.mma_dfer.module import MMADFERModule, expected_shapes
+    from test_mma_dfer_official import TASK, mae_layout
+
+    from bench.running import kept_weights
+
+    torch.save({"model": mae_layout((64, 64), 3, seed=1)}, tmp_path / "mae_face.pth")
+    torch.save({"model": mae_layout((192, 32), 1, seed=2)}, tmp_path / "audiomae.pth")
+    cfg = dataclasses.replace(MMADFERConfig(**TINY), vision_weights=str(tmp_path / "mae_face.pth"),
+                              audio_weights=str(tmp_path / "audiomae.pth"))
+    torch.manual_seed(0)
+    trained = MMADFERModule(TASK, cfg, expected_shapes(cfg))
+    with torch.no_grad():
+        for name, parameter in trained.trainable():
+            parameter.add_(0.01 * torch.randn_like(parameter))  # as if trained: differs from any fresh build
+    state = trained.state_dict()
+    left_out = {k for k in state if k.startswith(("net.image_encoder.blocks.", "net.audio_model.blocks."))}
+    assert left_out and left_out <= trained.pretrained_tensors
+    assert "net.image_encoder.pos_embed" not in trained.pretrained_tensors  # its prompt rows are the model's
+    meta = {**kept_weights.identity("mma_dfer", "tiny", cfg, ("video", "audio"), TASK),
+            "pretrained": dict(trained.weights_provenance)}
+    entry = kept_weights.save(trained, tmp_path / "kept.safetensors", meta)
+    assert entry["tensors"] == len(state) - len(trained.pretrained_tensors)
+    torch.manual_seed(1)
+    fresh = MMADFERModule(TASK, cfg, expected_shapes(cfg))
+    weights = kept_weights.resolve(tmp_path / "kept.safetensors", MMADFER(), kept_weights.identity(
+        "mma_dfer", "tiny", cfg, ("video", "audio"), TASK))
+    kept_weights.load_into(fresh, MMADFER(), weights)
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in state.items())

@@ -115,7 +115,7 @@ def resolve(path: Path, method: Method, wanted: Mapping[str, Any]) -> WeightsFil
     if not path.is_file():
         raise ConfigError(f"--weights {path}: no such file")
     meta = bench_meta(path)
-    sha = _sha256(path)
+    sha = io.sha256_file(path)
     if meta is None:
         if type(method).load_released is Method.load_released:
             raise ConfigError(f"--weights {path}: not a bench weights file (.safetensors written by bench run), and "
@@ -182,11 +182,3 @@ def first_mismatch(given: Mapping[str, torch.Tensor], expected: Mapping[str, tor
             return f"tensor {name} is {list(given[name].shape)}, the model's {list(tensor.shape)}"
     extra = [name for name in given if name not in expected]
     return f"tensor {extra[0]} is not in the model" if extra else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -37,7 +37,6 @@ explicit ``trust_checkpoints=true``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import pickle
 import re
 import types
@@ -51,6 +50,7 @@ from timm.layers import resample_abs_pos_embed
 from torch import nn
 
 from bench.errors import DataError
+from bench.files.io import sha256_file
 from bench_methods.mma_dfer.encoder import BACKBONE_PREFIXES, PromptedViT
 
 RANDOM_INIT = "random-init"
@@ -107,15 +107,6 @@ class _StandInUnpickler(pickle.Unpickler):
 
 _TRUSTED_PICKLE = types.SimpleNamespace(  # what torch.load(pickle_module=...) uses of a pickle module
     Unpickler=_StandInUnpickler, load=lambda file, **kw: _StandInUnpickler(file, **kw).load(), __name__="pickle")
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_checkpoint(path: Path, key: str, trust: bool) -> Any:
