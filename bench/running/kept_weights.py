@@ -1,8 +1,8 @@
 """Weights files: a finished cell's kept weights, and reading a weights file back into a model.
 
 A finished cell writes the weights its selection rule chose beside its record, as
-``fold<k>-seed<s>.safetensors`` (the safetensors format: tensors and a string header, nothing
-executable), atomically and before the record. It holds every tensor of the module's
+``fold<k>-seed<s>.safetensors`` (:func:`bench.records.store.weights_path`; the safetensors
+format: tensors and a string header, nothing executable), atomically and before the record. It holds every tensor of the module's
 ``state_dict`` except those read from a pretrained file (``ModuleHooks.pretrained_tensors``):
 the record's ``weights`` names those files by sha256 and the same configuration reads them
 again. The header's metadata entry ``bench`` is the JSON of the cell's identity
@@ -34,12 +34,6 @@ from bench.files import io
 FORMAT = 1
 """Version of the metadata layout; a file of another version is refused."""
 META_KEY = "bench"
-SUFFIX = ".safetensors"
-
-
-def weights_path(record: Path) -> Path:
-    """The kept-weights file of a record: ``fold<k>-seed<s>.safetensors`` beside it."""
-    return Path(record).with_suffix(SUFFIX)
 
 
 def identity(method: str, preset: str, cfg: Any, modalities: Sequence[str], task: TaskSpec) -> dict[str, Any]:

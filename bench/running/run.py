@@ -124,7 +124,7 @@ def _run_locked(plan: Plan, split: Split, seed: int, path: Path, inputs: _Inputs
                         store.set_aside(path).name)
         prepared, pretrain, prepare_s = inputs.get()
         record, arrays = run_cell(plan, split, seed, prepared, prepare_s, checkpoint_path(path), pretrain,
-                                  kept_weights.weights_path(path))
+                                  store.weights_path(path))
         store.write(path, record, arrays)
         checkpoint_path(path).unlink(missing_ok=True)
         return CellResult(path, store.read(path), skipped=False)
