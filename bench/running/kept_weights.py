@@ -7,7 +7,8 @@ format: tensors and a string header, nothing executable), atomically and before 
 the record's ``weights`` names those files by sha256 and the same configuration reads them
 again. The header's metadata entry ``bench`` is the JSON of the cell's identity
 (:func:`identity`: method, preset, configuration, modalities, task and label names) plus
-where it came from (protocol, fold, seed, selection, pretrained files).
+where it came from (protocol, fold, seed, selection, pretrained files, the last stage's name:
+the module is put in that stage again when the file is loaded).
 
 ``--regime evaluate --weights FILE`` reads FILE back (:func:`resolve`, then :func:`load_into`):
 a bench file must come from the same identity, else one line names the keys that differ; any
@@ -165,6 +166,9 @@ def load_into(module: Any, method: Method, weights: WeightsFile) -> None:
     if mismatch:
         raise DataError(f"--weights {weights.path}: does not fit the model: {mismatch}")
     module.load_state_dict(tensors, strict=False)
+    stage = (weights.meta or {}).get("stage")
+    if stage is not None:  # the module predicts as it did at the end of the stage the weights were selected in
+        module_hook(module, "start_stage")(stage)
 
 
 def first_mismatch(given: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]) -> str | None:

@@ -206,7 +206,8 @@ def _weights_meta(plan: Plan, split: Split, seed: int, record: dict[str, Any]) -
     """The kept-weights header: the cell's identity, and where the weights came from."""
     return {**kept_weights.identity(plan.method.name, plan.request.preset, plan.cfg, plan.modalities, plan.task),
             "protocol": plan.protocol.name, "fold": split.name, "seed": seed, "config_hash": plan.config_hash,
-            "selection": record["selection"], "pretrained": record["weights"]}
+            "selection": record["selection"], "pretrained": record["weights"],
+            "stage": plan.method.stages(plan.cfg, plan.training.kind, plan.training.pretrain)[-1].name}
 
 
 def _interrupted(plan: Plan, split: Split, seed: int, checkpoint: Path | None) -> str:
