@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_cells import run_one_cell
 from safetensors import safe_open
 
 from bench import cli
@@ -41,10 +42,7 @@ def run_argv(data_root: Path, out: Path, *extra: str) -> list[str]:
 @pytest.fixture(scope="module")
 def trained(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The record of the trained cell."""
-    out = tmp_path_factory.mktemp("store") / "results"
-    assert cli.main(run_argv(data_root, out)) == 0
-    (record,) = (path for path, _ in store.iter_records(out))
-    return record
+    return run_one_cell(run_argv(data_root, tmp_path_factory.mktemp("store") / "results"))
 
 
 def test_a_finished_cell_keeps_its_selected_weights(trained: Path) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from bench_methods.mma_dfer.config import TINY, MMADFERConfig
+from cli_cells import run_one_cell
 from test_mma_dfer_official import official_shapes
 
 from bench import cli
@@ -41,10 +42,7 @@ def run_argv(data_root: Path, out: Path, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def trained(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("store") / "results"
-    assert cli.main(run_argv(data_root, out)) == 0
-    (record,) = (path for path, _ in store.iter_records(out))
-    return record
+    return run_one_cell(run_argv(data_root, tmp_path_factory.mktemp("store") / "results"))
 
 
 def predicted(argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[dict]:
