@@ -19,17 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bench.files import io
+
 KEY = "integrity"
 _HEX = re.compile(r"[0-9a-f]{64}")
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 hex digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def record_sha256(record: Mapping[str, Any]) -> str:
@@ -44,7 +37,7 @@ def record_sha256(record: Mapping[str, Any]) -> str:
 
 def seal(record: Mapping[str, Any], predictions_file: Path) -> dict[str, Any]:
     """The record with its ``integrity`` block set for ``predictions_file`` and its present content."""
-    sealed = {**record, KEY: {"predictions_sha256": file_sha256(predictions_file)}}
+    sealed = {**record, KEY: {"predictions_sha256": io.sha256_file(predictions_file)}}
     sealed[KEY]["record_sha256"] = record_sha256(sealed)
     return sealed
 
@@ -60,7 +53,7 @@ def problem(record: Mapping[str, Any], predictions_file: Path) -> str | None:
         return f"its {KEY} block is not {{predictions_sha256, record_sha256}} (two sha256 hex digests)"
     if record_sha256(record) != block["record_sha256"]:
         return f"tampered: its content does not match its {KEY}.record_sha256 (edited after bench wrote it)"
-    if file_sha256(predictions_file) != block["predictions_sha256"]:
+    if io.sha256_file(predictions_file) != block["predictions_sha256"]:
         return (f"tampered: its predictions file {predictions_file.name} is not the one it was written with "
                 f"({KEY}.predictions_sha256 differs: replaced, truncated or edited)")
     return None

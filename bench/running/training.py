@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 class Fitted:
     """What training left besides the module's weights (those of the selected epoch)."""
 
-    chosen_epoch: int
-    """The selected epoch of the last stage, 0-based."""
+    chosen_epoch: int | None
+    """The selected epoch of the last stage, 0-based (None when nothing was trained here: ``--regime evaluate``)."""
     history: list[dict[str, Any]]
     """One entry per epoch trained: stage, epoch, mean training loss, steps, selection value."""
     fit_s: float
