@@ -69,10 +69,11 @@ def damaged_store(one_record: Path, tmp_path: Path, damage: str) -> tuple[Path, 
         if damage == "npz_truncated_unsealed":
             del data["integrity"]
             record.write_text(json.dumps(data), encoding="utf-8")
-    elif damage == "npz_swapped_unsealed":  # another cell's predictions: the test ids of fold 2
+    elif damage in ("npz_swapped_unsealed", "npz_scalar_ids_unsealed"):  # other test ids; a malformed file
         with np.load(predictions) as arrays:
             other = {name: arrays[name] for name in arrays.files}
-        other["ids"] = np.array([f"other{i}" for i in range(len(other["ids"]))])
+        other["ids"] = np.array([f"other{i}" for i in range(len(other["ids"]))]) if damage == "npz_swapped_unsealed" \
+            else np.array("x")
         np.savez(predictions, **other)
         del data["integrity"]
         record.write_text(json.dumps(data), encoding="utf-8")
@@ -150,6 +151,8 @@ TAMPERED = [
     ("npz_truncated_unsealed", "its predictions file fold1-seed0.predictions.npz is unreadable (BadZipFile: "),
     ("npz_swapped_unsealed", "tampered: its predictions file fold1-seed0.predictions.npz holds other test ids than "
                              "its data.split.test fingerprint (another cell's predictions?)"),
+    ("npz_scalar_ids_unsealed", "its predictions file fold1-seed0.predictions.npz holds ids, outputs and targets "
+                                "of different lengths"),
     ("no_metrics", "run record without metrics"),
     ("no_fold", "run record without fold"),
 ]

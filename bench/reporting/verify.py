@@ -98,8 +98,9 @@ def against_predictions(record_file: Path, record: Mapping[str, Any]) -> str | N
         return f"its predictions file {path.name} has no {', '.join(lacking)}"
     ids, outputs, targets = loaded["ids"], loaded["outputs"], loaded["targets"]
     groups = loaded.get("groups")
-    lengths = {len(ids), len(outputs), len(targets)} | ({len(groups)} if groups is not None else set())
-    if len(lengths) != 1:
+    rows = {array.shape[0] if array.ndim else -1 for array in (ids, outputs, targets, *([groups] if groups is not None
+                                                                                        else []))}
+    if len(rows) != 1 or -1 in rows:
         return f"its predictions file {path.name} holds ids, outputs and targets of different lengths"
     why = _test_ids(record, ids, path.name)
     if why is not None:
@@ -118,8 +119,9 @@ def _test_ids(record: Mapping[str, Any], ids: np.ndarray, name: str) -> str | No
     want = split.get("test") if isinstance(split, Mapping) else None
     if not isinstance(want, str):
         return None
-    got = hashlib.sha256("\n".join(sorted(str(i) for i in ids)).encode()).hexdigest()
-    if got != want:
+    # the fingerprint of bench.protocols.splits.split_fingerprint, computed here: importing the protocols
+    # package (pydantic) would cost bench plot and rescore about a second
+    if hashlib.sha256("\n".join(sorted(str(i) for i in ids)).encode()).hexdigest() != want:
         return f"tampered: its predictions file {name} holds other test ids than its data.split.test fingerprint " \
                "(another cell's predictions?)"
     return None
