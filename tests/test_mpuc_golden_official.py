@@ -25,6 +25,8 @@ from bench_methods.mpuc.official import encoder_state_dict
 
 FIXTURE = json.loads((Path(__file__).parent / "golden_official" / "mpuc" / "encoder_and_loss.json").read_text())
 MODALITIES = ("audio", "landmarks", "text")
+# code_mosei weighs the BCE with the code's constants, one per MOSEI emotion: the task names all six
+MOSEI = TaskSpec("multilabel", ("happy", "sad", "anger", "surprise", "disgust", "fear"))
 TOL = 1e-5
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -36,7 +38,7 @@ def module_of(preset: str) -> torch.nn.Module:
                              "mpuc")
     window = cfg.window_frames
     shapes = {"audio": (window, 128), "landmarks": (window, 51, 2), "text": (window, 300)}
-    module = MPUC().build(TaskSpec("multilabel", ("happy", "sad")), cfg, shapes)
+    module = MPUC().build(MOSEI, cfg, shapes)
     official = golden_weights.state_dict(FIXTURE["layout"], FIXTURE["weights_seed"])
     missing, unexpected = module.load_state_dict(encoder_state_dict(official), strict=False)
     derived = {"backbones.landmarks.0.adjacency", "backbones.text.positions"}  # functions of the shapes
@@ -104,12 +106,12 @@ def test_an_official_encoder_checkpoint_loads_through_the_config(tmp_path: Path)
     cfg = config_mod.resolve(MPUC.Config, MPUC.presets, "code_mosei",
                              {"official_encoder": str(tmp_path / "encoder_epoch_top.pth")}, "mpuc")
     shapes = {"audio": (cfg.window_frames, 128), "landmarks": (cfg.window_frames, 51, 2)}
-    module = MPUC().build(TaskSpec("multilabel", ("happy", "sad")), cfg, shapes)  # text in the file, not in the run
+    module = MPUC().build(MOSEI, cfg, shapes)  # text in the file, not in the run
     assert torch.equal(module.projections["audio"][0].weight, official["proj_audio.0.weight"])
     assert module.weights_provenance["landmarks"].startswith("official encoder sha256:")
     del official["stgcn.fully.weight"]
     torch.save({"model_state_dict": official}, tmp_path / "partial.pth")
     with pytest.raises(ConfigError, match="lacks tensors of this run's modalities: backbones.landmarks.0.per_node"):
-        MPUC().build(TaskSpec("multilabel", ("happy", "sad")),
+        MPUC().build(MOSEI,
                      config_mod.resolve(MPUC.Config, MPUC.presets, "code_mosei",
                                         {"official_encoder": str(tmp_path / "partial.pth")}, "mpuc"), shapes)
