@@ -8,13 +8,16 @@ owns that work (named in ``_HANDLERS``), imported only when the subcommand runs,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from bench.errors import BenchError, Interrupted
+from bench.errors import BenchError, Interrupted, Terminated, raise_terminated
 
 _HANDLERS = {
     "run": "bench.running.commands:run_command",
@@ -149,23 +152,50 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``bench`` console script; returns the process exit code."""
+    """Entry point of the ``bench`` console script; returns the process exit code.
+
+    While a command runs, SIGTERM stops it the way Ctrl-C does (exit 143 instead of 130), unless
+    something else already handles SIGTERM in this process (submitit inside a job: its own
+    handling stays).
+    """
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     module_name, function = _HANDLERS[args.command].split(":")
     try:
-        code = getattr(importlib.import_module(module_name), function)(args)
+        with _sigterm_stops():
+            code = getattr(importlib.import_module(module_name), function)(args)
     except BenchError as exc:
         if args.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a file-system fault no command turned into a BenchError: still one line
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc} (errno {exc.errno}); nothing was half-written", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated) or getattr(exc, "exit_code", 130) == Terminated.exit_code
         print(str(exc) if isinstance(exc, Interrupted) else
-              "interrupted: finished cells are kept, the unfinished one left no record; run the same command "
-              "again to continue", file=sys.stderr)
-        return 130
+              f"{'terminated (SIGTERM)' if terminated else 'interrupted'}: finished cells are kept, the unfinished "
+              "one left no record; run the same command again to continue", file=sys.stderr)
+        return Terminated.exit_code if terminated else 130
     return int(code or 0)
+
+
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """SIGTERM raises :class:`~bench.errors.Terminated` during the block, where SIGTERM had its default action."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 if __name__ == "__main__":

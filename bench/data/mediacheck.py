@@ -78,8 +78,15 @@ def file_problems(modality: str, path: Path) -> list[tuple[Path, str]]:
     """(file, what is wrong) for ``path`` serving ``modality``; empty when it decodes whole."""
     if path.is_dir():
         return _frame_folder(path)
+    if path.is_symlink() and not path.exists():
+        return [(path, "is a symbolic link that leads nowhere or loops back to itself")]
     if not path.is_file():
         return [(path, "is missing")]
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        return [(path, f"cannot be read ({error.strerror or error})")]
     if path.stat().st_size == 0:
         return [(path, "is empty (0 bytes)")]
     suffix = path.suffix.lower()

@@ -91,7 +91,8 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
         else:
             dataset = ArrayDataset(prepared, labels if stage.labels else None, index["train"], train=True)
         epochs = _EpochState(seed, number, stage.name, identity, checkpoint, fit_s, resume.resumes if resume else 0)
-        callbacks = [History(stage.name, history)] + ([selector] if last else []) + [epochs]
+        callbacks = [History(stage.name, history)] + ([selector] if last else []) + \
+            [epochs, interrupts.KeepSigterm()]
         tic = time.perf_counter()
         with quiet_lightning():
             trainer = L.Trainer(
@@ -157,7 +158,7 @@ class _AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning checkpoints written through :func:`bench.files.io.atomic_open`: whole, or not at all."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
-        with interrupts.sigint_deferred(), atomic_io.atomic_open(Path(path)) as handle:
+        with interrupts.stop_signals_deferred(), atomic_io.atomic_open(Path(path), "the checkpoint") as handle:
             torch.save(checkpoint, handle)
 
 
@@ -230,8 +231,8 @@ def _resume_point(checkpoint: Path | None, identity: Mapping[str, Any], stages: 
             or stages[stage].name != state.get("stage_name"):
         log.warning("ignoring checkpoint %s: it belongs to another cell, protocol version or stage list", checkpoint)
         return None
-    log.info("%s seed %s: resuming stage %s after epoch %d from %s", identity["fold"], identity["seed"],
-             state["stage_name"], state["epoch"], checkpoint)
+    log.info("%s seed %s: resuming stage %s after %d finished epoch(s) from %s", identity["fold"], identity["seed"],
+             state["stage_name"], state["epoch"] + 1, checkpoint)
     return _Resume(checkpoint, stage, float(state["fit_s"]), int(state["resumes"]) + 1)
 
 
