@@ -36,6 +36,13 @@ _HANDLERS = {
 }
 
 
+def _path(text: str) -> Path:
+    """A path argument; an empty one (``--out ""``, an unset shell variable) would mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a file or folder (use . for the current folder)")
+    return Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="Reproduce and compare multimodal emotion recognition methods.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -55,11 +62,11 @@ def _parser() -> argparse.ArgumentParser:
                           "or the method's where the protocol leaves it open")
     run.add_argument("--pretrain-on", metavar="DATASET", help="with --regime: pretrain on this dataset instead")
     run.add_argument("--budget", help="paper (the preset's lengths, default), short, or N epochs for every stage")
-    run.add_argument("--data-root", type=Path, help="the dataset's folder (default: $BENCH_DATA_<NAME>)")
-    run.add_argument("--pretrain-data-root", type=Path,
+    run.add_argument("--data-root", type=_path, help="the dataset's folder (default: $BENCH_DATA_<NAME>)")
+    run.add_argument("--pretrain-data-root", type=_path,
                      help="the folder of the protocol's regime.pretrain_on dataset (default: $BENCH_DATA_<NAME>)")
-    run.add_argument("--out", type=Path, default=Path("results"), help="results store root (default: ./results)")
-    run.add_argument("--cache-dir", type=Path, help="preprocessing cache (default: $BENCH_CACHE or ~/.cache/bench)")
+    run.add_argument("--out", type=_path, default=Path("results"), help="results store root (default: ./results)")
+    run.add_argument("--cache-dir", type=_path, help="preprocessing cache (default: $BENCH_CACHE or ~/.cache/bench)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--allow-incomplete", action="store_true",
                      help="run on a copy that lacks samples of the complete dataset (recorded in the record)")
@@ -73,11 +80,11 @@ def _parser() -> argparse.ArgumentParser:
 
     cache = sub.add_parser("cache", help="inspect or empty the preprocessing cache")
     cache.add_argument("action", choices=["info", "clean"])
-    cache.add_argument("--cache-dir", type=Path)
+    cache.add_argument("--cache-dir", type=_path)
 
     prepare = sub.add_parser("prepare", help="verify a dataset copy (--check) or precompute a method's inputs")
     prepare.add_argument("dataset")
-    prepare.add_argument("--data-root", type=Path)
+    prepare.add_argument("--data-root", type=_path)
     prepare.add_argument("--check", action="store_true",
                          help="verify counts, split lists and every media file (decoded whole); exit 1 on problems")
     prepare.add_argument("--no-decode", action="store_true",
@@ -89,29 +96,31 @@ def _parser() -> argparse.ArgumentParser:
     prepare.add_argument("--method", help="precompute the inputs this method needs")
     prepare.add_argument("--preset", default="paper")
     prepare.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    prepare.add_argument("--cache-dir", type=Path)
+    prepare.add_argument("--cache-dir", type=_path)
 
     grid = sub.add_parser("grid", help="run a grid of cells (methods × protocols × folds × seeds × overrides)")
-    grid.add_argument("grid_file", type=Path)
+    grid.add_argument("grid_file", type=_path)
     grid.add_argument("--launcher", choices=["local", "debug", "slurm"], default="local")
     grid.add_argument("--profile", help="a SLURM profile name from slurm/ (default: the grid's or 'default')")
     grid.add_argument("--dry-run", action="store_true", help="print jobs, array layout and estimated GPU-hours")
     grid.add_argument("--wait", action="store_true",
                       help="with --launcher slurm: wait for the jobs and report each cell (local and debug always wait)")
-    grid.add_argument("--out", type=Path, default=Path("results"))
+    grid.add_argument("--out", type=_path, default=Path("results"),
+                      help="results store the cells write to; bookkeeping in OUT/grids/NAME/ (default: ./results)")
 
     status = sub.add_parser("status", help="summarise a grid: done, running, failed, missing")
-    status.add_argument("grid_file", type=Path)
-    status.add_argument("--out", type=Path, default=Path("results"))
+    status.add_argument("grid_file", type=_path)
+    status.add_argument("--out", type=_path, default=Path("results"), help="the grid's results store (default: ./results)")
 
     table = sub.add_parser("table", help="render a paper table: reported | reproduced | Δ")
     table.add_argument("table_id", metavar="PAPER:TABLE")
     table.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
-    table.add_argument("--out", type=Path, default=Path("results"))
+    table.add_argument("--out", type=_path, default=Path("results"), help="the results store to read (default: ./results)")
 
     check = sub.add_parser("check", help="compare stored results with reported and expected numbers")
-    check.add_argument("--out", type=Path, default=Path("results"))
-    check.add_argument("--expected", type=Path, help="folder of expected numbers (default: results/expected)")
+    check.add_argument("--out", type=_path, default=Path("results"),
+                       help="the results store to check (default: ./results); nothing is written")
+    check.add_argument("--expected", type=_path, help="folder of expected numbers (default: results/expected)")
 
     matrix = sub.add_parser("matrix", help="every method under every protocol it fits: compatibility, grid, table")
     matrix.add_argument("--methods", nargs="+", help="default: every registered method")
@@ -130,24 +139,28 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--wait", action="store_true", help="with --launcher slurm: wait and print the table")
     matrix.add_argument("--metric", help="show this metric instead of each protocol's primary one")
     matrix.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
-    matrix.add_argument("--out", type=Path, default=Path("results"))
+    matrix.add_argument("--out", type=_path, default=Path("results"),
+                        help="results store the cells write to; heat-map in OUT/grids/matrix-*/ (default: ./results)")
 
     plot = sub.add_parser("plot", help="confusion matrices of every record and the method × protocol heat-map")
-    plot.add_argument("--out", type=Path, default=Path("results"))
+    plot.add_argument("--out", type=_path, default=Path("results"), metavar="STORE",
+                      help="the results store to read and draw into (default: ./results): confusion matrices beside "
+                           "each record, the heat-map in STORE/plots/matrix.png")
     plot.add_argument("--method", action="append", help="only this method; repeatable")
     plot.add_argument("--protocol", action="append", help="only this protocol; repeatable")
     plot.add_argument("--metric", help="the heat-map's metric (default: each protocol's primary one)")
 
     rescore = sub.add_parser("rescore", help="write metrics computed from stored predictions into the records")
-    rescore.add_argument("--out", type=Path, default=Path("results"))
+    rescore.add_argument("--out", type=_path, default=Path("results"),
+                         help="the results store whose records are rescored in place (default: ./results)")
     rescore.add_argument("--metric", action="append", required=True, help="a registered metric; repeatable")
 
     split_file = sub.add_parser("splits", help="write the folds a protocol draws to a split file, or verify one")
     split_file.add_argument("protocol")
-    split_file.add_argument("--data-root", type=Path)
+    split_file.add_argument("--data-root", type=_path)
     action = split_file.add_mutually_exclusive_group(required=True)
-    action.add_argument("--out", type=Path, help="write the split file here (atomically)")
-    action.add_argument("--verify", type=Path, help="compare the folds drawn now with this split file; exit 1 if they differ")
+    action.add_argument("--out", type=_path, help="write the split file here (atomically)")
+    action.add_argument("--verify", type=_path, help="compare the folds drawn now with this split file; exit 1 if they differ")
     return parser
 
 

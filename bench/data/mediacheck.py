@@ -19,11 +19,11 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import struct
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from bench.api import Sample
+from bench.data.progress import Progress
 
 FRAME_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png")
 SOUNDFILE_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".opus")
@@ -54,17 +54,15 @@ def decode_all(samples: Sequence[Sample], workers: int, progress: bool = False) 
     else:
         pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers)
         results = pool.map(_check_task, tasks, chunksize=max(1, min(32, len(tasks) // (4 * workers) or 1)))
+    counter = Progress("decode media", len(tasks), enabled=progress)
     try:
-        for done, found in enumerate(results, 1):
+        for found in results:
             problems += found
-            if progress:
-                print(f"\rdecode media: {done}/{len(tasks)} files, {len(problems)} problem(s)", end="",
-                      file=sys.stderr, flush=True)
+            counter.step(f"{len(problems)} problem(s)")
     finally:
+        counter.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-        if progress:
-            print(file=sys.stderr)
     return len(tasks), problems
 
 

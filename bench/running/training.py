@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import sys
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -98,7 +99,7 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
             trainer = L.Trainer(
                 max_epochs=stage.epochs, accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
                 enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
-                enable_progress_bar=plan.request.progress, callbacks=callbacks, plugins=_trainer_plugins(),
+                enable_progress_bar=_bars(plan.request.progress), callbacks=callbacks, plugins=_trainer_plugins(),
             )
             trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number,
                                                                stage.drop_last, stage.sampler),
@@ -152,6 +153,11 @@ def predict(module: Any, dataset: ArrayDataset, batch_size: int = 64) -> np.ndar
             rows.append(module.predict_step(batch, i).detach().float().cpu().numpy())
     module.train(was_training)
     return np.concatenate(rows, axis=0)
+
+
+def _bars(progress: bool) -> bool:
+    """Lightning's bars only on a terminal: in a log file each redraw would be one more ``\\r``-joined update."""
+    return progress and sys.stderr.isatty()
 
 
 class _AtomicCheckpointIO(TorchCheckpointIO):
