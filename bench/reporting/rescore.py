@@ -93,7 +93,7 @@ def rescore(root: Path, names: Sequence[str]) -> list[tuple[Path, list[str]]]:
     Returns each rewritten record with the keys added. Records are rewritten atomically.
     """
     for name in names:
-        metrics.get(name)  # unknown names fail before any record is touched
+        metrics.get(name)  # unknown names fail before any record is touched (also when called from code)
     changed = []
     for record_file, record in store.iter_records(root):
         wanted = [n for n in names if n not in record["metrics"] and applies(n, record, record_file)]
@@ -113,6 +113,10 @@ def rescore(root: Path, names: Sequence[str]) -> list[tuple[Path, list[str]]]:
 
 def rescore_command(args: argparse.Namespace) -> int:
     """``bench rescore [--out STORE] --metric ID [--metric ID ...]``."""
+    for name in args.metric:
+        metrics.get(name)
+    if not (Path(args.out) / "runs").is_dir():
+        raise DataError(f"--out {args.out}: no results store there (no runs/ folder); give the --out the runs wrote to")
     changed = rescore(Path(args.out), args.metric)
     for record_file, added in changed:
         print(f"{record_file}: + {', '.join(added)}")
