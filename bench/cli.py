@@ -191,8 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated) or getattr(exc, "exit_code", 130) == Terminated.exit_code
         print(str(exc) if isinstance(exc, Interrupted) else
-              f"{'terminated (SIGTERM)' if terminated else 'interrupted'}: finished cells are kept, the unfinished "
-              "one left no record; run the same command again to continue", file=sys.stderr)
+              f"{'terminated (SIGTERM)' if terminated else 'interrupted'}: stopped; what was finished is kept (cells, "
+              "cache entries), nothing is half-written; run the same command again to continue", file=sys.stderr)
         return Terminated.exit_code if terminated else 130
     return int(code or 0)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -142,16 +143,27 @@ def check_output_dir(path: Path, flag: str) -> None:
     if path.exists():
         if not path.is_dir():
             raise ConfigError(f"{flag} {path}: is a file, not a folder; give a folder (it is created if missing)")
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise ConfigError(f"{flag} {path}: the folder is not writable")
+        why = _unwritable(path)
+        if why:
+            raise ConfigError(f"{flag} {path}: the folder is not writable ({why})")
         return
     parent = path.absolute().parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
         raise ConfigError(f"{flag} {path}: cannot be created, {parent} is a file")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{flag} {path}: cannot be created, {parent} is not writable")
+    why = _unwritable(parent)
+    if why:
+        raise ConfigError(f"{flag} {path}: cannot be created, {parent} is not writable ({why})")
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why no file can be made in ``folder`` (tried for real: permissions, a read-only mount), or None."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as error:
+        return error.strerror or str(error)
 
 
 
