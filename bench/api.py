@@ -140,6 +140,10 @@ class DatasetAdapter(abc.ABC):
     def samples(self) -> list[Sample]:
         """Every sample of the dataset, in a stable order."""
 
+    video_face_crops: ClassVar[bool] = False
+    """True when the dataset's video sources are face crops (DFEW's face-frame folders): ``bench
+    predict`` then finds the faces of a raw video with MTCNN before a frame transform reads it."""
+
     def official_folds(self) -> list[Split]:
         """The dataset's own k folds (train/test), where it defines them."""
         from bench.errors import ProtocolError
@@ -199,7 +203,12 @@ class Stage:
 
     ``sampler``: ``shuffle`` = each epoch a permutation of the training set; ``class_balanced``
     = as many draws with replacement, each sample weighted by 1 / (its class's count), so every
-    class is drawn equally often on average (a labelled single-label stage only).
+    class is drawn equally often on average (a labelled stage only; multilabel: the sum of
+    1 / count over the sample's labels, a sample without any counted under one more label).
+
+    ``patience`` (last stage only): the method's own early-stopping patience in place of the
+    protocol's ``selection.patience`` (a protocol that selects by best_val or best_test; the
+    record's ``selection.patience`` says which was used); None keeps the protocol's.
     """
 
     name: str
@@ -208,6 +217,7 @@ class Stage:
     labels: bool = True
     drop_last: bool = False
     sampler: Literal["shuffle", "class_balanced"] = "shuffle"
+    patience: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,6 +284,13 @@ class Method(abc.ABC):
         in :class:`ModuleHooks`; the runner uses their defaults otherwise.
         """
 
+    def load_released(self, module: Any, path: Path) -> str:
+        """Load a checkpoint in the official released layout of this method into ``module`` (built
+        by :meth:`build`; every tensor of the model) and return the file's sha256; a file of
+        another layout is a ``DataError`` of one line naming the first tensor that does not fit.
+        Overridden only by methods whose authors release checkpoints (``--regime evaluate``)."""
+        raise NotImplementedError(f"method {self.name!r} has no released-checkpoint layout")
+
 
 class ModuleHooks:
     """The optional members of a method's module that the runner uses, with their defaults.
@@ -292,10 +309,25 @@ class ModuleHooks:
     """Per backbone, where its initial weights came from (``random-init``, or the sha256 of the
     file read); read once training is over, into the record's ``weights``."""
 
+    pretrained_tensors: frozenset[str] = frozenset()
+    """The ``state_dict`` keys whose values were read from a pretrained file (named by sha256 in
+    ``weights_provenance``) and never trained: left out of the cell's kept weights, which the
+    same configuration rebuilds from those files."""
+
     def attach_unlabelled(self, loaders: Sequence[Any]) -> None:
         """Receive ``[validation loader, test loader]``, both without labels; called only
         when :attr:`wants_unlabelled` is true, so a module that sets it must define this."""
         raise NotImplementedError("a module with wants_unlabelled = True must define attach_unlabelled(loaders)")
+
+    evaluates_by_iteration: bool = False
+    """True for a module with its own evaluation cadence (AVCE's code: every 250 iterations and at
+    iteration 50): the protocol's best_val / best_test rule then evaluates after exactly the
+    training steps for which :meth:`evaluation_due` is true, never at an epoch's end."""
+
+    def evaluation_due(self) -> bool:
+        """Whether the training step just taken ends an iteration the selection rule evaluates after
+        (read only when :attr:`evaluates_by_iteration` is true)."""
+        return False
 
     def start_stage(self, name: str) -> None:
         """Called before each stage's fit with the stage's name (see :meth:`Method.stages`)."""

@@ -127,6 +127,12 @@ class RunRecord:
     finished: str = ""
     predictions: str | None = None
     """The predictions file's name, beside the record (set by :func:`bench.records.store.write`)."""
+    trained_weights: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """The kept weights beside the record (``file``, ``sha256``, ``bytes``, ``tensors``), or
+    ``{"kept": false, "why": ...}``; empty in older records and in evaluated cells."""
+    evaluated: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """Regime ``evaluate``: the weights tested (``weights``, ``sha256``, ``kind`` bench|released,
+    ``from_record``); empty for a trained cell."""
     schema_version: int = SCHEMA_VERSION
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -163,7 +169,7 @@ class RunRecord:
         out: dict[str, Any] = {"schema_version": self.schema_version}
         for name in _ORDER:
             value = getattr(self, name)
-            if name in _OPTIONAL and value is None:
+            if (name in _OPTIONAL and value is None) or (name in _EMPTY_LEFT_OUT and not value):
                 continue
             if isinstance(value, (ProtocolRef, Selection)):
                 value = value.to_dict()
@@ -176,9 +182,11 @@ class RunRecord:
 
 _ORDER = ("method", "protocol", "fold", "seed", "preset", "overrides", "budget", "task", "config", "config_hash",
           "modalities", "regime", "regime_source", "data", "weights", "selection", "metrics", "primary", "per_class", "confusion", "label_names", "history",
-          "timings", "environment", "code", "command", "started", "finished", "predictions")
+          "timings", "environment", "code", "command", "started", "finished", "predictions", "trained_weights",
+          "evaluated")
 _KNOWN = frozenset(_ORDER) | {"schema_version"}
 _OPTIONAL = frozenset({"budget", "task", "regime_source", "predictions"})  # left out of to_dict() when None
+_EMPTY_LEFT_OUT = frozenset({"trained_weights", "evaluated"})  # left out of to_dict() when empty
 _REQUIRED = ("method", "protocol", "fold", "seed", "preset", "config_hash", "selection", "metrics")
 _PLAIN = tuple(n for n in _ORDER if n not in ("protocol", "selection", "modalities", "label_names"))
 
@@ -187,7 +195,7 @@ def run_command(method: str, protocol: str, *, folds: Sequence[str | int] = (), 
                 preset: str | None = None, overrides: Mapping[str, Any] | None = None, regime: str | None = None,
                 pretrain_on: str | None = None, modalities: Sequence[str] = (), data_root: Path | None = None,
                 pretrain_data_root: Path | None = None, allow_incomplete: bool = False,
-                out: Path | None = None) -> str:
+                out: Path | None = None, weights: Path | None = None) -> str:
     """The ``bench run`` command line that computes the given cells (an empty or None part is left out)."""
     parts = ["bench", "run", "--method", method, "--protocol", protocol]
     for fold in folds:
@@ -202,6 +210,8 @@ def run_command(method: str, protocol: str, *, folds: Sequence[str | int] = (), 
         parts += ["--regime", regime]
     if pretrain_on is not None:
         parts += ["--pretrain-on", pretrain_on]
+    if weights is not None:
+        parts += ["--weights", str(weights)]
     if modalities:
         parts += ["--modalities", *modalities]
     if data_root:

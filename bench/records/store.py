@@ -1,8 +1,8 @@
 """The results store: one JSON record per cell, predictions beside it, queried as a DataFrame.
 
 Layout: ``<root>/runs/<protocol>/<method>/<config-hash>/fold<k>-seed<s>.json`` with
-``fold<k>-seed<s>.predictions.npz`` beside it. The predictions are written first and the
-record last, both atomically, so an existing record always has its predictions and a cell
+``fold<k>-seed<s>.predictions.npz`` and the kept weights ``fold<k>-seed<s>.safetensors`` beside
+it. The predictions (and weights) are written first and the record last, both atomically, so an existing record always has its predictions and a cell
 killed at any moment leaves no record: one file per cell is safe for many SLURM array tasks
 writing to a shared filesystem at once, where a single database file is not.
 
@@ -44,6 +44,11 @@ def key_path(root: Path, key: CellKey) -> Path:
 def predictions_path(record: Path) -> Path:
     """The predictions file that belongs to a record."""
     return record.with_name(record.name.removesuffix(".json") + ".predictions.npz")
+
+
+def weights_path(record: Path) -> Path:
+    """The kept-weights file of a record: ``fold<k>-seed<s>.safetensors`` beside it (:mod:`bench.running.kept_weights`)."""
+    return Path(record).with_suffix(".safetensors")
 
 
 def write(record_file: Path, record: Mapping[str, Any], predictions: Mapping[str, np.ndarray]) -> None:
@@ -128,15 +133,15 @@ def describe_corrupt(record_file: Path, why: str) -> str:
 
 
 def set_aside(record_file: Path, why: str = "corrupt") -> Path:
-    """Rename a record (and its predictions, if any) to ``*.<why>``, never overwriting; the new name."""
+    """Rename a record (and its predictions and kept weights, if any) to ``*.<why>``, never overwriting; the new name."""
     target = Path(f"{record_file}.{why}")
     n = 1
     while target.exists():
         n += 1
         target = Path(f"{record_file}.{why}{n}")
-    preds = predictions_path(record_file)
-    if preds.is_file():
-        preds.rename(target.with_name(preds.name + target.name.removeprefix(record_file.name)))
+    for beside in (predictions_path(record_file), weights_path(record_file)):
+        if beside.is_file():
+            beside.rename(target.with_name(beside.name + target.name.removeprefix(record_file.name)))
     Path(record_file).rename(target)
     return target
 

@@ -16,7 +16,8 @@ A cell names the preset that produced its number; where that is the code side (`
 configuration, a second row "<row> (as written)" shows the paper side's reproduction and its
 own command, so both replays and their Δ against the reported number stand side by side.
 Rows with a record whose checkpoint was selected on test are marked †, rows with a record
-of a leaky protocol ‡; a reproduction drawn (in part) from the committed records of
+of a leaky protocol ‡; cells evaluated from a weights file (``--regime evaluate``) are never
+averaged with trained ones: they follow the trained reproduction as ``evaluated X ± Y (n=...) ◊``; a reproduction drawn (in part) from the committed records of
 ``results/reproduced/`` (:mod:`bench.reporting.reproduced`) is marked §. Cited rows show the reported
 number only. A column whose cells carry
 different metric ids is refused unless the spec declares it under ``mixed_metrics`` (the
@@ -44,6 +45,7 @@ from bench.reporting.reported import Cell, Database, TableSpec
 ON_TEST_MARK = "†"
 LEAKY_MARK = "‡"
 COMMITTED_MARK = "§"
+EVALUATED_MARK = "◊"
 DEFAULT_OUT = Path("results")
 
 
@@ -114,8 +116,10 @@ def resolved_config(query: Query) -> dict[str, Any]:
     return config_mod.to_dict(cfg)
 
 
-def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The records that ran ``query`` with exactly ``config``, under the protocol's current hash.
+def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping[str, Any],
+             evaluated: bool = False) -> list[Mapping[str, Any]]:
+    """The records that ran ``query`` with exactly ``config``, under the protocol's current hash:
+    trained ones, or (``evaluated``) those that tested a weights file (``--regime evaluate``).
 
     A key the query sets to ``<path>`` (:data:`bench.reporting.reported.LOCAL_PATH`) matches a record
     that was given any file for it (pretrained weights live at a different path on every machine).
@@ -129,7 +133,8 @@ def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping
         if rec["method"] == query.method and rec["protocol"]["name"] == query.protocol
         and rec["protocol"]["hash"] == protocol.hash and rec["preset"] == query.preset
         and _same_config(rec["config"], config, local) and set(rec["modalities"]) == modalities
-        and _regime_of(rec) == _own_regime(protocol)
+        and (bool(rec.get("evaluated")) if evaluated else
+             not rec.get("evaluated") and _regime_of(rec) == _own_regime(protocol))
         and (folds is None or rec["fold"] in folds) and (seeds is None or rec["seed"] in seeds)
     ]
 
@@ -217,7 +222,9 @@ class _Notes:
 _LEGEND = {ON_TEST_MARK: f"{ON_TEST_MARK} a reproduction of this row selected its checkpoint on the test split",
            LEAKY_MARK: f"{LEAKY_MARK} a reproduction of this row ran under a leaky protocol",
            COMMITTED_MARK: f"{COMMITTED_MARK} reproduced by records committed in results/reproduced/ "
-                           "(maintainers' real-data runs; machine, device and date in each record)"}
+                           "(maintainers' real-data runs; machine, device and date in each record)",
+           EVALUATED_MARK: f"{EVALUATED_MARK} evaluated: weights tested without training (--regime evaluate, a "
+                           "bench weights file or a released checkpoint); never averaged with the trained cells"}
 
 
 def build(db: Database, table_id: str, out: Path) -> Rendered:
@@ -258,11 +265,13 @@ def build(db: Database, table_id: str, out: Path) -> Rendered:
             if built is written_row and not built.any:
                 continue
             marks = [m for m in (ON_TEST_MARK, LEAKY_MARK) if m in built.flags]
-            marks_used += [m for m in [*marks, *(built.flags & {COMMITTED_MARK})] if m not in marks_used]
+            marks_used += [m for m in [*marks, *(built.flags & {COMMITTED_MARK, EVALUATED_MARK})]
+                           if m not in marks_used]
             rows.append([label + (" " + "".join(marks) if marks else ""), *built.texts])
             row_notes.append([*(_LEGEND[m] for m in marks), *(notes.line(n) for n in built.used)])
     table_notes = [*spec.notes,
-                   *(_LEGEND[m] for m in (ON_TEST_MARK, LEAKY_MARK, COMMITTED_MARK) if m in marks_used),
+                   *(_LEGEND[m] for m in (ON_TEST_MARK, LEAKY_MARK, COMMITTED_MARK, EVALUATED_MARK)
+                     if m in marks_used),
                    *(f"{column}: {why}" for column, why in spec.mixed_metrics.items()),
                    *([_AS_WRITTEN_NOTE] if any_written else []),
                    *(notes.line(text) for text in notes.items)]
@@ -379,16 +388,21 @@ def _repro_text(cell: Cell, spec: TableSpec, query: Query, config: Mapping[str, 
 
     matched = matching(records, query, config) if config is not None else []
     agg = aggregate(matched, cell.metric, value) if matched else None
+    tested = aggregate(matching(records, query, config, evaluated=True), cell.metric, value) if config else None
+    scale = 100.0 if cell.unit == "percent" else 1.0
+    decimals = spec.decimals_for(cell.column)
+    also = "" if tested is None else \
+        f" · evaluated {tested.mean * scale:.{decimals}f} ± {tested.std * scale:.{decimals}f} (n={tested.n}) " \
+        f"{EVALUATED_MARK}"
+    row.flags |= {EVALUATED_MARK} if tested is not None else set()
     if agg is None:
         missing = _missing_note(query, out, installed=config is not None)
         row.note(missing)
-        return f"— {notes.mark(missing, 'r')} | —"
-    decimals = spec.decimals_for(cell.column)
-    scale = 100.0 if cell.unit == "percent" else 1.0
+        return f"— {notes.mark(missing, 'r')}{also} | —"
     mean, std = agg.mean * scale, agg.std * scale
     committed = any(reproduced.is_committed(rec) for rec in matched)
     origin = f" {COMMITTED_MARK}" if committed else ""
-    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{_coverage(query, agg)}){origin}"
+    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{_coverage(query, agg)}){origin}{also}"
     delta = "—" if cell.value is None else f"{mean - cell.value:+.{decimals}f}"
     row.flags |= {m for m, on in ((ON_TEST_MARK, agg.on_test), (LEAKY_MARK, agg.leaky), (COMMITTED_MARK, committed))
                   if on}

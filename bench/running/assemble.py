@@ -103,7 +103,7 @@ def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
                        pretrain_on=pretrain_on.dataset if pretrain_on is not None else None,
                        modalities=plan.modalities if req.modalities else (), data_root=req.data_root,
                        pretrain_data_root=req.pretrain_data_root, allow_incomplete=req.allow_incomplete,
-                       out=req.out)
+                       out=req.out, weights=plan.weights.path if plan.weights is not None else None)
 
 
 def peak_memory_mb() -> float:

@@ -21,7 +21,7 @@ from bench.errors import ConfigError, DataError, ProtocolError
 from bench.files import roots
 from bench.protocols import Protocol, splits
 from bench.records.cells import CellKey
-from bench.running import choices, completeness, provenance, regimes, values
+from bench.running import choices, completeness, kept_weights, provenance, regimes, values
 from bench.running import modalities as modalities_mod
 
 log = logging.getLogger("bench.running.run")
@@ -52,6 +52,10 @@ class RunRequest:
     pretrain_on: str | None = None
     budget: str | None = None
     """``--budget``: paper (None), short or a number of epochs (:mod:`bench.running.budget`)."""
+    weights: Path | None = None
+    """``--weights FILE`` of ``--regime evaluate``: the weights tested (:mod:`bench.running.kept_weights`)."""
+    keep_weights: bool = True
+    """Write each finished cell's selected weights beside its record (``--no-keep-weights``: not)."""
 
 
 @dataclasses.dataclass
@@ -80,6 +84,13 @@ class Plan:
     """How the cells train (:mod:`bench.running.regimes`); set by :func:`make_plan`."""
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     """The overrides that make ``cfg``: the budget's keys, then ``--set``."""
+    weights: kept_weights.WeightsFile | None = None
+    """The weights file a ``--regime evaluate`` plan tests (None: the cells train)."""
+
+    @property
+    def evaluates(self) -> bool:
+        """True when the cells test ``weights`` and train nothing."""
+        return self.weights is not None
 
     @property
     def training(self) -> protocols.Regime:
@@ -112,7 +123,10 @@ def make_plan(request: RunRequest) -> Plan:
                                                                           method_cls.name))
     values.check_run(cfg, method_cls.name, protocol, request.seeds, request.out, request.cache_root)
     _check_compatible(protocol, method_cls)
+    if (request.regime == regimes.EVALUATE) != (request.weights is not None):
+        raise ConfigError("--weights FILE goes with --regime evaluate, and --regime evaluate needs --weights FILE")
     chosen = choices.choose(protocol, method, cfg, request.regime, request.pretrain_on, request.modalities)
+    _check_patience(protocol, method, cfg, chosen.regime.regime)
     modalities = chosen.modalities.modalities
     wanted_folds = values.check_folds(protocol, request.folds)
     seeds = values.unique_seeds(request.seeds) or protocol.seeds
@@ -132,13 +146,15 @@ def make_plan(request: RunRequest) -> Plan:
     task = adapter.task_spec()
     if task.kind != protocol.task:
         raise ProtocolError(f"{protocol.path}: task {protocol.task!r} but dataset {protocol.dataset!r} is {task.kind!r}")
+    weights = None if request.weights is None else kept_weights.resolve(
+        request.weights, method, kept_weights.identity(method_cls.name, request.preset, cfg, modalities, task))
     samples = adapter.samples()
     folds = _select_folds(splits.make_splits(protocol.split, samples, adapter, protocol.split_where), wanted_folds)
     _check_sources(protocol, method_cls, modalities, adapter, samples, folds)
     incomplete = completeness.check(protocol, adapter, samples, folds, request.allow_incomplete)
-    cell_hash = choices.cell_hash(cfg, modalities, chosen.regime)
+    cell_hash = choices.cell_hash(cfg, modalities, chosen.regime, weights.sha256 if weights else None)
     plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds,
-                regime=chosen.regime, overrides=overrides, incomplete=incomplete,
+                regime=chosen.regime, overrides=overrides, incomplete=incomplete, weights=weights,
                 data_fingerprint=provenance.files_fingerprint(
                     [src for s in samples for src in s.sources.values() if isinstance(src, Path)], adapter.root))
     if plan.training.pretrain_on is not None:
@@ -193,6 +209,16 @@ def _check_compatible(protocol: Protocol, method_cls: type[Method]) -> None:
     if protocol.task not in method_cls.tasks:
         raise ConfigError(f"method {method_cls.name!r} handles {', '.join(method_cls.tasks)} tasks, "
                           f"protocol {protocol.name!r} is {protocol.task}")
+
+
+def _check_patience(protocol: Protocol, method: Method, cfg: Any, regime: protocols.Regime) -> None:
+    """A method's own early-stopping patience (``Stage.patience``) needs a protocol that monitors a split."""
+    stages = method.stages(cfg, regime.kind, regime.pretrain)
+    patience = stages[-1].patience if stages else None
+    if patience is not None and protocol.selection.rule == "last_epoch":
+        raise ConfigError(f"method {method.name!r}: its configuration stops early after {patience} epochs without "
+                          f"improvement, but {protocol.path} selects the last epoch (selection.rule: last_epoch); "
+                          "early stopping needs best_val or best_test")
 
 
 def _select_folds(folds: list[Split], wanted: Sequence[str] | None) -> list[Split]:

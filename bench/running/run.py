@@ -9,7 +9,10 @@ A finished cell (its record exists under the same protocol hash) is skipped; a c
 interrupted or crashes leaves no record and runs again next time, resuming from the Lightning
 checkpoint of its last finished epoch (``fold<k>-seed<s>.ckpt`` beside the record, deleted once
 the record is written), with exactly the metrics of an uninterrupted run (see
-:mod:`bench.running.training`).
+:mod:`bench.running.training`). Before its record, a finished cell writes the weights its
+selection rule chose (``fold<k>-seed<s>.safetensors``, :mod:`bench.running.kept_weights`) unless
+``keep_weights`` is off. Under ``--regime evaluate`` nothing trains: the weights file is loaded
+into the freshly built model and the test split is opened once, as for any cell.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from bench.data.cache import Cache, default_cache
 from bench.data.prepare import Prepared, labels_array, prepare
 from bench.errors import ConfigError, DataError, RunError
 from bench.records import store
-from bench.running import assemble, celllock, interrupts, training
+from bench.running import assemble, celllock, interrupts, kept_weights, training
 from bench.running.planning import Plan, RunRequest, make_plan
 
 __all__ = ["CellResult", "Plan", "RunRequest", "checkpoint_path", "execute", "make_plan", "run_cell"]
@@ -120,12 +123,14 @@ def _run_locked(plan: Plan, split: Split, seed: int, path: Path, inputs: _Inputs
             log.warning("%s; moved aside to %s, the cell runs again", store.describe_corrupt(path, corrupt),
                         store.set_aside(path).name)
         prepared, pretrain, prepare_s = inputs.get()
-        record, arrays = run_cell(plan, split, seed, prepared, prepare_s, checkpoint_path(path), pretrain)
+        record, arrays = run_cell(plan, split, seed, prepared, prepare_s, checkpoint_path(path), pretrain,
+                                  store.weights_path(path))
         try:
             store.write(path, record, arrays)
-        except BaseException:  # the record could not be written: no predictions without it either
+        except BaseException:  # the record could not be written: no predictions or weights without it either
             if not path.is_file():
                 store.predictions_path(path).unlink(missing_ok=True)
+                store.weights_path(path).unlink(missing_ok=True)
             raise
         checkpoint_path(path).unlink(missing_ok=True)
         return CellResult(path, store.read(path), skipped=False)
@@ -137,13 +142,15 @@ def checkpoint_path(record: Path) -> Path:
 
 
 def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s: float,
-             checkpoint: Path | None = None,
-             pretrain: Prepared | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Train and evaluate one (fold, seed) cell; returns its record and prediction arrays.
+             checkpoint: Path | None = None, pretrain: Prepared | None = None,
+             weights_file: Path | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train (or, under ``--regime evaluate``, load) and evaluate one (fold, seed) cell; returns its
+    record and prediction arrays.
 
     With ``checkpoint``, the training state is saved there (atomically) at the end of every
     epoch, and a valid checkpoint of this cell found there is resumed from. ``pretrain`` (the
-    inputs of ``regime.pretrain_on``) replaces the training side in the label-free stages.
+    inputs of ``regime.pretrain_on``) replaces the training side in the label-free stages. With
+    ``weights_file`` (and ``keep_weights``), the selected weights are written there.
     """
     if (pretrain is None) != (plan.pretrain_adapter is None):
         raise RunError(f"protocol {plan.protocol.name!r}: the pretraining dataset's inputs must be given "
@@ -152,16 +159,21 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     log.info("%s seed %d: training on %d samples (%d validation), testing on %d", split.name, seed,
              len(split.train), len(split.val), len(split.test))
     position = {sid: i for i, sid in enumerate(prepared.ids)}
-    index = {side: [position[i] for i in getattr(split, side)] for side in ("train", "val", "test")}
+    sides = ("test",) if plan.evaluates else ("train", "val", "test")
+    index = {side: [position[i] for i in getattr(split, side)] if side in sides else [] for side in
+             ("train", "val", "test")}
     by_id = {s.id: s for s in plan.samples}
     labels = labels_array([by_id[i] for i in prepared.ids], plan.task)
     L.seed_everything(seed, workers=True, verbose=False)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
     test = training.TestSplit(prepared, labels, index["test"], split.name)
-    with interrupts.fit_interrupt_named(lambda terminated: _interrupted(plan, split, seed, checkpoint,
-                                                                          terminated)):
-        fitted = training.fit(plan, plan.cell_key(split.name, seed), module, prepared, labels, index, test, pretrain,
-                              checkpoint)
+    if plan.weights is not None:
+        fitted = _load_weights(plan, module)
+    else:
+        with interrupts.fit_interrupt_named(lambda terminated: _interrupted(plan, split, seed, checkpoint,
+                                                                              terminated)):
+            fitted = training.fit(plan, plan.cell_key(split.name, seed), module, prepared, labels, index, test,
+                                  pretrain, checkpoint)
     tic = time.perf_counter()
     outputs, targets = test.predict(module)
     predict_s = time.perf_counter() - tic
@@ -175,8 +187,34 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
                                "train_clips_per_s": round(fitted.clips_seen / fit_s, 1) if fit_s > 0 else None,
                                "peak_memory_mb": assemble.peak_memory_mb(), "resumed": fitted.resumes,
                            }).to_dict()
+    if plan.weights is not None:
+        record["evaluated"] = plan.weights.entry()
+        record["weights"] = {"released": plan.weights.sha256} if plan.weights.kind == "released" else \
+            {**record["weights"], "evaluated": plan.weights.sha256}
+    elif not plan.request.keep_weights:
+        record["trained_weights"] = {"kept": False, "why": "--no-keep-weights"}
+    elif weights_file is not None:
+        record["trained_weights"] = kept_weights.save(module, weights_file, _weights_meta(plan, split, seed, record))
     arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets}
     return record, arrays
+
+
+def _load_weights(plan: Plan, module: Any) -> training.Fitted:
+    """``--regime evaluate``: the weights file into ``module``; what the record says in place of training."""
+    assert plan.weights is not None
+    kept_weights.load_into(module, plan.method, plan.weights)
+    source = dict((plan.weights.meta or {}).get("selection", {}))
+    selection = {"rule": f"evaluate ({plan.weights.kind} weights)", "metric": source.get("metric"),
+                 "on_test": bool(source.get("on_test", False)), "patience": None}
+    return training.Fitted(source.get("epoch"), [], 0.0, 0, 0, False, selection)
+
+
+def _weights_meta(plan: Plan, split: Split, seed: int, record: dict[str, Any]) -> dict[str, Any]:
+    """The kept-weights header: the cell's identity, and where the weights came from."""
+    return {**kept_weights.identity(plan.method.name, plan.request.preset, plan.cfg, plan.modalities, plan.task),
+            "protocol": plan.protocol.name, "fold": split.name, "seed": seed, "config_hash": plan.config_hash,
+            "selection": record["selection"], "pretrained": record["weights"],
+            "stage": plan.method.stages(plan.cfg, plan.training.kind, plan.training.pretrain)[-1].name}
 
 
 def _interrupted(plan: Plan, split: Split, seed: int, checkpoint: Path | None, terminated: bool) -> str:
@@ -193,7 +231,8 @@ def _interrupted(plan: Plan, split: Split, seed: int, checkpoint: Path | None, t
 
 
 def _prepare(plan: Plan) -> Prepared:
-    used = {i for split in plan.folds for side in (split.train, split.val, split.test) for i in side}
+    sides = ("test",) if plan.evaluates else ("train", "val", "test")
+    used = {i for split in plan.folds for side in sides for i in getattr(split, side)}
     samples = [s for s in plan.samples if s.id in used]
     return prepare(samples, _input_specs(plan), _cache(plan), progress=plan.request.progress)
 
