@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import importlib
 import logging
+import math
 import signal
 import sys
 import threading
@@ -42,6 +43,17 @@ def _path(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path; give a file or folder (use . for the current folder)")
     return Path(text)
+
+
+def _finite(text: str) -> float:
+    """A number argument: nan and inf compare false with every value, so they would predict nothing (or all)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -180,7 +192,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="find faces in a raw video with MTCNN: auto = where the model was trained on face "
                               "crops (DFEW's face-frame folders)")
     predict.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    predict.add_argument("--threshold", type=float, default=0.0,
+    predict.add_argument("--threshold", type=_finite, default=0.0,
                          help="multilabel: a label is predicted when its logit exceeds this (default 0)")
     predict.add_argument("--cache-dir", type=_path)
     predict.add_argument("--no-progress", action="store_true")

@@ -149,6 +149,10 @@ ARGPARSE: list[tuple[str, list[str], str]] = [
     ("list unknown", ["list", "models"], r"argument what: invalid choice: 'models'"),
     ("prepare workers not a number", ["prepare", "synthetic", "--check", "--workers", "many"],
      r"argument --workers: invalid int value: 'many'"),
+    ("predict threshold nan", ["predict", "--threshold", "nan", "clip.mp4"],
+     r"argument --threshold: expected a finite number, got 'nan'"),
+    ("predict threshold word", ["predict", "--threshold", "high", "clip.mp4"],
+     r"argument --threshold: expected a number, got 'high'"),
 ]
 
 
