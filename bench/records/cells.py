@@ -133,6 +133,9 @@ class RunRecord:
     evaluated: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     """Regime ``evaluate``: the weights tested (``weights``, ``sha256``, ``kind`` bench|released,
     ``from_record``); empty for a trained cell."""
+    integrity: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """``{predictions_sha256, record_sha256}`` (:mod:`bench.records.integrity`); empty in records written
+    before it existed."""
     schema_version: int = SCHEMA_VERSION
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -143,7 +146,8 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "record") -> RunRecord:
-        """A record read from JSON; another schema version or a missing identity key is a DataError."""
+        """A record read from JSON; another schema version, a missing identity key or an identity or metric
+        value of the wrong type is a DataError."""
         if data.get("schema_version") != SCHEMA_VERSION:
             raise DataError(f"{where}: not a bench run record of schema version {SCHEMA_VERSION}")
         missing = [k for k in _REQUIRED if k not in data]
@@ -151,6 +155,7 @@ class RunRecord:
                     if isinstance(data.get(part), Mapping) for k in keys if k not in data[part]]
         if missing:
             raise DataError(f"{where}: run record without {', '.join(missing)}")
+        _check_types(data, where)
         protocol, selection = data["protocol"], data["selection"]
         values = {name: data[name] for name in _PLAIN if name in data}
         values.update(
@@ -183,12 +188,31 @@ class RunRecord:
 _ORDER = ("method", "protocol", "fold", "seed", "preset", "overrides", "budget", "task", "config", "config_hash",
           "modalities", "regime", "regime_source", "data", "weights", "selection", "metrics", "primary", "per_class", "confusion", "label_names", "history",
           "timings", "environment", "code", "command", "started", "finished", "predictions", "trained_weights",
-          "evaluated")
+          "evaluated", "integrity")
 _KNOWN = frozenset(_ORDER) | {"schema_version"}
 _OPTIONAL = frozenset({"budget", "task", "regime_source", "predictions"})  # left out of to_dict() when None
-_EMPTY_LEFT_OUT = frozenset({"trained_weights", "evaluated"})  # left out of to_dict() when empty
+_EMPTY_LEFT_OUT = frozenset({"trained_weights", "evaluated", "integrity"})  # left out of to_dict() when empty
 _REQUIRED = ("method", "protocol", "fold", "seed", "preset", "config_hash", "selection", "metrics")
 _PLAIN = tuple(n for n in _ORDER if n not in ("protocol", "selection", "modalities", "label_names"))
+_TEXT = ("method", "fold", "preset", "config_hash")
+
+
+def _check_types(data: Mapping[str, Any], where: str) -> None:
+    """A DataError naming the first identity or metric key whose value has the wrong type."""
+    for name in _TEXT:
+        if not isinstance(data[name], str) or not data[name]:
+            raise DataError(f"{where}: run record's {name} is {data[name]!r}, expected a non-empty string")
+    if isinstance(data["seed"], bool) or not isinstance(data["seed"], int):
+        raise DataError(f"{where}: run record's seed is {data['seed']!r}, expected an integer")
+    for part in ("protocol", "selection"):
+        if not isinstance(data[part], Mapping):
+            raise DataError(f"{where}: run record's {part} is {data[part]!r}, expected a mapping")
+    metrics = data["metrics"]
+    if not isinstance(metrics, Mapping):
+        raise DataError(f"{where}: run record's metrics is {metrics!r}, expected a mapping of name to number")
+    for name, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DataError(f"{where}: run record's metrics.{name} is {value!r}, expected a number")
 
 
 def run_command(method: str, protocol: str, *, folds: Sequence[str | int] = (), seeds: Sequence[int] = (),

@@ -39,7 +39,7 @@ from typing import Any
 
 from bench.errors import BenchError, DataError, PluginError
 from bench.records import cells, store
-from bench.reporting import reported, reproduced, rescore
+from bench.reporting import reported, reproduced, rescore, verify
 from bench.reporting.reported import Cell, Database, TableSpec
 
 ON_TEST_MARK = "†"
@@ -51,9 +51,14 @@ DEFAULT_OUT = Path("results")
 
 def table_command(args: argparse.Namespace) -> int:
     """``bench table PAPER:TABLE [--format markdown|latex|csv] [--out STORE]``."""
-    print(render(reported.load_all(), args.table_id, Path(args.out), args.format))
-    for path, why in store.corrupt_records(Path(args.out)):
+    scan = verify.scan(Path(args.out))
+    committed = reproduced.scan()
+    print(render(reported.load_all(), args.table_id, Path(args.out), args.format, scan.found, committed.found))
+    corrupt = scan.corrupt + committed.corrupt
+    for path, why in corrupt:
         print(store.describe_corrupt(path, why), file=sys.stderr)
+    if corrupt:
+        print(verify.counted(corrupt), file=sys.stderr)
     return 0
 
 
@@ -227,11 +232,13 @@ _LEGEND = {ON_TEST_MARK: f"{ON_TEST_MARK} a reproduction of this row selected it
                            "bench weights file or a released checkpoint); never averaged with the trained cells"}
 
 
-def build(db: Database, table_id: str, out: Path) -> Rendered:
-    """Assemble ``paper:table`` from the database and the results store under ``out``."""
+def build(db: Database, table_id: str, out: Path, local: Sequence[verify.Found] | None = None,
+          committed: Sequence[verify.Found] | None = None) -> Rendered:
+    """Assemble ``paper:table`` from the database and the results store under ``out``: its records that prove
+    themselves (``local``; and ``committed``, those of ``results/reproduced/``: scanned here when not given)."""
     spec, table = db.table(table_id)
     _refuse_mixed_columns(spec, table)
-    found = reproduced.with_committed(store.iter_records(out))
+    found = reproduced.with_committed(verify.scan(out).found if local is None else local, committed)
     records = [rec for _, rec in found]
     paths = {id(rec): path for path, rec in found}
     notes = _Notes()
@@ -480,8 +487,10 @@ def to_csv(table: Rendered) -> str:
 FORMATS = {"markdown": to_markdown, "latex": to_latex, "csv": to_csv}
 
 
-def render(db: Database, table_id: str, out: Path, fmt: str = "markdown") -> str:
-    """``paper:table`` rendered in ``fmt`` (markdown, latex or csv) against the store under ``out``."""
+def render(db: Database, table_id: str, out: Path, fmt: str = "markdown",
+           local: Sequence[verify.Found] | None = None, committed: Sequence[verify.Found] | None = None) -> str:
+    """``paper:table`` rendered in ``fmt`` (markdown, latex or csv) against the store under ``out`` (as
+    :func:`build`)."""
     if fmt not in FORMATS:
         raise BenchError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    return FORMATS[fmt](build(db, table_id, out))
+    return FORMATS[fmt](build(db, table_id, out, local, committed))

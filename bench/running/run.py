@@ -30,9 +30,10 @@ import numpy as np
 from bench import metrics
 from bench.api import Split
 from bench.data.cache import Cache, default_cache
-from bench.data.prepare import Prepared, labels_array, prepare
+from bench.data.prepare import Prepared, prepare
 from bench.errors import ConfigError, DataError, RunError
 from bench.records import store
+from bench.reporting import verify
 from bench.running import assemble, celllock, interrupts, kept_weights, training
 from bench.running.planning import Plan, RunRequest, make_plan
 
@@ -55,7 +56,8 @@ def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> 
 
     A cell runs holding its lock (:mod:`bench.running.celllock`): another process training it makes
     this one stop with :class:`~bench.running.celllock.CellBusy`; one that finished it meanwhile makes
-    it a skip. A corrupt record of the cell is moved aside (``*.corrupt``) before it runs.
+    it a skip. A corrupt record of the cell (:mod:`bench.reporting.verify`: unreadable, tampered, its numbers
+    not its predictions') is moved aside with its predictions (``*.corrupt``) before it runs.
     """
     results: list[CellResult] = []
     inputs = _Inputs(plan)
@@ -79,7 +81,7 @@ def _reusable(plan: Plan, path: Path, locked: bool) -> dict[str, Any] | None:
     or resized) is never reused: the run refuses, or with ``rerun_changed`` moves the record
     aside as ``*.changed`` (once it holds the cell's lock: ``locked``) and runs the cell again.
     """
-    done = store.finished(path, plan.protocol.hash)
+    done = verify.finished(path, plan.protocol.hash)
     if done is None:
         return None
     was = done.get("data", {}).get("root_fingerprint")
@@ -118,7 +120,7 @@ def _run_locked(plan: Plan, split: Split, seed: int, path: Path, inputs: _Inputs
         done = _reusable(plan, path, locked=True)  # finished by another process meanwhile?
         if done is not None:
             return CellResult(path, done, skipped=True)
-        corrupt = store.problem(path)
+        corrupt = verify.problem(path)
         if corrupt is not None:
             log.warning("%s; moved aside to %s, the cell runs again", store.describe_corrupt(path, corrupt),
                         store.set_aside(path).name)
@@ -163,10 +165,11 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     index = {side: [position[i] for i in getattr(split, side)] if side in sides else [] for side in
              ("train", "val", "test")}
     by_id = {s.id: s for s in plan.samples}
-    labels = labels_array([by_id[i] for i in prepared.ids], plan.task)
+    trained = {side: getattr(split, side) if side in sides else () for side in ("train", "val")}
+    labels = training.CellLabels.of(by_id, trained["train"], trained["val"], plan.task)  # no test label: see training
     L.seed_everything(seed, workers=True, verbose=False)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
-    test = training.TestSplit(prepared, labels, index["test"], split.name)
+    test = training.TestSplit(prepared, index["test"], split.name, [by_id[i] for i in split.test], plan.task)
     if plan.weights is not None:
         fitted = _load_weights(plan, module)
     else:
@@ -177,8 +180,8 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     tic = time.perf_counter()
     outputs, targets = test.predict(module)
     predict_s = time.perf_counter() - tic
-    scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets,
-                             groups=[by_id[i].group_key for i in split.test])
+    groups = [by_id[i].group_key for i in split.test]
+    scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets, groups=groups)
     fit_s = fitted.fit_s
     record = assemble.build(plan, split, seed, prepared, pretrain, started, scores, outputs, targets, fitted, module,
                            timings={
@@ -195,7 +198,8 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
         record["trained_weights"] = {"kept": False, "why": "--no-keep-weights"}
     elif weights_file is not None:
         record["trained_weights"] = kept_weights.save(module, weights_file, _weights_meta(plan, split, seed, record))
-    arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets}
+    # the groups let per-video metrics be recomputed from the predictions (bench.reporting.verify)
+    arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets, "groups": np.asarray(groups)}
     return record, arrays
 
 
