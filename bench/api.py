@@ -174,7 +174,10 @@ class DatasetAdapter(abc.ABC):
         samples = self.samples()
         for sample in samples:
             for modality, source in sample.sources.items():
-                if isinstance(source, Path) and (not source.is_file() or source.stat().st_size == 0):
+                if isinstance(source, Path) and source.is_symlink() and not source.exists():
+                    problems.append(f"{source}: {modality} file of sample {sample.id} is a symbolic link that leads "
+                                    "nowhere or loops back to itself")
+                elif isinstance(source, Path) and (not source.is_file() or source.stat().st_size == 0):
                     problems.append(f"{source}: missing or empty {modality} file of sample {sample.id}")
         return CheckReport(self.name, self.root, {"samples": len(samples)}, tuple(problems))
 

@@ -2,14 +2,17 @@
 
 The CLI prints ``str(error)`` without a traceback and exits with ``error.exit_code``:
 2 for usage, configuration, protocol, plugin, data and leakage errors (the input is wrong),
-1 for work that failed while running (:class:`RunError`). Ctrl-C is :class:`Interrupted`
-(a KeyboardInterrupt, so that nothing catches it as an error on the way up): exit 130.
+1 for work that failed while running (:class:`RunError`). Ctrl-C and SIGTERM stop a run alike:
+as a KeyboardInterrupt (so that nothing catches them as errors on the way up), :class:`Terminated`
+for SIGTERM, which the ``bench`` process raises through :func:`raise_terminated`; a cell's training
+turns either into :class:`Interrupted`. Exit 130 for Ctrl-C, 143 for SIGTERM (128 + the signal).
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any, NoReturn
 
 
 class BenchError(Exception):
@@ -58,8 +61,24 @@ class RunError(BenchError):
     exit_code = 1
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``timeout``, ``kill`` and SLURM send) arrived in the ``bench`` process."""
+
+    exit_code = 143
+
+
+def raise_terminated(signum: int, frame: Any) -> NoReturn:
+    """The ``bench`` process's SIGTERM handler: stop like Ctrl-C does, with :class:`Terminated`."""
+    raise Terminated
+
+
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a cell's training; ``str()`` is the one line saying which, where, and how to resume."""
+    """Ctrl-C or SIGTERM stopped a cell's training; ``str()`` is the one line saying which, where, and how
+    to resume; ``exit_code`` is 130 (Ctrl-C) or 143 (SIGTERM)."""
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def did_you_mean(name: str, options: Iterable[str]) -> str:

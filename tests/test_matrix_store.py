@@ -101,7 +101,7 @@ def test_bench_plot_draws_the_heatmap_and_confusions(tmp_path: Path, capsys: pyt
     printed = capsys.readouterr().out
     assert "| late_fusion | 83.33 ± 0.00 (n=1) |" in printed
     assert "| late_fusion (tiny) | 83.33 ± 0.00 (n=1) |" in printed
-    heatmap = tmp_path / plot_command.HEATMAP_NAME
+    heatmap = tmp_path / plot_command.HEATMAP_PATH
     assert heatmap.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(list(tmp_path.glob("runs/**/*.confusion.png"))) == 2
 

@@ -86,6 +86,11 @@ def _require_file(path: Path, expected: str) -> None:
         raise DataError(f"{path}: no such file (expected {expected})")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty (0 bytes; expected {expected})")
+    try:  # the decoders' own message for a file they may not open is "System error."
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror or error}; expected {expected})") from None
 
 
 def read_video(path: Path) -> VideoClip:

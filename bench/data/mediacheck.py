@@ -19,11 +19,11 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import struct
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from bench.api import Sample
+from bench.data.progress import Progress
 
 FRAME_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png")
 SOUNDFILE_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".opus")
@@ -54,17 +54,15 @@ def decode_all(samples: Sequence[Sample], workers: int, progress: bool = False) 
     else:
         pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers)
         results = pool.map(_check_task, tasks, chunksize=max(1, min(32, len(tasks) // (4 * workers) or 1)))
+    counter = Progress("decode media", len(tasks), enabled=progress)
     try:
-        for done, found in enumerate(results, 1):
+        for found in results:
             problems += found
-            if progress:
-                print(f"\rdecode media: {done}/{len(tasks)} files, {len(problems)} problem(s)", end="",
-                      file=sys.stderr, flush=True)
+            counter.step(f"{len(problems)} problem(s)")
     finally:
+        counter.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-        if progress:
-            print(file=sys.stderr)
     return len(tasks), problems
 
 
@@ -78,8 +76,15 @@ def file_problems(modality: str, path: Path) -> list[tuple[Path, str]]:
     """(file, what is wrong) for ``path`` serving ``modality``; empty when it decodes whole."""
     if path.is_dir():
         return _frame_folder(path)
+    if path.is_symlink() and not path.exists():
+        return [(path, "is a symbolic link that leads nowhere or loops back to itself")]
     if not path.is_file():
         return [(path, "is missing")]
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        return [(path, f"cannot be read ({error.strerror or error})")]
     if path.stat().st_size == 0:
         return [(path, "is empty (0 bytes)")]
     suffix = path.suffix.lower()

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -42,6 +41,7 @@ from bench.api import Sample, TaskSpec, TransformSpec
 from bench.config import stable_hash
 from bench.data.cache import Cache, MappedArray, source_identity
 from bench.data.catalog import get_transform
+from bench.data.progress import Progress
 from bench.data.transforms import Output, Transform
 from bench.errors import ConfigError, DataError
 
@@ -127,7 +127,7 @@ def prepare(
 
     A sample without a source for a requested modality is a DataError naming both, raised
     before any work; a spec whose transform serves another modality is a ConfigError. With
-    ``progress``, a counter per modality is written to stderr. ``in_memory`` loads the
+    ``progress``, a progress bar per modality is written to stderr (:mod:`bench.data.progress`). ``in_memory`` loads the
     outputs of variable-length transforms into RAM instead of memory-mapping them.
     """
     if not samples:
@@ -155,7 +155,8 @@ def prepare(
         mapped = transform.variable_length and not in_memory
         outputs: list[Any] = []
         counts: collections.Counter[str] = collections.Counter()
-        for done, sample in enumerate(samples, 1):
+        counter = Progress(f"prepare {modality}", len(samples), enabled=progress)
+        for sample in samples:
             source = sample.sources[modality]
             parts = {"transform": identity, "source": source_identity(source)}
             entry, hit = cache.entry(parts, _build(transform, source), mapped=mapped)
@@ -171,10 +172,8 @@ def prepare(
                     f"the first sample's is {outputs[0].dtype}{list(outputs[0].shape)}"
                 )
             outputs.append(entry.mapped if mapped else array)
-            if progress:
-                print(f"\rprepare {modality}: {done}/{len(samples)}", end="", file=sys.stderr, flush=True)
-        if progress:
-            print(file=sys.stderr)
+            counter.step()
+        counter.close()
         if mapped:
             arrays[modality] = LazyArrays(outputs)
         elif transform.variable_length:

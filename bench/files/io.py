@@ -3,13 +3,15 @@
 Every writer puts its bytes in a temporary file in the destination folder, flushes it to
 disk and renames it over the destination (``os.replace`` is atomic on POSIX within one
 filesystem), so a crash, Ctrl-C or a second SLURM task writing the same path at the same
-time never leaves a half-written file behind. :func:`sha256_file` is the digest of a file
-written or read (weights files, checkpoints).
+time never leaves a half-written file behind. A write the file system refuses (a full disk,
+a read-only folder) is one :class:`~bench.errors.RunError` line naming the file and the reason.
+:func:`sha256_file` is the digest of a file written or read (weights files, checkpoints).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -23,7 +25,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from bench.errors import DataError
+from bench.errors import BenchError, DataError, RunError
 
 
 def new_file_mode() -> int:
@@ -38,11 +40,21 @@ def new_file_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path) -> Iterator[BinaryIO]:
-    """Open a temporary file beside ``path`` for binary writing; rename it to ``path`` on success."""
+def atomic_open(path: Path, what: str = "the file") -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path`` for binary writing; rename it to ``path`` on success.
+
+    A file-system fault (a full disk, a read-only or unwritable folder) is a
+    :class:`~bench.errors.RunError` of one line naming ``path``, ``what`` it is and the system's
+    reason; also when it reaches the caller's writer first (torch's zip writer reports a full disk
+    as ``RuntimeError: ... unexpected pos``, with the OSError as its context). The temporary file
+    is removed: nothing is half-written.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise write_failed(path, what, error) from None
     os.fchmod(fd, new_file_mode())
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -50,10 +62,32 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        cause = os_error_of(error)
+        if cause is not None and not isinstance(error, BenchError):
+            raise write_failed(path, what, cause) from None
         raise
+
+
+def os_error_of(error: BaseException) -> OSError | None:
+    """The OSError that ``error`` is, or that it was raised while handling (its cause or context)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def write_failed(path: Path, what: str, error: OSError) -> RunError:
+    """The one-line error of a write the file system refused."""
+    reason = error.strerror or str(error)
+    code = f", {errno.errorcode[error.errno]}" if error.errno in errno.errorcode else ""
+    return RunError(f"{path}: cannot write {what} ({reason}{code}); nothing was half-written")
 
 
 @contextlib.contextmanager

@@ -23,13 +23,14 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bench import config, protocols, registry
-from bench.errors import BenchError, ConfigError
+from bench import config, metrics, protocols, registry
+from bench.errors import BenchError, ConfigError, PluginError, unknown
 from bench.files import io
 from bench.launch import executors
 from bench.launch.grid import Cell, Grid
 from bench.reporting import matrix_table
-from bench.running import compat, regimes, run
+from bench.protocols import splits
+from bench.running import budget, compat, regimes, run, values
 
 PNG_NAME = "matrix.png"
 
@@ -143,14 +144,56 @@ def result_grid(request: Request, found: list[compat.Pair], failed: dict[tuple[s
                                                               for (m, p), e in entries.items()})
 
 
+def checked_request(args: argparse.Namespace) -> Request:
+    """``bench matrix``'s arguments as a Request, every name and value checked before any data is read.
+
+    A name no method, dataset or metric has, a preset no method has, a fold no protocol makes, a
+    bad budget or seed is a one-line error (with the closest valid name); each is then used once.
+    """
+    methods = tuple(dict.fromkeys(args.methods or registry.methods.names()))
+    for name in methods:
+        if name not in registry.methods.names():
+            raise PluginError(unknown("method", name, registry.methods.names()) + " (--methods)")
+    for name in args.datasets or ():
+        if name not in registry.datasets.names():
+            raise PluginError(unknown("dataset", name, registry.datasets.names()) + " (--datasets)")
+    if args.metric:
+        metrics.get(args.metric)
+    presets = {preset for name in methods for preset in _presets(name)}
+    if args.preset not in presets:
+        raise ConfigError(unknown("preset", args.preset, presets) + f" (of methods {', '.join(methods)})")
+    budget.parse(args.budget)
+    values.check_seeds(args.seed or (), "--seed")
+    values.check_output_dir(args.out, "--out")
+    names = protocol_names(args.protocols, args.datasets)
+    folds = None
+    if args.fold and args.fold != ["all"]:
+        made = {fold for name in names for fold in _fold_names(name)}
+        for fold in args.fold:
+            if (f"fold{int(fold)}" if fold.isdigit() else fold) not in made:
+                raise ConfigError(f"--fold {fold}: none of the protocols makes it; they have {', '.join(sorted(made))}")
+        folds = tuple(dict.fromkeys(args.fold))  # as given (the matrix's name hashes them); plans use each once
+    return Request(methods=methods, protocols=names, preset=args.preset, overrides=config.parse_overrides(args.set),
+                   budget=args.budget, regime=args.regime, folds=folds, seeds=values.unique_seeds(args.seed),
+                   out=Path(args.out))
+
+
+def _presets(method: str) -> list[str]:
+    try:
+        return list(registry.methods.get(method).presets)
+    except PluginError:  # a plugin that fails to load: its pair says why
+        return []
+
+
+def _fold_names(protocol: str) -> list[str]:
+    loaded = protocols.load(protocol)
+    return splits.fold_names(loaded.split, loaded.split_where)
+
+
 def matrix_command(args: argparse.Namespace) -> int:
     """``bench matrix``: compatibility, then the grid through the launcher, then the table and heat-map."""
-    request = Request(
-        methods=tuple(args.methods or registry.methods.names()),
-        protocols=protocol_names(args.protocols, args.datasets), preset=args.preset,
-        overrides=config.parse_overrides(args.set), budget=args.budget, regime=args.regime,
-        folds=None if not args.fold or args.fold == ["all"] else tuple(args.fold),
-        seeds=tuple(args.seed) if args.seed else None, out=Path(args.out))
+    request = checked_request(args)
+    profile = executors.load_profile(args.profile or "default")
     found = pairs(request)
     cells, failed = expand(request, found)
     print(compatibility_table(found, failed))
@@ -158,7 +201,6 @@ def matrix_command(args: argparse.Namespace) -> int:
     grid = Grid(path=Path(request.name()), name=request.name(), methods=request.methods,
                 protocols=request.protocols, folds=request.folds, seeds=request.seeds, preset=request.preset,
                 overrides=(request.overrides,), modalities=None, profile=None)
-    profile = executors.load_profile(args.profile or "default")
     entries = executors.read_index(request.out, grid)
     statuses = executors.statuses_of(cells, entries)
     todo = [c for c in cells if statuses[c.key].state in ("failed", "missing")]

@@ -290,6 +290,18 @@ def make_splits(cfg: Mapping[str, Any], samples: Sequence[Sample], adapter: Data
         raise type(exc)(f"{where}: {exc}") from None
 
 
+def fold_names(cfg: Mapping[str, Any], where: str | None = None) -> list[str]:
+    """The names of the folds a ``split:`` mapping makes, known without the data (for ``--fold``)."""
+    plan = _parse(cfg, where or "split config")
+    if plan.scheme == "official":
+        return ["official"]
+    if plan.scheme in ("subject_holdout", "stratified_holdout"):
+        return ["holdout"]
+    count = len(plan.params["folds"]) if plan.scheme == "subject_kfold" and "folds" in plan.params else \
+        plan.params["k"] if "k" in plan.params else plan.params["folds"]
+    return [f"fold{i}" for i in range(1, count + 1)]
+
+
 def _make(plan: _Plan, samples: Sequence[Sample], adapter: DatasetAdapter) -> list[Split]:
     samples_by_id: dict[str, Sample] = {}
     for sample in samples:

@@ -69,6 +69,8 @@ class Finding:
     got: float | None = None
     tolerance: float | None = None
     detail: str = ""
+    command: str = ""
+    """For a missing finding: the ``bench run`` command that makes its records."""
 
     @property
     def failed(self) -> bool:
@@ -160,8 +162,11 @@ def report(findings: Sequence[Finding], store_root: Path, corrupt: Sequence[tupl
     count = {status: sum(1 for f in findings if f.status == status)
              for status in ("regression", "missing", "gap", "ok", "unverifiable")}
     gaps = f", {count['gap']} known gap(s) of results/reproduced/" if count["gap"] else ""
+    commands = list(dict.fromkeys(f.command for f in findings if f.status == "missing" and f.command))
+    make = "" if not commands else f"; make the missing records with: {commands[0]}" + \
+        (f" (and the {len(commands) - 1} other command(s) of the MISS lines)" if len(commands) > 1 else "")
     lines.append(f"{count['regression']} regression(s), {count['ok']} within tolerance{gaps}, {count['unverifiable']} "
-                 f"unverifiable, {count['missing']} with records missing, {len(corrupt)} corrupt record(s)")
+                 f"unverifiable, {count['missing']} with records missing, {len(corrupt)} corrupt record(s){make}")
     return "\n".join(lines)
 
 
@@ -235,10 +240,11 @@ def check_expected(golden: ExpectedFile, records: Sequence[Mapping[str, Any]], s
         for name, want in cell.metrics.items():
             agg = tables.aggregate(matched, name)
             if agg is None or agg.n < want.n:
+                command = tables.run_command(cell.query, store_root)
                 findings.append(Finding(
                     golden.name, label, name, "missing", want.mean,
-                    detail=f"{0 if agg is None else agg.n} of {want.n} records in the store; produce them with "
-                           f"{tables.run_command(cell.query, store_root)}"))
+                    detail=f"{0 if agg is None else agg.n} of {want.n} records in the store; produce them with {command}",
+                    command=command))
                 continue
             tol = tolerance(want.std, want.n, golden.k, rounding)
             status = "regression" if abs(agg.mean - want.mean) > tol else "ok"

@@ -1,8 +1,11 @@
 """``bench plot``: the figures of a results store, drawn from its records alone.
 
 * per record and per configuration folder, the confusion matrices of :mod:`bench.reporting.confusion_figures`;
-* ``<STORE>/matrix.png``: the heat-map of every method × protocol in the store (the
+* ``<STORE>/plots/matrix.png``: the heat-map of every method × protocol in the store (the
   protocol's primary metric, or ``--metric``), as :mod:`bench.reporting.matrix_table` draws it.
+
+``--metric``, ``--method`` and ``--protocol`` must name a registered metric and methods and
+protocols that have records in the store (a misspelt filter is an error, not an empty plot).
 
 A method run under one protocol with several configurations shows the configuration folder
 with the most records (the newest on a tie); a preset other than ``paper`` is its own row,
@@ -14,16 +17,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.errors import DataError
+from bench import metrics
+from bench.errors import DataError, did_you_mean
 from bench.files import io
 from bench.records import store
 from bench.reporting import confusion_figures, matrix_table, scored, verify
 
-HEATMAP_NAME = "matrix.png"
+HEATMAP_PATH = Path("plots", "matrix.png")
+"""Where in the store the heat-map goes (``results/plots/`` is git-ignored)."""
 
 
 def store_entries(root: Path, methods: Sequence[str] | None = None, protocols: Sequence[str] | None = None,
@@ -53,7 +58,10 @@ def store_entries(root: Path, methods: Sequence[str] | None = None, protocols: S
 def plot_command(args: argparse.Namespace) -> int:
     """``bench plot [--out STORE] [--metric ID] [--method M ...] [--protocol P ...]``."""
     root = Path(args.out)
+    if args.metric:
+        metrics.get(args.metric)
     scan = verify.scan(root)
+    _check_filters(root, args.method, args.protocol, [record for _, record in scan.found])
     for path, why in scan.corrupt:
         print(store.describe_corrupt(path, why), file=sys.stderr)
     rows, columns, entries = store_entries(root, args.method, args.protocol, scan.found)
@@ -64,7 +72,7 @@ def plot_command(args: argparse.Namespace) -> int:
     written = confusion_figures.plot_store(scan.found) if not (args.method or args.protocol) else [
         p for _, entry in entries.items() for p in _confusions(entry)]
     grid = matrix_table.build(rows, columns, entries)
-    heatmap = root / HEATMAP_NAME
+    heatmap = root / HEATMAP_PATH
     io.write_bytes(heatmap, matrix_table.png(grid, f"{root}: method × protocol"))
     print(matrix_table.render(grid, "markdown"))
     print()
@@ -73,6 +81,22 @@ def plot_command(args: argparse.Namespace) -> int:
     if scan.corrupt:
         print(verify.counted(scan.corrupt), file=sys.stderr)
     return 0
+
+
+def _check_filters(root: Path, methods: Sequence[str] | None, protocols: Sequence[str] | None,
+                   records: Sequence[Mapping[str, Any]]) -> None:
+    """Each ``--method`` and ``--protocol`` names verified records in the store; else one line with the closest
+    name."""
+    if not methods and not protocols:
+        return
+    there_by_flag = {"--method": {str(r.get("method")) for r in records},
+                     "--protocol": {str((r.get("protocol") or {}).get("name")) for r in records}}
+    for flag, asked in (("--method", methods), ("--protocol", protocols)):
+        there = there_by_flag[flag]
+        for name in asked or ():
+            if name not in there:
+                raise DataError(f"{flag} {name}: no records of it in {root}{did_you_mean(name, there)}; "
+                                f"records there: {', '.join(sorted(there)) or 'none'}")
 
 
 def _confusions(entry: matrix_table.Entry) -> list[Path]:

@@ -72,7 +72,7 @@ def rescore(root: Path, names: Sequence[str], found: Sequence[verify.Found] | No
     rewritten atomically, their ``integrity`` block sealed for the new content.
     """
     for name in names:
-        metrics.get(name)  # unknown names fail before any record is touched
+        metrics.get(name)  # unknown names fail before any record is touched (also when called from code)
     changed = []
     for record_file, record in (verify.scan(root).found if found is None else found):
         wanted = [n for n in names if n not in record["metrics"] and applies(n, record, record_file)]
@@ -94,6 +94,8 @@ def rescore_command(args: argparse.Namespace) -> int:
     """``bench rescore [--out STORE] --metric ID [--metric ID ...]``."""
     for name in args.metric:
         metrics.get(name)
+    if not (Path(args.out) / "runs").is_dir():
+        raise DataError(f"--out {args.out}: no results store there (no runs/ folder); give the --out the runs wrote to")
     scan = verify.scan(Path(args.out))
     for path, why in scan.corrupt:
         print(store.describe_corrupt(path, why), file=sys.stderr)

@@ -34,8 +34,12 @@ def lock_path(record: Path) -> Path:
 def hold(record: Path, cell: str) -> Iterator[None]:
     """Hold the cell's lock for the block; CellBusy (one line naming the holder) when another process has it."""
     path = lock_path(record)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = _acquire(path, cell)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _acquire(path, cell)
+    except OSError as error:  # a read-only or unwritable store: found before any training
+        raise RunError(f"{path}: cannot create the lock of {cell} ({error.strerror or error}); the cell's folder "
+                       f"must be writable for its record; nothing was trained") from None
     try:
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),

@@ -21,7 +21,8 @@ def run_command(args: argparse.Namespace) -> None:
 
     overrides = config.parse_overrides(args.set)
     # bad values fail here, before torch and Lightning are imported and before any data is read
-    values.preflight(args.method, args.preset, overrides, args.protocol, args.seed, args.out, args.cache_dir)
+    values.preflight(args.method, args.preset, overrides, args.protocol, args.seed, args.out, args.cache_dir,
+                     args.fold, args.budget)
     from bench.reporting import summary
     from bench.running import run
 

@@ -128,6 +128,13 @@ def make_plan(request: RunRequest) -> Plan:
     chosen = choices.choose(protocol, method, cfg, request.regime, request.pretrain_on, request.modalities)
     _check_patience(protocol, method, cfg, chosen.regime.regime)
     modalities = chosen.modalities.modalities
+    wanted_folds = values.check_folds(protocol, request.folds)
+    seeds = values.unique_seeds(request.seeds) or protocol.seeds
+    cfg, overrides = choices.apply_budget(method, cfg, request.preset, request.overrides, request.budget)
+    values.check_config(cfg, method_cls.name)  # the budget's epochs too
+    if request.pretrain_data_root is not None and chosen.regime.regime.pretrain_on is None:
+        raise ConfigError(f"--pretrain-data-root {request.pretrain_data_root}: protocol {protocol.name!r} "
+                          "pretrains on no other dataset (regime.pretrain_on), so it would be unused")
     adapter = roots.open_adapter(protocol.dataset, request.data_root, protocol.dataset_options,
                                  needed_by=f"protocol {protocol.name!r}")
     adapter_cls = type(adapter)
@@ -135,19 +142,16 @@ def make_plan(request: RunRequest) -> Plan:
     if missing:
         raise ProtocolError(f"{protocol.path}: dataset {protocol.dataset!r} has no {', '.join(missing)} modality, "
                             f"which method {method_cls.name!r} was asked to use; {_fitting(method_cls)}")
-    log.info("%s", chosen.modalities.line(protocol.name, protocol.modalities, method_cls.name, method_cls.modalities))
+    _say_once(chosen.modalities.line(protocol.name, protocol.modalities, method_cls.name, method_cls.modalities))
     task = adapter.task_spec()
     if task.kind != protocol.task:
         raise ProtocolError(f"{protocol.path}: task {protocol.task!r} but dataset {protocol.dataset!r} is {task.kind!r}")
-    cfg, overrides = choices.apply_budget(method, cfg, request.preset, request.overrides, request.budget)
-    values.check_config(cfg, method_cls.name)  # the budget's epochs too
     weights = None if request.weights is None else kept_weights.resolve(
         request.weights, method, kept_weights.identity(method_cls.name, request.preset, cfg, modalities, task))
     samples = adapter.samples()
-    folds = _select_folds(splits.make_splits(protocol.split, samples, adapter, protocol.split_where), request.folds)
+    folds = _select_folds(splits.make_splits(protocol.split, samples, adapter, protocol.split_where), wanted_folds)
     _check_sources(protocol, method_cls, modalities, adapter, samples, folds)
     incomplete = completeness.check(protocol, adapter, samples, folds, request.allow_incomplete)
-    seeds = tuple(request.seeds) if request.seeds else protocol.seeds
     cell_hash = choices.cell_hash(cfg, modalities, chosen.regime, weights.sha256 if weights else None)
     plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds,
                 regime=chosen.regime, overrides=overrides, incomplete=incomplete, weights=weights,
@@ -218,13 +222,21 @@ def _check_patience(protocol: Protocol, method: Method, cfg: Any, regime: protoc
 
 
 def _select_folds(folds: list[Split], wanted: Sequence[str] | None) -> list[Split]:
+    """The folds named (already checked and each once: :func:`bench.running.values.check_folds`)."""
     if not wanted:
         return folds
     by_name = {f.name: f for f in folds}
-    chosen = []
-    for item in wanted:
-        name = f"fold{item}" if str(item).isdigit() else str(item)
-        if name not in by_name:
-            raise ConfigError(f"--fold {item}: this protocol has folds {', '.join(by_name)}")
-        chosen.append(by_name[name])
-    return chosen
+    missing = [name for name in wanted if name not in by_name]
+    if missing:  # a split that made other folds than its scheme promises
+        raise ConfigError(f"--fold {missing[0]}: this protocol has folds {', '.join(by_name)}")
+    return [by_name[name] for name in wanted]
+
+
+_SAID: set[str] = set()
+"""Lines already logged by this process: a matrix or grid plans the same pair more than once."""
+
+
+def _say_once(line: str) -> None:
+    if line not in _SAID:
+        _SAID.add(line)
+        log.info("%s", line)

@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
 from tabulate import tabulate
 
@@ -30,6 +31,8 @@ from bench.errors import ConfigError, DataError
 from bench.files import roots
 from bench.running import values
 
+MAX_WORKERS = 256
+"""The most decoding processes ``--workers`` may start."""
 _SHOWN = 50  # problems printed in full; the rest are counted
 
 
@@ -85,12 +88,18 @@ def render_report(report: CheckReport, expected: dict[str, int], summary: str = 
     return "\n".join(lines)
 
 
-def _prepare_inputs(adapter: DatasetAdapter, args: argparse.Namespace) -> None:
+def _method_config(args: argparse.Namespace) -> tuple[type[Any], Any]:
+    """``--method``'s class and its configuration (``--preset``, ``--set``), checked."""
     method_cls = registry.methods.get(args.method)
-    method = method_cls()
     cfg = config.resolve(method_cls.Config, method_cls.presets, args.preset, config.parse_overrides(args.set),
                          method_cls.name)
     values.check_config(cfg, method_cls.name)
+    return method_cls, cfg
+
+
+def _prepare_inputs(adapter: DatasetAdapter, args: argparse.Namespace) -> None:
+    method_cls, cfg = _method_config(args)
+    method = method_cls()
     samples = adapter.samples()
     wanted = [m for m in method_cls.modalities if m in adapter.modalities]
     used = [m for m in wanted if all(m in s.sources for s in samples)]
@@ -117,8 +126,16 @@ def prepare_command(args: argparse.Namespace) -> int:
         raise ConfigError("bench prepare: nothing to do; give --check, --method METHOD, or both")
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: allowed an integer >= 1")
+    if args.workers is not None and args.workers > MAX_WORKERS:
+        raise ConfigError(f"--workers {args.workers}: allowed at most {MAX_WORKERS} decoding processes")
+    if not args.check and (args.no_decode or args.workers is not None):
+        raise ConfigError(f"{'--no-decode' if args.no_decode else '--workers'}: only with --check (the media check)")
+    if not args.method and (args.set or args.preset != "paper"):
+        raise ConfigError(f"{'--set' if args.set else '--preset'}: only with --method (the inputs of that method)")
     if args.cache_dir is not None:
         values.check_output_dir(args.cache_dir, "--cache-dir")
+    if args.method:
+        _method_config(args)  # before the media check, which may take long
     adapter = _adapter(args.dataset, args.data_root, args.option)
     if args.check:
         report, summary = check_report(adapter), "media not decoded (--no-decode)"

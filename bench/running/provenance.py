@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import bench
+from bench.errors import DataError
 
 
 def code_version() -> dict[str, Any]:
@@ -55,7 +56,7 @@ def files_fingerprint(paths: Iterable[Path], root: Path) -> str:
     """
     digest = hashlib.sha256()
     root = Path(root).resolve()
-    for path in sorted({Path(p).resolve() for p in paths}):
+    for path in sorted({_resolved(Path(p)) for p in paths}):
         try:
             rel = path.relative_to(root)
         except ValueError:
@@ -63,3 +64,12 @@ def files_fingerprint(paths: Iterable[Path], root: Path) -> str:
         size = path.stat().st_size if path.exists() else -1
         digest.update(f"{rel}\t{size}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with its symbolic links followed; a link that leads back to itself is a DataError naming it."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as error:  # Python 3.11 raises RuntimeError("Symlink loop from ...")
+        raise DataError(f"{path}: cannot be read: its symbolic links form a loop ({type(error).__name__}: "
+                        "too many levels of symbolic links); point the link at the file itself") from None

@@ -127,7 +127,13 @@ def _run_locked(plan: Plan, split: Split, seed: int, path: Path, inputs: _Inputs
         prepared, pretrain, prepare_s = inputs.get()
         record, arrays = run_cell(plan, split, seed, prepared, prepare_s, checkpoint_path(path), pretrain,
                                   store.weights_path(path))
-        store.write(path, record, arrays)
+        try:
+            store.write(path, record, arrays)
+        except BaseException:  # the record could not be written: no predictions or weights without it either
+            if not path.is_file():
+                store.predictions_path(path).unlink(missing_ok=True)
+                store.weights_path(path).unlink(missing_ok=True)
+            raise
         checkpoint_path(path).unlink(missing_ok=True)
         return CellResult(path, store.read(path), skipped=False)
 
@@ -167,7 +173,8 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     if plan.weights is not None:
         fitted = _load_weights(plan, module)
     else:
-        with interrupts.fit_interrupt_named(lambda: _interrupted(plan, split, seed, checkpoint)):
+        with interrupts.fit_interrupt_named(lambda terminated: _interrupted(plan, split, seed, checkpoint,
+                                                                              terminated)):
             fitted = training.fit(plan, plan.cell_key(split.name, seed), module, prepared, labels, index, test,
                                   pretrain, checkpoint)
     tic = time.perf_counter()
@@ -214,15 +221,16 @@ def _weights_meta(plan: Plan, split: Split, seed: int, record: dict[str, Any]) -
             "stage": plan.method.stages(plan.cfg, plan.training.kind, plan.training.pretrain)[-1].name}
 
 
-def _interrupted(plan: Plan, split: Split, seed: int, checkpoint: Path | None) -> str:
-    """The line Ctrl-C prints: which cell, after how many epochs of which stage, the checkpoint kept, the resume."""
+def _interrupted(plan: Plan, split: Split, seed: int, checkpoint: Path | None, terminated: bool) -> str:
+    """The line Ctrl-C or SIGTERM prints: which cell, after how many epochs of which stage, the checkpoint kept,
+    the resume."""
     state = training.checkpoint_state(checkpoint) if checkpoint is not None else None
+    how = "terminated (SIGTERM)" if terminated else "interrupted"
     where = f"{plan.method.name} × {plan.protocol.name} {split.name} seed {seed}"
     command = assemble.reproduce_command(plan, split, seed)
     if state is None:
-        return f"interrupted: {where} stopped before its first epoch ended; no checkpoint, no record; rerun with: " \
-               f"{command}"
-    return (f"interrupted: {where} stopped after {state['epoch'] + 1} finished epoch(s) of stage "
+        return f"{how}: {where} stopped before its first epoch ended; no checkpoint, no record; rerun with: {command}"
+    return (f"{how}: {where} stopped after {state['epoch'] + 1} finished epoch(s) of stage "
             f"{state['stage_name']}; its checkpoint {checkpoint} is kept; resume with: {command}")
 
 

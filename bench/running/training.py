@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import sys
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -118,13 +119,14 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: CellL
         else:
             dataset = ArrayDataset(prepared, labels.train if stage.labels else None, index["train"], train=True)
         epochs = _EpochState(seed, number, stage.name, identity, checkpoint, fit_s, resume.resumes if resume else 0)
-        callbacks = [History(stage.name, history)] + ([selector] if last else []) + [epochs]
+        callbacks = [History(stage.name, history)] + ([selector] if last else []) + \
+            [epochs, interrupts.KeepSigterm()]
         tic = time.perf_counter()
         with quiet_lightning():
             trainer = L.Trainer(
                 max_epochs=stage.epochs, accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
                 enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
-                enable_progress_bar=plan.request.progress, callbacks=callbacks, plugins=_trainer_plugins(),
+                enable_progress_bar=_bars(plan.request.progress), callbacks=callbacks, plugins=_trainer_plugins(),
             )
             trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number,
                                                                stage.drop_last, stage.sampler),
@@ -196,11 +198,16 @@ def predict(module: Any, dataset: ArrayDataset, batch_size: int = 64) -> np.ndar
     return np.concatenate(rows, axis=0)
 
 
+def _bars(progress: bool) -> bool:
+    """Lightning's bars only on a terminal: in a log file each redraw would be one more ``\\r``-joined update."""
+    return progress and sys.stderr.isatty()
+
+
 class _AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning checkpoints written through :func:`bench.files.io.atomic_open`: whole, or not at all."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
-        with interrupts.sigint_deferred(), atomic_io.atomic_open(Path(path)) as handle:
+        with interrupts.stop_signals_deferred(), atomic_io.atomic_open(Path(path), "the checkpoint") as handle:
             torch.save(checkpoint, handle)
 
 
@@ -273,8 +280,8 @@ def _resume_point(checkpoint: Path | None, identity: Mapping[str, Any], stages: 
             or stages[stage].name != state.get("stage_name"):
         log.warning("ignoring checkpoint %s: it belongs to another cell, protocol version or stage list", checkpoint)
         return None
-    log.info("%s seed %s: resuming stage %s after epoch %d from %s", identity["fold"], identity["seed"],
-             state["stage_name"], state["epoch"], checkpoint)
+    log.info("%s seed %s: resuming stage %s after %d finished epoch(s) from %s", identity["fold"], identity["seed"],
+             state["stage_name"], state["epoch"] + 1, checkpoint)
     return _Resume(checkpoint, stage, float(state["fit_s"]), int(state["resumes"]) + 1)
 
 

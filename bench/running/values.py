@@ -20,7 +20,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,17 +143,58 @@ def check_output_dir(path: Path, flag: str) -> None:
     if path.exists():
         if not path.is_dir():
             raise ConfigError(f"{flag} {path}: is a file, not a folder; give a folder (it is created if missing)")
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise ConfigError(f"{flag} {path}: the folder is not writable")
+        why = _unwritable(path)
+        if why:
+            raise ConfigError(f"{flag} {path}: the folder is not writable ({why})")
         return
     parent = path.absolute().parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
         raise ConfigError(f"{flag} {path}: cannot be created, {parent} is a file")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{flag} {path}: cannot be created, {parent} is not writable")
+    why = _unwritable(parent)
+    if why:
+        raise ConfigError(f"{flag} {path}: cannot be created, {parent} is not writable ({why})")
 
+
+def _unwritable(folder: Path) -> str | None:
+    """Why no file can be made in ``folder`` (tried for real: permissions, a read-only mount), or None."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as error:
+        return error.strerror or str(error)
+
+
+
+def check_folds(protocol: Any, wanted: Sequence[str] | None) -> tuple[str, ...] | None:
+    """``--fold`` values as the protocol's fold names, each once, in the order given; None for every fold.
+
+    A number is the fold of that number (``1`` is ``fold1``), a name is itself; ``all`` stands
+    alone. A fold the protocol's split does not make is a ConfigError listing those it makes.
+    """
+    from bench.protocols import splits
+
+    if not wanted:
+        return None
+    if "all" in wanted:
+        if len(wanted) > 1:
+            raise ConfigError(f"--fold {' --fold '.join(wanted)}: 'all' means every fold; give it alone or name folds")
+        return None
+    names = splits.fold_names(protocol.split, protocol.split_where)
+    chosen: list[str] = []
+    for item in wanted:
+        name = f"fold{int(item)}" if str(item).isdigit() else str(item)
+        if name not in names:
+            raise ConfigError(f"--fold {item}: this protocol has folds {', '.join(names)}")
+        if name not in chosen:
+            chosen.append(name)
+    return tuple(chosen)
+
+
+def unique_seeds(seeds: Sequence[int] | None) -> tuple[int, ...] | None:
+    """``--seed`` values each once, in the order given (a repeated seed is the same cell)."""
+    return tuple(dict.fromkeys(seeds)) if seeds else None
 
 
 def check_run(cfg: Any, owner: str, protocol: Any, seeds: Iterable[int] | None, out: Path,
@@ -167,14 +209,23 @@ def check_run(cfg: Any, owner: str, protocol: Any, seeds: Iterable[int] | None, 
 
 
 def preflight(method: str, preset: str, overrides: Mapping[str, Any], protocol: str, seeds: Iterable[int] | None,
-              out: Path, cache_root: Path | None) -> None:
-    """:func:`check_run` for ``bench run``'s arguments, before torch and Lightning are imported.
+              out: Path, cache_root: Path | None, folds: Sequence[str] | None = None,
+              budget: str | None = None) -> None:
+    """:func:`check_run`, the folds and the budget of ``bench run``'s arguments, before torch and Lightning are
+    imported and before any data is read.
 
     The method plugin, its config and the protocol are resolved the way :func:`bench.running.run.make_plan`
     resolves them (which checks again, for callers that build a plan directly).
     """
     from bench import config, protocols, registry
+    from bench.running import budget as budget_mod
 
     method_cls = registry.methods.get(method)
     cfg = config.resolve(method_cls.Config, method_cls.presets, preset, overrides, method_cls.name)
-    check_run(cfg, method_cls.name, protocols.load(protocol), seeds, out, cache_root)
+    loaded = protocols.load(protocol)
+    check_run(cfg, method_cls.name, loaded, seeds, out, cache_root)
+    check_folds(loaded, folds)
+    added = budget_mod.overrides(config.to_dict(cfg), budget_mod.parse(budget), overrides)
+    if added:
+        check_config(config.resolve(method_cls.Config, method_cls.presets, preset, {**added, **overrides},
+                                    method_cls.name), method_cls.name)
