@@ -38,7 +38,7 @@ from typing import Any
 
 from bench.errors import BenchError, DataError, PluginError
 from bench.records import cells, store
-from bench.reporting import reported, reproduced, rescore
+from bench.reporting import presets, reported, reproduced, rescore
 from bench.reporting.reported import Cell, Database, TableSpec
 
 ON_TEST_MARK = "†"
@@ -101,17 +101,13 @@ def _protocol(name: str) -> Any:
 
 
 def resolved_config(query: Query) -> dict[str, Any]:
-    """The configuration a query's method, preset and overrides resolve to (as records store it).
+    """The configuration a query's method, preset and overrides resolve to (as records store it): as
+    ``results/resolved_presets.json`` holds it (no plugin imported), else through the method's plugin.
 
     Raises :class:`PluginError` when the method is not installed and :class:`ConfigError` for
     an override the method does not have.
     """
-    from bench import config as config_mod
-    from bench import registry
-
-    method_cls = registry.methods.get(query.method)
-    cfg = config_mod.resolve(method_cls.Config, method_cls.presets, query.preset, query.overrides, method_cls.name)
-    return config_mod.to_dict(cfg)
+    return presets.resolve(query.method, query.preset, query.overrides)[1]
 
 
 def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -359,11 +355,7 @@ def _queries(cell: Cell) -> tuple[Query, dict[str, Any] | None, tuple[Query, dic
 
 
 def _preset_name(query: Query) -> str:
-    from bench import config as config_mod
-    from bench import registry
-
-    method_cls = registry.methods.get(query.method)
-    return config_mod.preset_name(method_cls.presets, query.preset, method_cls.name)
+    return presets.resolve(query.method, query.preset, query.overrides)[0]
 
 
 def _repro_text(cell: Cell, spec: TableSpec, query: Query, config: Mapping[str, Any] | None,
