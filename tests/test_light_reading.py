@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.reporting import presets
+from bench.reporting import presets, presets_writer
 
 PROBE = """
 import json, sys
@@ -40,8 +40,8 @@ def test_reading_commands_import_no_torch_and_no_plugin(args: list[str], tmp_pat
 
 def test_stored_resolved_presets_are_what_the_plugins_resolve() -> None:
     stored = json.loads(presets.stored_path().read_text())
-    rebuilt = json.loads(presets.render(presets.build(presets.wanted())))
-    assert stored == rebuilt, "results/resolved_presets.json is stale: run python -m bench.reporting.presets"
+    rebuilt = json.loads(presets_writer.render(presets_writer.build(presets_writer.wanted())))
+    assert stored == rebuilt, "results/resolved_presets.json is stale: run python -m bench.reporting.presets_writer"
     assert any(row["preset"] == "code" and row["method"] == "mpuc" for row in stored)
     for row in stored:
         assert presets.lookup(row["method"], row["preset"], row["set"]) == (row["resolved_preset"], row["config"])

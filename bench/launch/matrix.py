@@ -47,10 +47,15 @@ class Request:
     folds: tuple[str, ...] | None = None
     seeds: tuple[int, ...] | None = None
     out: Path = Path("results")
+    precision: str = "32"
+    fast: bool = False
 
     def name(self) -> str:
-        """The matrix's bookkeeping name: ``matrix-`` and a hash of the request (without ``out``)."""
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "out"}
+        """The matrix's bookkeeping name: ``matrix-`` and a hash of the request (without ``out``; the
+        numerics only when not the default, so earlier matrices keep their names)."""
+        default = Request(self.methods, self.protocols)
+        fields = {k: v for k, v in dataclasses.asdict(self).items()
+                  if k != "out" and not (k in ("precision", "fast") and v == getattr(default, k))}
         return "matrix-" + config.stable_hash(fields)[:10]
 
 
@@ -95,7 +100,7 @@ def expand(request: Request, found: list[compat.Pair]) -> tuple[list[Cell], dict
             plan = run.make_plan(run.RunRequest(
                 method=pair.method, protocol=pair.protocol, folds=request.folds, seeds=request.seeds,
                 preset=request.preset, overrides=request.overrides, budget=request.budget, regime=regime,
-                modalities=asked, out=request.out, progress=False))
+                modalities=asked, out=request.out, progress=False, precision=request.precision, fast=request.fast))
         except BenchError as exc:
             failed[(pair.method, pair.protocol)] = str(exc).splitlines()[0]
             continue
@@ -103,7 +108,8 @@ def expand(request: Request, found: list[compat.Pair]) -> tuple[list[Cell], dict
             for seed in plan.seeds:
                 cells.append(Cell(id=plan.cell_key(split.name, seed), protocol=pair.protocol,
                                   overrides=dict(plan.overrides), modalities=asked, out=request.out,
-                                  hints=type(plan.method).resources, regime=regime, budget=request.budget))
+                                  hints=type(plan.method).resources, regime=regime, budget=request.budget,
+                                  precision=request.precision, fast=request.fast))
     return cells, failed
 
 
@@ -150,7 +156,7 @@ def matrix_command(args: argparse.Namespace) -> int:
         protocols=protocol_names(args.protocols, args.datasets), preset=args.preset,
         overrides=config.parse_overrides(args.set), budget=args.budget, regime=args.regime,
         folds=None if not args.fold or args.fold == ["all"] else tuple(args.fold),
-        seeds=tuple(args.seed) if args.seed else None, out=Path(args.out))
+        seeds=tuple(args.seed) if args.seed else None, out=Path(args.out), precision=args.precision, fast=args.fast)
     found = pairs(request)
     cells, failed = expand(request, found)
     print(compatibility_table(found, failed))

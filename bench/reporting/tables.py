@@ -69,6 +69,8 @@ class Query:
     modalities: tuple[str, ...] = ()
     folds: tuple[int, ...] | None = None
     seeds: tuple[int, ...] | None = None
+    numerics: Mapping[str, Any] = dataclasses.field(default_factory=lambda: dict(cells.DEFAULT_NUMERICS))
+    """Only records computed with these numerics match (records of other numerics are never averaged in)."""
 
     @classmethod
     def for_cell(cls, cell: Cell, rep: reported.Reproduce, protocol: str) -> Query:
@@ -111,7 +113,8 @@ def resolved_config(query: Query) -> dict[str, Any]:
 
 
 def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The records that ran ``query`` with exactly ``config``, under the protocol's current hash.
+    """The records that ran ``query`` with exactly ``config`` and the query's numerics (precision, fast
+    kernels: records of other numerics are never averaged in), under the protocol's current hash.
 
     A key the query sets to ``<path>`` (:data:`bench.reporting.reported.LOCAL_PATH`) matches a record
     that was given any file for it (pretrained weights live at a different path on every machine).
@@ -125,6 +128,7 @@ def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping
         if rec["method"] == query.method and rec["protocol"]["name"] == query.protocol
         and rec["protocol"]["hash"] == protocol.hash and rec["preset"] == query.preset
         and _same_config(rec["config"], config, local) and set(rec["modalities"]) == modalities
+        and cells.numerics_of(rec) == dict(query.numerics)
         and _regime_of(rec) == _own_regime(protocol)
         and (folds is None or rec["fold"] in folds) and (seeds is None or rec["seed"] in seeds)
     ]

@@ -5,7 +5,7 @@ the regime (:mod:`bench.running.regimes`) and the modalities (:mod:`bench.runnin
 line). :func:`apply_budget` turns ``--budget`` into configuration keys (:mod:`bench.running.budget`).
 :func:`cell_hash` is the configuration hash that names a cell's
 folder: the configuration and the modalities, plus the regime when it is not the protocol's
-own (so every cell run before the regime left the protocol keeps its hash).
+own and the numerics when they are not the default (so every cell run before either existed keeps its hash).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bench.protocols import Protocol
 from bench.running import budget as budget_mod
 from bench.running import modalities as modalities_mod
 from bench.running import regimes
+from bench.running.numerics import Numerics
 
 log = logging.getLogger("bench.running.run")
 
@@ -74,6 +75,7 @@ def apply_budget(method: Method, cfg: Any, preset: str, overrides: Mapping[str, 
     return config_mod.resolve(method_cls.Config, method_cls.presets, preset, merged, method_cls.name), merged
 
 
-def cell_hash(cfg: Any, modalities: Sequence[str], regime: regimes.Chosen) -> str:
+def cell_hash(cfg: Any, modalities: Sequence[str], regime: regimes.Chosen,
+              numerics: Numerics = Numerics()) -> str:
     """The cell's configuration hash (see the module docstring)."""
-    return config_mod.config_hash(cfg, modalities, regime.hashed())
+    return config_mod.config_hash(cfg, modalities, regime.hashed(), numerics.hashed())

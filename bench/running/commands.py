@@ -33,6 +33,7 @@ def run_command(args: argparse.Namespace) -> None:
         out=args.out, progress=not args.no_progress, cache_root=args.cache_dir,
         allow_incomplete=args.allow_incomplete, rerun_changed=args.rerun_changed,
         regime=args.regime, pretrain_on=args.pretrain_on, budget=args.budget,
+        precision=args.precision, fast=args.fast,
     )
     plan = run.make_plan(request)
     print(f"{plan.method.name} × {plan.protocol.name} ({plan.protocol.dataset}, {', '.join(plan.modalities)}): "

@@ -23,6 +23,7 @@ from bench.protocols import Protocol, splits
 from bench.records.cells import CellKey
 from bench.running import choices, completeness, provenance, regimes, values
 from bench.running import modalities as modalities_mod
+from bench.running.numerics import Numerics
 
 log = logging.getLogger("bench.running.run")
 
@@ -52,6 +53,10 @@ class RunRequest:
     pretrain_on: str | None = None
     budget: str | None = None
     """``--budget``: paper (None), short or a number of epochs (:mod:`bench.running.budget`)."""
+    precision: str = "32"
+    """``--precision`` (:mod:`bench.running.numerics`)."""
+    fast: bool = False
+    """``--fast``: TF32 on, deterministic kernels off."""
 
 
 @dataclasses.dataclass
@@ -79,6 +84,8 @@ class Plan:
     regime: regimes.Chosen | None = None
     """How the cells train (:mod:`bench.running.regimes`); set by :func:`make_plan`."""
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    numerics: Numerics = Numerics()
+    """The cells' precision and kernels (``--precision``, ``--fast``)."""
     """The overrides that make ``cfg``: the budget's keys, then ``--set``."""
 
     @property
@@ -105,6 +112,7 @@ def resolve_config(method: str, preset: str, overrides: Mapping[str, Any]) -> tu
 
 def make_plan(request: RunRequest) -> Plan:
     """Resolve method, configuration, protocol, dataset and folds; fail early on any mismatch."""
+    numerics = Numerics(request.precision, request.fast)
     protocol = protocols.load(request.protocol)
     method_cls, cfg = resolve_config(request.method, request.preset, request.overrides)
     method = method_cls()
@@ -132,9 +140,9 @@ def make_plan(request: RunRequest) -> Plan:
     seeds = tuple(request.seeds) if request.seeds else protocol.seeds
     cfg, overrides = choices.apply_budget(method, cfg, request.preset, request.overrides, request.budget)
     values.check_config(cfg, method_cls.name)  # the budget's epochs too
-    cell_hash = choices.cell_hash(cfg, modalities, chosen.regime)
+    cell_hash = choices.cell_hash(cfg, modalities, chosen.regime, numerics)
     plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds,
-                regime=chosen.regime, overrides=overrides, incomplete=incomplete,
+                regime=chosen.regime, overrides=overrides, incomplete=incomplete, numerics=numerics,
                 data_fingerprint=provenance.files_fingerprint(
                     [src for s in samples for src in s.sources.values() if isinstance(src, Path)], adapter.root))
     if plan.training.pretrain_on is not None:

@@ -152,7 +152,7 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     labels = labels_array([by_id[i] for i in prepared.ids], plan.task)
     L.seed_everything(seed, workers=True, verbose=False)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
-    test = training.TestSplit(prepared, labels, index["test"], split.name)
+    test = training.TestSplit(prepared, labels, index["test"], split.name, plan.numerics)
     with interrupts.fit_interrupt_named(lambda: _interrupted(plan, split, seed, checkpoint)):
         fitted = training.fit(plan, plan.cell_key(split.name, seed), module, prepared, labels, index, test, pretrain,
                               checkpoint)

@@ -31,6 +31,7 @@ from bench.errors import ProtocolError, RunError
 from bench.files import io as atomic_io
 from bench.records.cells import CellKey
 from bench.running import interrupts
+from bench.running import numerics as numerics_mod
 from bench.running.planning import Plan
 
 log = logging.getLogger(__name__)
@@ -93,10 +94,10 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
         epochs = _EpochState(seed, number, stage.name, identity, checkpoint, fit_s, resume.resumes if resume else 0)
         callbacks = [History(stage.name, history)] + ([selector] if last else []) + [epochs]
         tic = time.perf_counter()
-        with quiet_lightning():
+        with quiet_lightning(), numerics_mod.applied(plan.numerics):
             trainer = L.Trainer(
                 max_epochs=stage.epochs, accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
-                enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
+                enable_model_summary=False, num_sanity_val_steps=0, **plan.numerics.trainer_options(),
                 enable_progress_bar=plan.request.progress, callbacks=callbacks, plugins=_trainer_plugins(),
             )
             trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number,
@@ -114,10 +115,12 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
 class TestSplit:
     """The only door to the test split: opened once per cell, and the opening is logged."""
 
-    def __init__(self, prepared: Prepared, labels: np.ndarray, indices: list[int], fold: str) -> None:
+    def __init__(self, prepared: Prepared, labels: np.ndarray, indices: list[int], fold: str,
+                 numerics: numerics_mod.Numerics = numerics_mod.Numerics()) -> None:
         self._dataset = ArrayDataset(prepared, labels, indices)
         self._labels = labels[indices]
         self._fold = fold
+        self.numerics = numerics
         self.opened = False
 
     def predict(self, module: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -125,7 +128,7 @@ class TestSplit:
             raise RunError(f"the test split of {self._fold} was already evaluated for this cell")
         self.opened = True
         log.info("evaluating the test split of %s (%d samples)", self._fold, len(self._dataset))
-        return predict(module, self._dataset), self._labels
+        return predict(module, self._dataset, self.numerics), self._labels
 
     def unlabelled_loader(self, batch_size: int, seed: int) -> torch.utils.data.DataLoader:
         """The test inputs without their labels, for a transductive method (MPUC's MOSEI config);
@@ -136,16 +139,18 @@ class TestSplit:
 
     def peek_for_selection(self, module: Any) -> tuple[np.ndarray, np.ndarray]:
         """Test predictions during training: only for protocols that allow best_test selection."""
-        return predict(module, self._dataset), self._labels
+        return predict(module, self._dataset, self.numerics), self._labels
 
 
-def predict(module: Any, dataset: ArrayDataset, batch_size: int = 64) -> np.ndarray:
-    """Run ``module.predict_step`` over a dataset in order, in eval mode, without gradients."""
+def predict(module: Any, dataset: ArrayDataset, numerics: numerics_mod.Numerics = numerics_mod.Numerics(),
+            batch_size: int = 64) -> np.ndarray:
+    """Run ``module.predict_step`` over a dataset in order, in eval mode, without gradients, under the
+    autocast of ``numerics`` (outputs as float32)."""
     was_training = module.training
     module.eval()
     rows = []
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
-    with torch.no_grad():
+    with torch.no_grad(), numerics.autocast(device.type):
         for i, batch in enumerate(dataset.loader(batch_size, shuffle=False, seed=0)):
             batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
             rows.append(module.predict_step(batch, i).detach().float().cpu().numpy())
@@ -269,7 +274,7 @@ class History(L.Callback):
 def _method_selector(plan: Plan, prepared: Prepared, labels: np.ndarray, index: Mapping[str, list[int]]) -> Any:
     """The method's own selection callback (``Method.selector``), or None for the protocol's rule."""
     val = ArrayDataset(prepared, labels, index["val"]) if index["val"] else None
-    validation = None if val is None else (lambda module: (predict(module, val), labels[index["val"]]))
+    validation = None if val is None else (lambda module: (predict(module, val, plan.numerics), labels[index["val"]]))
     return plan.method.selector(plan.cfg, plan.task, validation)
 
 
@@ -291,6 +296,7 @@ class _Selector(L.Callback):
                 raise ProtocolError(f"{plan.protocol.path}: selection best_val but fold has no validation side")
             self.val = ArrayDataset(prepared, labels, index["val"])
             self.val_labels = labels[index["val"]]
+        self.numerics = plan.numerics
         self.best: tuple[float, int, dict[str, Any]] | None = None
         self.last_epoch = -1
 
@@ -299,7 +305,7 @@ class _Selector(L.Callback):
         if self.rule == "last_epoch":
             return
         if self.rule == "best_val":
-            outputs, targets = predict(module, self.val), self.val_labels
+            outputs, targets = predict(module, self.val, self.numerics), self.val_labels
         else:
             outputs, targets = self.test.peek_for_selection(module)
         value = metrics.compute([self.metric], self.task, outputs, targets)[self.metric]
