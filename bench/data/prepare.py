@@ -7,9 +7,10 @@
 Two storage paths, chosen by the transform (``Transform.variable_length``):
 
 * fixed-size outputs are stacked in memory, ``[N, ...]`` (small: log-mels, token ids);
-* variable-length outputs (a clip's every decoded frame) stay in the cache and are
-  memory-mapped per sample (:class:`LazyArrays`), so a dataset larger than memory (DFEW) is
-  fed from disk; ``in_memory=True`` loads them into RAM instead (same items).
+* variable-length outputs (a clip's every decoded frame) stay in the cache and are read per
+  sample (:class:`LazyArrays`: the first GiB read is kept in memory, the rest memory-mapped at
+  each read), so a dataset larger than memory (DFEW) is fed from disk; ``in_memory=True`` loads
+  them all into RAM at once instead (same items).
 
 :class:`ArrayDataset` turns them into the batch items methods receive (see :mod:`bench.api`).
 For variable-length modalities it calls the transform's ``sample`` at batch time: in train
