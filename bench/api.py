@@ -196,7 +196,12 @@ class Stage:
 
     ``sampler``: ``shuffle`` = each epoch a permutation of the training set; ``class_balanced``
     = as many draws with replacement, each sample weighted by 1 / (its class's count), so every
-    class is drawn equally often on average (a labelled single-label stage only).
+    class is drawn equally often on average (a labelled stage only; multilabel: the sum of
+    1 / count over the sample's labels, a sample without any counted under one more label).
+
+    ``patience`` (last stage only): the method's own early-stopping patience in place of the
+    protocol's ``selection.patience`` (a protocol that selects by best_val or best_test; the
+    record's ``selection.patience`` says which was used); None keeps the protocol's.
     """
 
     name: str
@@ -205,6 +210,7 @@ class Stage:
     labels: bool = True
     drop_last: bool = False
     sampler: Literal["shuffle", "class_balanced"] = "shuffle"
+    patience: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -293,6 +299,16 @@ class ModuleHooks:
         """Receive ``[validation loader, test loader]``, both without labels; called only
         when :attr:`wants_unlabelled` is true, so a module that sets it must define this."""
         raise NotImplementedError("a module with wants_unlabelled = True must define attach_unlabelled(loaders)")
+
+    evaluates_by_iteration: bool = False
+    """True for a module with its own evaluation cadence (AVCE's code: every 250 iterations and at
+    iteration 50): the protocol's best_val / best_test rule then evaluates after exactly the
+    training steps for which :meth:`evaluation_due` is true, never at an epoch's end."""
+
+    def evaluation_due(self) -> bool:
+        """Whether the training step just taken ends an iteration the selection rule evaluates after
+        (read only when :attr:`evaluates_by_iteration` is true)."""
+        return False
 
     def start_stage(self, name: str) -> None:
         """Called before each stage's fit with the stage's name (see :meth:`Method.stages`)."""

@@ -7,6 +7,12 @@ checked against the field's type so that ``--set lr=fast`` fails before training
 A preset whose value is a string is an alias: it names another preset (e.g. MMA-DFER's old
 ``official`` for ``code``), resolves to exactly its configuration and is recorded under the
 name it points to (:func:`preset_name`).
+
+A switch added to a ``Config`` after records of it exist is named in the class's
+``recorded_when_set`` (a ``ClassVar`` tuple of field names): at its default it is left out of the
+resolved configuration (:func:`to_dict`: the record's ``config`` and the cell's hash), so the cells
+and records made before it existed keep their hash and still match; set to another value, it
+enters both. Its default must be what the method computed before the switch existed.
 """
 
 from __future__ import annotations
@@ -93,8 +99,14 @@ def resolve(config_cls: type, presets: Mapping[str, Mapping[str, Any] | str], pr
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
-    """A JSON-ready dict of a config dataclass (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+    """A JSON-ready dict of a config dataclass (tuples become lists), without the fields of its
+    ``recorded_when_set`` that hold their default (see the module docstring)."""
+    values = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    defaults = {f.name: f.default for f in dataclasses.fields(cfg)}
+    for name in getattr(type(cfg), "recorded_when_set", ()):
+        if getattr(cfg, name) == defaults[name]:
+            del values[name]
+    return values
 
 
 def config_hash(cfg: Any, modalities: Sequence[str], regime: Mapping[str, Any] | None = None,

@@ -278,8 +278,9 @@ ABLATIONS: dict[str, tuple[object, set[str]]] = {
     "negative_mining": (True, {"contrast"}),
 }
 CODE_MODULE_SWITCHES = {"head_batchnorm", "adam_betas", "sgd_momentum", "random_flip", "pass2_moves_regressor",
-                        "eval_mode_training", "polarity_broadcast", "epochs", "iterations"}
-"""Code switches tested by the module tests above (and polarity_broadcast by test_avce_losses)."""
+                        "eval_mode_training", "polarity_broadcast", "epochs", "iterations", "eval_every", "eval_at"}
+"""Code switches tested by the module tests above (polarity_broadcast by test_avce_losses, the evaluation
+cadence by test_avce_cadence)."""
 
 
 def _terms(cfg: AVCEConfig) -> dict[str, float]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pytest
 
@@ -68,6 +68,21 @@ def test_hash_is_stable_and_sensitive() -> None:
     assert a != config.config_hash(Toy(lr=2e-3), ["audio", "video"])
     assert a != config.config_hash(Toy(), ["audio"])  # the modalities are part of the key
     assert config.stable_hash({"b": 1, "a": 2}) == config.stable_hash({"a": 2, "b": 1})
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyWithLateSwitch(Toy):
+    recorded_when_set: ClassVar[tuple[str, ...]] = ("resize",)
+    resize: Literal["torch", "pil"] = "torch"
+
+
+def test_a_late_switch_at_its_default_leaves_the_hash_and_the_record_as_before() -> None:
+    before = config.config_hash(Toy(lr=2e-3), ["video"])
+    assert config.config_hash(ToyWithLateSwitch(lr=2e-3), ["video"]) == before
+    assert config.to_dict(ToyWithLateSwitch()) == config.to_dict(Toy())
+    switched = ToyWithLateSwitch(lr=2e-3, resize="pil")
+    assert config.to_dict(switched)["resize"] == "pil"
+    assert config.config_hash(switched, ["video"]) != before
 
 
 def test_an_alias_resolves_to_the_preset_it_names() -> None:

@@ -1,7 +1,8 @@
-"""MPUC's code-side settings: the MOSEI BCE's pos_weight, the code presets and their switches."""
+"""MPUC's code-side settings: the MOSEI BCE's pos_weight (computed or the code's), the code presets and their switches."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import lightning as L
@@ -15,7 +16,7 @@ from shared_data import shared_path
 from bench import config as config_mod
 from bench.api import DatasetAdapter, Sample, TaskSpec
 from bench.data.transforms import crop_indices
-from bench.errors import DataError, ProtocolError
+from bench.errors import ConfigError, DataError, ProtocolError
 from bench.protocols.splits import make_splits
 from bench.protocols.splitspec import validate_scheme
 
@@ -73,6 +74,51 @@ def test_protocol_class_weights_take_the_place_of_the_label_balance() -> None:
               enable_model_summary=False, accelerator="cpu").fit(
         module, torch.utils.data.DataLoader(Rows(torch.tensor([[1.0, 0, 0]] * 4)), 4))
     assert module.pos_weight.tolist() == [2.0, 1.0, 0.5]
+
+
+SIX = ("fear", "happy", "sad", "anger", "surprise", "disgust")  # the MOSEI emotions, in another order than the SDK's
+
+
+def test_official_pos_weight_is_the_codes_constant_by_label_name_not_the_training_balance() -> None:
+    labels = torch.tensor([[1.0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 1], [1, 0, 0, 1, 1, 0]] * 2)
+    task = TaskSpec("multilabel", SIX)
+    shapes = SHAPES
+    trainer = dict(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                   enable_model_summary=False, accelerator="cpu")
+    computed = MPUCLateFusion().build(task, cfg_of(MPUCLateFusion, "tiny"), shapes)
+    L.Trainer(**trainer).fit(computed, torch.utils.data.DataLoader(Rows(labels), 4))
+    assert computed.pos_weight.tolist() == pytest.approx([1 / 3, 3.0, 3.0, 3.0, 3.0, 3.0])  # negatives / positives
+    official = MPUCLateFusion().build(task, cfg_of(MPUCLateFusion, "tiny", pos_weight="official"), shapes)
+    L.Trainer(**trainer).fit(official, torch.utils.data.DataLoader(Rows(labels), 4))
+    # train.py L88-90 in the SDK order happy, sad, anger, surprise, disgust, fear; here reordered by name
+    assert official.pos_weight.tolist() == pytest.approx([23.688004, 1.05285, 5.215074, 5.3373003, 19.489855,
+                                                          7.0448384])
+    logits, target = torch.tensor([[0.3, -1.0, 0.5, 2.0, -0.2, 0.1]]), torch.tensor([[1.0, 1, 0, 1, 0, 0]])
+    by_hand = -(23.688004 * math.log(sigmoid(0.3)) + 1.05285 * math.log(sigmoid(-1.0)) + math.log(1 - sigmoid(0.5))
+                + 5.3373003 * math.log(sigmoid(2.0)) + math.log(1 - sigmoid(-0.2)) + math.log(1 - sigmoid(0.1))) / 6
+    assert float(official.loss_fn(logits, target)) == pytest.approx(by_hand, rel=1e-6)
+    assert float(computed.loss_fn(logits, target)) != pytest.approx(by_hand, rel=1e-3)
+    with pytest.raises(ConfigError, match="pos_weight=official holds the code's weights of the MOSEI emotions"):
+        MPUCLateFusion().build(MOSEI, cfg_of(MPUCLateFusion, "tiny", pos_weight="official"), shapes)
+    with pytest.raises(ConfigError, match="class_weights both weigh the BCE"):
+        MPUCLateFusion().build(TaskSpec("multilabel", SIX, class_weights=(1.0,) * 6),
+                               cfg_of(MPUCLateFusion, "tiny", pos_weight="official"), shapes)
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def test_code_mosei_sets_the_codes_weights_sampler_and_patience_and_paper_leaves_its_hash() -> None:
+    code = cfg_of(MPUC, "code_mosei")
+    assert (code.pos_weight, code.sampler, code.val_patience) == ("official", "class_balanced", 50)
+    assert [(s.sampler, s.patience) for s in MPUC().stages(code, "linear_eval", True)] == [("class_balanced", 50)]
+    paper = cfg_of(MPUC, "paper_mosei")
+    assert (paper.pos_weight, paper.sampler, paper.val_patience) == ("computed", "shuffle", 0)
+    assert [s.patience for s in MPUC().stages(paper, "linear_eval", True)] == [None, None]  # the protocol's 100
+    # switches at their paper default stay out of the configuration, so cells made before them keep their hash
+    assert not {"pos_weight", "val_patience"} & set(config_mod.to_dict(paper))
+    assert {"pos_weight", "val_patience"} <= set(config_mod.to_dict(code))
 
 
 RAVDESS_AUDIO = shared_path("ravdess", "audio_speech_16k_opus")

@@ -100,6 +100,20 @@ def test_patience_stops_the_linear_eval_where_expected(data_root: Path, cache_di
     assert result.record["selection"]["epochs_trained"] == {"pretrain": 1, "linear_eval": 4}
 
 
+def test_the_codes_patience_replaces_the_protocols_and_is_recorded(data_root: Path, cache_dir: Path,
+                                                                    tmp_path: Path) -> None:
+    path = protocol(tmp_path, "mpuc_patience", selection="{rule: best_val, patience: 3}")
+    # as above, epoch 0 stays the best: with val_patience 5 (code_mosei sets 50) the stage stops after epoch 5
+    req = request(path, data_root, cache_dir, tmp_path / "out",
+                  overrides={"pretrain_epochs": 1, "lr": 1e-12, "epochs": 50, "val_patience": 5})
+    (result,) = run.execute(run.make_plan(req))
+    assert result.record["selection"]["epochs_trained"] == {"pretrain": 1, "linear_eval": 6}
+    assert result.record["selection"]["patience"] == 5 and result.record["config"]["val_patience"] == 5
+    last = protocol(tmp_path, "mpuc_last")
+    with pytest.raises(ConfigError, match=r"stops early after 5 epochs .* selects the last epoch"):
+        run.make_plan(request(last, data_root, cache_dir, tmp_path / "out", overrides={"val_patience": 5}))
+
+
 def test_fewer_than_two_modalities_names_what_is_missing_and_the_protocols_that_fit(
         data_root: Path, cache_dir: Path, tmp_path: Path) -> None:
     req = request(protocol(tmp_path, "mpuc_one"), data_root, cache_dir, tmp_path / "out", modalities=["audio"])

@@ -1,4 +1,4 @@
-"""The training samplers of a stage: shuffle (a permutation) and class_balanced (MPUC's weighted draws)."""
+"""The training samplers of a stage: shuffle (a permutation) and class_balanced (MPUC's weighted draws, single and multilabel)."""
 
 from __future__ import annotations
 
@@ -44,8 +44,28 @@ def test_class_balanced_draws_every_class_about_equally_and_reproducibly() -> No
     assert sorted(shuffle) == list(range(100))
 
 
-def test_class_balanced_needs_single_labels() -> None:
+def test_multilabel_weights_sum_one_over_each_present_labels_count_by_hand() -> None:
+    # training rows 0-3: label a 3 times, b once, no label once (MPUC's MOSEI "neutral"); row 4 is not training
+    labels = np.array([[1, 0], [1, 1], [0, 0], [1, 0], [0, 1]], dtype=np.float32)
+    data = ArrayDataset(_dataset(labels, 5).prepared, labels, [0, 1, 2, 3], train=True)
+    torch.testing.assert_close(class_balanced_weights(data),
+                               torch.tensor([1 / 3, 1 / 3 + 1.0, 1.0, 1 / 3], dtype=torch.float64))
+
+
+def test_class_balanced_multilabel_draws_the_rare_label_more_often_than_shuffling() -> None:
+    labels = np.array([[1, 0]] * 45 + [[0, 1]] * 5 + [[0, 0]] * 50, dtype=np.float32)
+    data = _dataset(labels, 100)
+    balanced, shuffle = _EpochSampler(data, seed=0, stage=0, kind="class_balanced"), _EpochSampler(data, 0, 0)
+    rare = [i for i in range(100) if labels[i, 1]]
+    drawn = {"balanced": 0, "shuffle": 0}
+    for epoch in range(20):
+        for name, sampler in (("balanced", balanced), ("shuffle", shuffle)):
+            sampler.set_epoch(epoch)
+            drawn[name] += sum(i in rare for i in sampler)
+    # shuffling draws each row once an epoch: 5 x 20 = 100; weighted, the rare label is 1/3 of the mass: ~667
+    assert drawn["shuffle"] == 100 and 600 <= drawn["balanced"] <= 733
+
+
+def test_class_balanced_needs_labels() -> None:
     with pytest.raises(ConfigError, match="class_balanced"):
         _EpochSampler(_dataset(None, 4), seed=0, stage=0, kind="class_balanced")
-    with pytest.raises(ConfigError, match="single-label"):
-        _EpochSampler(_dataset(np.eye(4, dtype=np.float32), 4), seed=0, stage=0, kind="class_balanced")

@@ -413,11 +413,22 @@ class _EpochSampler(torch.utils.data.Sampler[int]):
 
 
 def class_balanced_weights(dataset: ArrayDataset) -> torch.Tensor:
-    """Per item 1 / (its class's count in ``dataset``): MPUC's WeightedRandomSampler weights (main.py L55-56)."""
-    if dataset.labels is None or dataset.labels.ndim != 1:
-        raise ConfigError("sampler=class_balanced draws by class: it needs a labelled single-label training set")
-    labels = torch.as_tensor(dataset.labels[dataset.indices], dtype=torch.long)
-    return 1.0 / torch.bincount(labels)[labels].double()
+    """Per training item, MPUC's ``WeightedRandomSampler`` weight: 1 / (its class's count) for single
+    labels (RAVDESS, ``main.py`` L66-67); for multilabel 0/1 rows, the sum over its present labels of
+    1 / (that label's count), a row with none counted under one more, "none" label (MOSEI, ``main.py``
+    L55-56 with ``data/CMU_MOSEI.py`` L52-70 and its neutral column, L120-123). Counts are taken over
+    the training rows only."""
+    if dataset.labels is None or dataset.labels.ndim not in (1, 2):
+        raise ConfigError("sampler=class_balanced draws by label: it needs a labelled training set "
+                          "(single-label, or multilabel 0/1 rows)")
+    rows = dataset.labels[dataset.indices]
+    if rows.ndim == 1:
+        labels = torch.as_tensor(rows, dtype=torch.long)
+        return 1.0 / torch.bincount(labels)[labels].double()
+    present = torch.as_tensor(rows > 0, dtype=torch.float64)
+    present = torch.cat([present, (present.sum(dim=1, keepdim=True) == 0).double()], dim=1)
+    counts = present.sum(dim=0)
+    return present @ torch.where(counts > 0, 1.0 / counts.clamp(min=1.0), torch.zeros_like(counts))
 
 
 def train_loader(dataset: ArrayDataset, batch_size: int, seed: int, stage: int,

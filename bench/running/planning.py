@@ -121,6 +121,7 @@ def make_plan(request: RunRequest) -> Plan:
     values.check_run(cfg, method_cls.name, protocol, request.seeds, request.out, request.cache_root)
     _check_compatible(protocol, method_cls)
     chosen = choices.choose(protocol, method, cfg, request.regime, request.pretrain_on, request.modalities)
+    _check_patience(protocol, method, cfg, chosen.regime.regime)
     modalities = chosen.modalities.modalities
     adapter = roots.open_adapter(protocol.dataset, request.data_root, protocol.dataset_options,
                                  needed_by=f"protocol {protocol.name!r}")
@@ -197,6 +198,16 @@ def _check_compatible(protocol: Protocol, method_cls: type[Method]) -> None:
     if protocol.task not in method_cls.tasks:
         raise ConfigError(f"method {method_cls.name!r} handles {', '.join(method_cls.tasks)} tasks, "
                           f"protocol {protocol.name!r} is {protocol.task}")
+
+
+def _check_patience(protocol: Protocol, method: Method, cfg: Any, regime: protocols.Regime) -> None:
+    """A method's own early-stopping patience (``Stage.patience``) needs a protocol that monitors a split."""
+    stages = method.stages(cfg, regime.kind, regime.pretrain)
+    patience = stages[-1].patience if stages else None
+    if patience is not None and protocol.selection.rule == "last_epoch":
+        raise ConfigError(f"method {method.name!r}: its configuration stops early after {patience} epochs without "
+                          f"improvement, but {protocol.path} selects the last epoch (selection.rule: last_epoch); "
+                          "early stopping needs best_val or best_test")
 
 
 def _select_folds(folds: list[Split], wanted: Sequence[str] | None) -> list[Split]:

@@ -27,7 +27,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from bench import metrics
 from bench.api import module_hook
 from bench.data.prepare import ArrayDataset, Prepared, derived_seed, train_loader
-from bench.errors import ProtocolError, RunError
+from bench.errors import ConfigError, ProtocolError, RunError
 from bench.files import io as atomic_io
 from bench.records.cells import CellKey
 from bench.running import interrupts
@@ -76,7 +76,10 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
                       test.unlabelled_loader(batch, seed)]
         module_hook(module, "attach_unlabelled")(unlabelled)
     history: list[dict[str, Any]] = []
-    selector = _method_selector(plan, prepared, labels, index) or _Selector(plan, prepared, labels, index, test, history)
+    own = _method_selector(plan, prepared, labels, index)
+    if own is not None and stages[-1].patience is not None:
+        raise ConfigError(f"{plan.method.name}: a stage patience and the method's own selection exclude each other")
+    selector = own or _Selector(plan, prepared, labels, index, test, history, stages[-1].patience)
     identity = key.checkpoint_identity()
     resume = _resume_point(checkpoint, identity, stages)
     fit_s, seen = (resume.fit_s if resume else 0.0), 0
@@ -282,11 +285,11 @@ class _Selector(L.Callback):
     """Applies the protocol's selection rule over the epochs of the last stage."""
 
     def __init__(self, plan: Plan, prepared: Prepared, labels: np.ndarray, index: Mapping[str, list[int]],
-                 test: TestSplit, history: list[dict[str, Any]]) -> None:
+                 test: TestSplit, history: list[dict[str, Any]], patience: int | None = None) -> None:
         self.history = history
         self.rule = plan.protocol.selection.rule
         self.metric = plan.protocol.selection.metric
-        self.patience = plan.protocol.selection.patience
+        self.patience = plan.protocol.selection.patience if patience is None else patience
         self.on_test = plan.protocol.selection.on_test
         self.task = plan.task
         self.higher = metrics.get(self.metric).higher_is_better
@@ -299,24 +302,40 @@ class _Selector(L.Callback):
         self.numerics = plan.numerics
         self.best: tuple[float, int, dict[str, Any]] | None = None
         self.last_epoch = -1
+        self._by_iteration: list[float] = []
+
+    def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.rule != "last_epoch" and module_hook(module, "evaluates_by_iteration") \
+                and module_hook(module, "evaluation_due")():
+            self._by_iteration.append(self._evaluate(trainer, module))
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
         self.last_epoch = trainer.current_epoch
         if self.rule == "last_epoch":
             return
+        side = "val" if self.rule == "best_val" else "test"
+        if module_hook(module, "evaluates_by_iteration"):
+            # the evaluations of this epoch, in order, in its history entry (patience is counted in epochs)
+            if self.history and self._by_iteration:
+                self.history[-1][f"{side}_{self.metric}_by_step"] = [round(v, 6) for v in self._by_iteration]
+            self._by_iteration = []
+        else:
+            value = self._evaluate(trainer, module)
+            if self.history:
+                self.history[-1][f"{side}_{self.metric}"] = round(value, 6)
+        if self.best is not None and self.patience is not None and trainer.current_epoch - self.best[1] >= self.patience:
+            trainer.should_stop = True
+
+    def _evaluate(self, trainer: Any, module: Any) -> float:
+        """The rule's metric now; the weights are kept when it improves on the best so far."""
         if self.rule == "best_val":
             outputs, targets = predict(module, self.val, self.numerics), self.val_labels
         else:
             outputs, targets = self.test.peek_for_selection(module)
         value = metrics.compute([self.metric], self.task, outputs, targets)[self.metric]
-        side = "val" if self.rule == "best_val" else "test"
-        if self.history:
-            self.history[-1][f"{side}_{self.metric}"] = round(value, 6)
-        better = self.best is None or (value > self.best[0] if self.higher else value < self.best[0])
-        if better:
+        if self.best is None or (value > self.best[0] if self.higher else value < self.best[0]):
             self.best = (value, trainer.current_epoch, copy.deepcopy(module.state_dict()))
-        elif self.patience is not None and trainer.current_epoch - self.best[1] >= self.patience:
-            trainer.should_stop = True
+        return value
 
     def on_train_start(self, trainer: Any, module: Any) -> None:
         # a fit resumed after the epoch that exhausted the patience stops where the uninterrupted one did

@@ -38,10 +38,12 @@ _CODE: dict[str, Any] = {
     "polarity_broadcast": True, "av_error": "mse", "loss_moments": "code", "delta2": 1.0,
     "pass2_moves_regressor": True, "head_batchnorm": False, "adam_betas": (0.5, 0.9), "sgd_momentum": 0.9,
     "random_flip": True, "eval_mode_training": True, "epochs": 100, "iterations": AFFWILD_ITERATIONS,
+    "eval_every": 250, "eval_at": (50,),
 }
 """Every official-code value (``kdhht2334/AVCE_FER`` ``main.py``, ``models.py``, ``utils.py``), its
 length included: 100 epochs (``main.py`` L346), not the paper's 50K iterations, under the milestones
-of 100K iterations (5K … 85K, ``main.py`` L335-338)."""
+of 100K iterations (5K … 85K, ``main.py`` L335-338), and its evaluations after iteration 50 and every
+250 (L229-237; a protocol selecting by best_test picks among them, marked on test)."""
 
 _TABLE4: dict[str, dict[str, Any]] = {
     "infonce": {"contrastive": "infonce"},

@@ -31,7 +31,7 @@ Official-code bugs, reproduced only on request and labelled in every record that
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import ClassVar, Literal
 
 Backbone = Literal["alexnet", "resnet18"]
 Contrastive = Literal["avce", "infonce", "barlow_twins"]
@@ -127,6 +127,14 @@ class AVCEConfig:
     # Official-code bugs (module docstring), labelled in the record.
     eval_mode_training: bool = False
     always_on_dropout: bool = False
+    # Evaluation cadence: the paper tests the trained model once, at the end (0, ()); the code
+    # evaluates after iteration 0 and every ``--freq`` 250 iterations and after iteration 50
+    # (``if cnt % args.freq == 0 or cnt == 50``, main.py L229-237, L8) and keeps no selection: its
+    # reported numbers are picked among those evaluations of the test side. A protocol selecting by
+    # best_val / best_test evaluates at these iterations (counted from 0) instead of at epoch ends.
+    eval_every: int = 0
+    eval_at: tuple[int, ...] = ()
+    recorded_when_set: ClassVar[tuple[str, ...]] = ("eval_every", "eval_at")
 
     def __post_init__(self) -> None:
         positive = {"iterations": self.iterations, "lr": self.lr, "head_lr": self.head_lr,
@@ -136,6 +144,8 @@ class AVCEConfig:
                     "encoder_width": self.encoder_width}
         if self.batch_size is not None:
             positive["batch_size"] = self.batch_size
+        if self.eval_every < 0 or any(i < 0 for i in self.eval_at):
+            raise ValueError(f"eval_every={self.eval_every}, eval_at={self.eval_at}: iterations must be >= 0")
         if self.epochs is not None:
             positive["epochs"] = self.epochs
         bad = [f"{k}={v!r}" for k, v in positive.items() if not v > 0]
@@ -174,6 +184,10 @@ class AVCEConfig:
     def milestones(self) -> list[int]:
         """Iterations at which the learning rates are multiplied by ``lr_gamma``."""
         return list(range(self.lr_first_milestone, self.iterations, self.lr_every))
+
+    def evaluates_after(self, iteration: int) -> bool:
+        """Whether the cadence evaluates after ``iteration`` (0-based)."""
+        return (self.eval_every > 0 and iteration % self.eval_every == 0) or iteration in self.eval_at
 
     @property
     def official_code_bugs(self) -> list[str]:

@@ -20,8 +20,14 @@ in Lightning checkpoints, so a resumed cell counts on); with ``cfg.epochs`` the 
 ``epochs`` whole epochs, however many iterations they hold. With ``eval_mode_training`` (official-
 code bug) E, C, R and H run in eval mode from the second iteration on; H1 stays in train mode.
 A batch of one image (an epoch's remainder; the runner keeps it) is skipped and not counted:
-BatchNorm and the batch PCC/CCC of L_AV need two samples. Prediction is x = R(C(E(img))) on
-the centre crop.
+BatchNorm and the batch PCC/CCC of L_AV need two samples. The code keeps it (``DataLoader``
+without ``drop_last``, ``main.py`` L295), but there its loss is NaN (``torch.std`` of one value,
+``utils.py`` L20-21) and the step makes every weight NaN, so a valid official run never met one;
+bench has no switch for it. Prediction is x = R(C(E(img))) on the centre crop.
+
+Evaluation cadence (``cfg.eval_every``, ``cfg.eval_at``): the module says after which iterations
+the protocol's best_val / best_test rule evaluates (:attr:`evaluates_by_iteration`,
+:meth:`evaluation_due`), the code's ``cnt`` = the 0-based iteration just trained.
 
 Non-finite predictions: a NaN or infinite loss stops training with a RunError naming the term
 and the iteration, so a finished fit predicts finite values. Should a prediction still be
@@ -81,6 +87,8 @@ class AVCEModule(L.LightningModule):
         if cfg.official_weights:
             self.weights_provenance = load_released(self.net, cfg.backbone, cfg.official_weights)
         self.nonfinite_predictions = 0
+        self.evaluates_by_iteration = cfg.eval_every > 0 or bool(cfg.eval_at)
+        self._due = False
         if cfg.official_code_bugs:
             self.weights_provenance["official_code_bugs"] = (
                 f"{', '.join(cfg.official_code_bugs)}: reproduced on purpose (bench_methods.avce.config)")
@@ -126,8 +134,13 @@ class AVCEModule(L.LightningModule):
             part.train(not stuck)
         self.net.metric_head.train(True)
 
+    def evaluation_due(self) -> bool:
+        """Whether the iteration just trained is one the cadence evaluates after."""
+        return self._due
+
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         cfg, net = self.cfg, self.net
+        self._due = False
         if batch["label"].shape[0] < 2:
             return None  # an epoch's 1-image remainder: no batch statistics (BatchNorm, PCC, CCC); not an iteration
         adam, sgd = self.optimizers()
@@ -162,6 +175,7 @@ class AVCEModule(L.LightningModule):
             sgd.step()
         for scheduler in schedulers:
             scheduler.step()
+        self._due = cfg.evaluates_after(iteration)
         if cfg.epochs is None and schedulers[0].last_epoch >= cfg.iterations:
             self.trainer.should_stop = True
         return loss.detach()

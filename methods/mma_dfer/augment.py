@@ -7,7 +7,8 @@ The official loader (``dataloader/video_dataloader.py:173-178``,
 then a bilinear resize to S x S) and a horizontal flip with p = 0.5. The crop is taken from
 the frames as stored: S x S with ``crop_from="cached"``, or ``source_size`` (224, DFEW's
 frames) with ``crop_from="source"``, as the code crops the source frame; either way the result
-is resized to S x S. The fallback after 10 failed tries (scale, then a random S x S crop) is
+is resized to S x S (``resize``: torch's antialiased bilinear, or PIL's as the code, see
+:mod:`.resize`). The fallback after 10 failed tries (scale, then a random S x S crop) is
 the whole frame resized to S x S here (the identity on an S x S frame).
 """
 
@@ -16,7 +17,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
+
+from bench_methods.mma_dfer.resize import Resize, resize_frames
 
 
 def crop_box(height: int, width: int, generator: torch.Generator | None = None) -> tuple[int, int, int, int]:
@@ -39,9 +41,9 @@ def crop_box(height: int, width: int, generator: torch.Generator | None = None) 
 
 
 def augment_clips(video: torch.Tensor, generator: torch.Generator | None = None,
-                  size: int | None = None) -> torch.Tensor:
+                  size: int | None = None, resize: Resize = "torch") -> torch.Tensor:
     """Brightness, random-sized crop and flip, drawn per clip: ``(B, T, 3, H, W)`` in [0, 1] →
-    ``(B, T, 3, size, size)`` (``size`` None: ``H x W``)."""
+    ``(B, T, 3, size, size)`` (``size`` None: ``H x W``), the crop resized as ``resize`` says."""
     height, width = video.shape[-2:]
     out_hw = (height, width) if size is None else (size, size)
     out = []
@@ -50,7 +52,7 @@ def augment_clips(video: torch.Tensor, generator: torch.Generator | None = None,
         top, left, h, w = crop_box(height, width, generator)
         clip = (clip * factor).clamp(0.0, 1.0)[..., top:top + h, left:left + w]
         if (h, w) != out_hw:
-            clip = F.interpolate(clip, size=out_hw, mode="bilinear", align_corners=False, antialias=True)
+            clip = resize_frames(clip, out_hw, resize)
         if float(torch.rand((), generator=generator)) < 0.5:
             clip = clip.flip(-1)
         out.append(clip)

@@ -21,6 +21,8 @@ switch                  paper (default)                              official co
 ``img_size``            160 (the ablations' resolution)             224 (``train_DFEW.sh``, ``train_MAFW.sh``)
 ``crop_from``           ``cached``: crops of the S x S frames       ``source``: crops of the source frames
                                                                     (stored at ``source_size``, 224)
+``resize``              ``torch``: antialiased bilinear on floats   ``pil``: PIL bilinear on 8-bit frames
+                        (the paper is silent)
 ======================  ==========================================  ==========================================
 
 Official sources of the code side: ``models/models_vit.py:60`` and ``AudioMAE/audio_models_vit.py:66``
@@ -29,7 +31,9 @@ stepped per epoch), ``dataloader/video_dataloader.py:138-139`` (``glob`` + ``sor
 ``data_utils/process_ann_mfaw.py:26`` (``len(os.listdir(path)) - 1`` written as the MAFW frame
 count, which ``_get_train_indices`` / ``_get_test_indices`` sample from, L57-75),
 ``dataloader/video_dataloader.py:151-152`` (a missing MAFW wav is ``torch.zeros(512, 128)``),
-``main.py:173-178`` (``drop_last=True``) and ``train_DFEW.sh`` / ``train_MAFW.sh`` (``--img-size 224``).
+``main.py:173-178`` (``drop_last=True``), ``train_DFEW.sh`` / ``train_MAFW.sh`` (``--img-size 224``) and
+``dataloader/video_transform.py:271`` (training: the random-sized crop resized with ``Image.BILINEAR``)
+and ``:229`` (test: ``GroupResize``, the same) on the frames as PIL images.
 
 The Table 2-7 ablations are the switches ``num_prompts`` / ``prompt_updates`` (Tables 4, 7),
 ``fusion`` and ``bottleneck_dim`` (Tables 3, 6), ``temporal`` and ``ita_dim`` (Tables 2, 4) and
@@ -39,7 +43,7 @@ The Table 2-7 ablations are the switches ``num_prompts`` / ``prompt_updates`` (T
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 Fusion = Literal["bottleneck", "add", "mult", "mult_concat", "none"]
 Temporal = Literal["mtt", "ita", "mtt+ita", "none"]
@@ -144,6 +148,8 @@ class MMADFERConfig:
     unimodal: Literal["probe", "adapted"] = "probe"
     drop_last: bool = False
     bf16: bool = False
+    resize: Literal["torch", "pil"] = "torch"
+    recorded_when_set: ClassVar[tuple[str, ...]] = ("resize",)
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "num_frames", "img_size", "source_size", "test_clips", "audio_frames", "audio_mel_bins",
@@ -195,6 +201,7 @@ CODE: dict[str, Any] = {
     "drop_last": True,
     "img_size": 224,
     "crop_from": "source",
+    "resize": "pil",
 }
 
 #: A small ViT that trains on a CPU in about a minute on the synthetic benchmark (5 folds):

@@ -10,7 +10,6 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from bench.api import TaskSpec
@@ -18,6 +17,7 @@ from bench.errors import ConfigError
 from bench_methods.mma_dfer.augment import augment_clips
 from bench_methods.mma_dfer.config import MMADFERConfig, stored_size
 from bench_methods.mma_dfer.model import MMADFERNet
+from bench_methods.mma_dfer.resize import Resize, resize_frames
 from bench_methods.mma_dfer.weights import RANDOM_INIT, load_encoder, load_released
 
 
@@ -27,14 +27,12 @@ def expected_shapes(cfg: MMADFERConfig) -> dict[str, tuple[int, ...]]:
     return {"video": (cfg.num_frames, 3, side, side), "audio": (cfg.audio_frames, cfg.audio_mel_bins)}
 
 
-def to_model_size(video: torch.Tensor, size: int) -> torch.Tensor:
-    """Frames ``(..., 3, H, W)`` resized to ``size x size`` (bilinear, antialiased; the code's
+def to_model_size(video: torch.Tensor, size: int, resize: Resize = "torch") -> torch.Tensor:
+    """Frames ``(..., 3, H, W)`` resized to ``size x size`` (bilinear, as ``resize`` says; the code's
     test-time ``GroupResize`` of the source frame, ``dataloader/video_dataloader.py:191``)."""
     if video.shape[-2:] == (size, size):
         return video
-    flat = video.flatten(0, -4)
-    out = F.interpolate(flat, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return out.unflatten(0, video.shape[:-3])
+    return resize_frames(video, (size, size), resize)
 
 
 def load_weights(net: MMADFERNet, cfg: MMADFERConfig) -> dict[str, str]:
@@ -102,14 +100,14 @@ class MMADFERModule(L.LightningModule):
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         video = batch.get("video")
         if video is not None and self.cfg.augment:
-            video = augment_clips(video, size=self.cfg.img_size)
+            video = augment_clips(video, size=self.cfg.img_size, resize=self.cfg.resize)
         elif video is not None:
-            video = to_model_size(video, self.cfg.img_size)
+            video = to_model_size(video, self.cfg.img_size, self.cfg.resize)
         return self.loss_fn(self(video, batch.get("audio")), batch["label"])
 
     def predict_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         video, audio = batch.get("video"), batch.get("audio")
-        video = None if video is None else to_model_size(video, self.cfg.img_size)
+        video = None if video is None else to_model_size(video, self.cfg.img_size, self.cfg.resize)
         if video is None or video.dim() == 5:
             return self(video, audio)
         batch_size, clips = video.shape[:2]

@@ -59,12 +59,14 @@ encoder (``train.py`` L161-326), both crops drawn over the whole sequence (``dat
 
 _CODE_MOSEI: dict[str, Any] = {
     "crop_frames": 30, "lr_step_epochs": 5, "positives": "code", "loss_reduction": "mean_half", "probe": "online",
-    "transductive": True, "text_positional": "batch_index", "crop_range": "sequence", "mel_bins": 128}
+    "transductive": True, "text_positional": "batch_index", "crop_range": "sequence", "mel_bins": 128,
+    "pos_weight": "official", "sampler": "class_balanced", "val_patience": 50}
 """The shipped ``config/params_MOSEI.yaml``: 128 acoustic channels (the TCN's input, ``models/Encoder.py``
 L102), 30-step crops, x0.9 every 5 epochs, unsupervised positives as
 coded (``utils/SupConSeparate.py`` L86-98), online probe, contrastive updates on the validation and test
 inputs (``train.py`` L357-364), the text transformer's batch-indexed positions (``models/Encoder.py``
-L29-31, L177)."""
+L29-31, L177), the BCE's constant ``pos_weight`` (``train.py`` L88-90), the label-weighted sampler
+(``main.py`` L55-56) and patience 50 (``patience: 50``, read at ``train.py`` L52)."""
 
 _CODE_BASELINE: dict[str, Any] = {"text_positional": "batch_index"}
 """The official ``Encoder``'s backbones as the supervised baselines use them: its text positions."""
@@ -73,7 +75,7 @@ _CODE_AUDIO: dict[str, Any] = {
     "mel_bins": 128, "mel_sample_rate": 22050, "mel_hop_length": 735, "mel_decimate": 1, "sampler": "class_balanced",
 }
 """The official code's acoustic pipeline and sampler (presets ``code``): 128 mel channels on the
-landmarks' 30 fps axis (22050 / 735), class-balanced sampling (``main.py`` L55-56)."""
+landmarks' 30 fps axis (22050 / 735), class-balanced sampling (RAVDESS: ``main.py`` L66-67)."""
 
 _ACOUSTICS_ROW: dict[str, Any] = {"row_modality": "audio", "lr_step_epochs": 10, "epochs": 100, "batch_size": 32}
 """Table I's "Unimodal (Acoustics)" schedule (Sec. IV-B): lr 1e-3, x0.9 every 10 epochs, batch 32, 100 epochs."""
@@ -138,14 +140,15 @@ class MPUC(Method):
         if regime != "linear_eval":
             raise ConfigError(f"mpuc trains by linear evaluation after pretraining, not regime {regime!r}; "
                               "the supervised baselines are method mpuc_supervised")
-        probe = Stage("linear_eval", cfg.epochs, cfg.batch_size, labels=True, sampler=cfg.sampler)
+        patience = cfg.val_patience or None
+        probe = Stage("linear_eval", cfg.epochs, cfg.batch_size, labels=True, sampler=cfg.sampler, patience=patience)
         if not pretrain:
             if cfg.probe == "online":
                 raise ConfigError("mpuc: probe=online trains the encoder, so it needs a protocol with pretrain: true")
             return [probe]
         if cfg.probe == "online":
             return [Stage("pretrain_online_probe", cfg.epochs, cfg.pretrain_batch_size, labels=True,
-                          sampler=cfg.sampler)]
+                          sampler=cfg.sampler, patience=patience)]
         pre = Stage("pretrain", cfg.pretrain_epochs, cfg.pretrain_batch_size, labels=cfg.positives == "supervised")
         return [pre, probe]
 
@@ -177,8 +180,9 @@ class MPUCSupervised(Method):
         return _inputs(cfg, modalities)
 
     def stages(self, cfg: SupervisedConfig, regime: str, pretrain: bool) -> list[Stage]:
-        """One labelled fit, drawing its batches with ``cfg.sampler``."""
-        return [Stage(regime, cfg.epochs, cfg.batch_size, labels=True, sampler=cfg.sampler)]
+        """One labelled fit, drawing its batches with ``cfg.sampler``, stopped by ``cfg.val_patience`` when set."""
+        return [Stage(regime, cfg.epochs, cfg.batch_size, labels=True, sampler=cfg.sampler,
+                      patience=cfg.val_patience or None)]
 
     def build(self, task: TaskSpec, cfg: SupervisedConfig, shapes: Mapping[str, tuple[int, ...]]) -> Any:
         return _build(task, cfg, shapes)

@@ -14,7 +14,7 @@ other value is the code's; each field's comment names both. Values the paper doe
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import ClassVar, Literal
 
 from bench.data.vad import CropPolicy
 
@@ -26,6 +26,7 @@ TextPositional = Literal["sequence", "batch_index"]
 Head = Literal["mlp", "attention"]
 RowModality = Literal["", "audio", "video", "landmarks"]
 SamplerKind = Literal["shuffle", "class_balanced"]
+PosWeight = Literal["computed", "official"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,8 +72,18 @@ class EncoderConfig:
     vad_db: float = 30.0
     eval_windows: int = 5
     # Training order: ``shuffle`` (the paper names no sampler) / ``class_balanced`` = the code's
-    # WeightedRandomSampler(1 / class count, len(dataset)) with replacement (main.py L55-56).
+    # WeightedRandomSampler with replacement, len(dataset) draws (main.py L66-67 RAVDESS: 1 / class
+    # count; L55-56 MOSEI: per sample the sum of 1 / count over its labels, none = a "neutral" label).
     sampler: SamplerKind = "shuffle"
+    # Multilabel BCE pos_weight: ``computed`` = each label's negatives / positives among the training
+    # labels (the paper gives none) / ``official`` = the code's constants for happy, sad, anger,
+    # surprise, disgust, fear [1.05285, 5.215074, 5.3373003, 19.489855, 7.0448384, 23.688004]
+    # (train.py L88-90), matched by label name.
+    pos_weight: PosWeight = "computed"
+    # Patience of the last stage's selection: 0 = the protocol's (paper Sec. III-D: 100) / the code's
+    # early stop, 50 for MOSEI (config/params_MOSEI.yaml, utils/ModelMonitor.py).
+    val_patience: int = 0
+    recorded_when_set: ClassVar[tuple[str, ...]] = ("pos_weight", "val_patience")
     # Acoustic TCN (code models/TCN.py, Encoder.py L102).
     tcn_blocks: int = 5
     tcn_repeats: int = 2
@@ -107,6 +118,8 @@ class EncoderConfig:
         bad = [f"{k}={v!r}" for k, v in positive.items() if not v > 0]
         if bad:
             raise ValueError(f"these must be > 0: {', '.join(bad)}")
+        if self.val_patience < 0:
+            raise ValueError(f"val_patience={self.val_patience}: must be >= 0 (0 = the protocol's patience)")
         if not 0.0 <= self.dropout < 1.0 or self.momentum < 0 or self.weight_decay < 0:
             raise ValueError("dropout must be in [0, 1), momentum and weight_decay >= 0")
         if self.crop_frames < 11:

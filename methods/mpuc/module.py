@@ -21,7 +21,7 @@ already drawn each crop over the whole sequence and laid them one after the othe
 is steps ``v * crop_frames`` onwards. Evaluation classifies the first ``crop_frames`` steps. Losses: cross-entropy (RAVDESS) or BCE with logits (CMU-MOSEI) whose ``pos_weight`` is
 each label's negatives / positives in the training labels (:func:`positive_weights`), fixed at the
 start of the first labelled stage; the task's ``class_weights`` take their place when a protocol
-sets them.
+sets them, the code's constants (:data:`OFFICIAL_POS_WEIGHT`) with ``pos_weight="official"``.
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ class MPUCModule(L.LightningModule):
         if task.kind not in ("classification", "multilabel"):
             raise ConfigError(f"mpuc handles classification and multilabel tasks, not {task.kind}")
         self.pos_weight = torch.tensor(task.class_weights, dtype=torch.float32) if task.class_weights else None
+        if cfg.pos_weight == "official" and task.kind == "multilabel":
+            self.pos_weight = torch.tensor(official_positive_weights(task), dtype=torch.float32)
         self.stage = "supervised"
         self._unlabelled: list[Iterable[Mapping[str, torch.Tensor]]] = []
         self.wants_unlabelled = self.contrastive and cfg.transductive
@@ -258,6 +260,23 @@ class MPUCModule(L.LightningModule):
         opts = [torch.optim.SGD(p, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay) for p, lr in groups]
         scheds = [torch.optim.lr_scheduler.StepLR(o, step_size=cfg.lr_step_epochs, gamma=cfg.lr_gamma) for o in opts]
         return opts, scheds
+
+
+OFFICIAL_POS_WEIGHT: dict[str, float] = {"happy": 1.05285, "sad": 5.215074, "anger": 5.3373003,
+                                          "surprise": 19.489855, "disgust": 7.0448384, "fear": 23.688004}
+"""The code's MOSEI BCE ``pos_weight`` per emotion (``train.py`` L88-90, SDK order)."""
+
+
+def official_positive_weights(task: TaskSpec) -> tuple[float, ...]:
+    """``pos_weight="official"``: the code's constants, by label name, in the task's order."""
+    if task.class_weights:
+        raise ConfigError("mpuc: pos_weight=official and the protocol's class_weights both weigh the BCE; "
+                          "drop one of them")
+    if set(task.label_names) != set(OFFICIAL_POS_WEIGHT):
+        raise ConfigError(f"mpuc: pos_weight=official holds the code's weights of the MOSEI emotions "
+                          f"({', '.join(OFFICIAL_POS_WEIGHT)}); this task's labels are {', '.join(task.label_names)} "
+                          "(use pos_weight=computed)")
+    return tuple(OFFICIAL_POS_WEIGHT[name] for name in task.label_names)
 
 
 def positive_weights(labels: Any) -> tuple[float, ...]:
