@@ -24,7 +24,7 @@ print(json.dumps({"code": code, "heavy": heavy}))
 
 
 @pytest.mark.parametrize("args", [["table", "mpuc:I"], ["table", "mma_dfer:1", "--format", "csv"], ["check"],
-                                  ["plot"]])
+                                  pytest.param(["plot"], marks=pytest.mark.slow)])  # plot: 37 figures, ~1 min
 def test_reading_commands_import_no_torch_and_no_plugin(args: list[str], tmp_path: Path) -> None:
     out = tmp_path / "store"  # the committed real-data records: real reading work for every command
     shutil.copytree(presets.stored_path().parent / "reproduced", out)

@@ -36,6 +36,7 @@ def _cell(tmp_path: Path, **numerics: object) -> run.CellResult:
     return result
 
 
+@pytest.mark.slow  # two trainings from an empty cache: about 70 s at load 9 on two cores
 def test_bf16_mixed_trains_mma_dfer_and_keeps_its_logits_near_float32(tmp_path: Path) -> None:
     full = _cell(tmp_path)
     half = _cell(tmp_path, precision="bf16-mixed")
