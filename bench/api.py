@@ -140,6 +140,10 @@ class DatasetAdapter(abc.ABC):
     def samples(self) -> list[Sample]:
         """Every sample of the dataset, in a stable order."""
 
+    video_face_crops: ClassVar[bool] = False
+    """True when the dataset's video sources are face crops (DFEW's face-frame folders): ``bench
+    predict`` then finds the faces of a raw video with MTCNN before a frame transform reads it."""
+
     def official_folds(self) -> list[Split]:
         """The dataset's own k folds (train/test), where it defines them."""
         from bench.errors import ProtocolError
@@ -277,6 +281,13 @@ class Method(abc.ABC):
         in :class:`ModuleHooks`; the runner uses their defaults otherwise.
         """
 
+    def load_released(self, module: Any, path: Path) -> str:
+        """Load a checkpoint in the official released layout of this method into ``module`` (built
+        by :meth:`build`; every tensor of the model) and return the file's sha256; a file of
+        another layout is a ``DataError`` of one line naming the first tensor that does not fit.
+        Overridden only by methods whose authors release checkpoints (``--regime evaluate``)."""
+        raise NotImplementedError(f"method {self.name!r} has no released-checkpoint layout")
+
 
 class ModuleHooks:
     """The optional members of a method's module that the runner uses, with their defaults.
@@ -294,6 +305,11 @@ class ModuleHooks:
     weights_provenance: Mapping[str, str] = {"all": "random-init"}
     """Per backbone, where its initial weights came from (``random-init``, or the sha256 of the
     file read); read once training is over, into the record's ``weights``."""
+
+    pretrained_tensors: frozenset[str] = frozenset()
+    """The ``state_dict`` keys whose values were read from a pretrained file (named by sha256 in
+    ``weights_provenance``) and never trained: left out of the cell's kept weights, which the
+    same configuration rebuilds from those files."""
 
     def attach_unlabelled(self, loaders: Sequence[Any]) -> None:
         """Receive ``[validation loader, test loader]``, both without labels; called only

@@ -30,6 +30,7 @@ _HANDLERS = {
     "matrix": "bench.launch.matrix:matrix_command",
     "plot": "bench.reporting.plot_command:plot_command",
     "rescore": "bench.reporting.rescore:rescore_command",
+    "predict": "bench.running.predict_command:predict_command",
 }
 
 
@@ -54,9 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     run.add_argument("--modalities", nargs="+",
                      help="use these of the protocol's modalities (default: those the method reads too)")
-    run.add_argument("--regime", choices=["supervised", "linear_eval", "finetune"],
-                     help="how to train (linear_eval and finetune pretrain first); default: the protocol's, "
-                          "or the method's where the protocol leaves it open")
+    run.add_argument("--regime", choices=["supervised", "linear_eval", "finetune", "evaluate"],
+                     help="how to train (linear_eval and finetune pretrain first; evaluate: no training, test "
+                          "--weights FILE); default: the protocol's, or the method's where the protocol leaves it open")
+    run.add_argument("--weights", type=Path, metavar="FILE",
+                     help="with --regime evaluate: a bench weights file (.safetensors beside a record) or the "
+                          "method's released checkpoint")
+    run.add_argument("--no-keep-weights", action="store_true",
+                     help="do not write the selected weights beside each record (fold<k>-seed<s>.safetensors)")
     run.add_argument("--pretrain-on", metavar="DATASET", help="with --regime: pretrain on this dataset instead")
     run.add_argument("--budget", help="paper (the preset's lengths, default), short, or N epochs for every stage")
     _numerics_arguments(run)
@@ -147,6 +153,30 @@ def _parser() -> argparse.ArgumentParser:
     rescore = sub.add_parser("rescore", help="write metrics computed from stored predictions into the records")
     rescore.add_argument("--out", type=Path, default=Path("results"))
     rescore.add_argument("--metric", action="append", required=True, help="a registered metric; repeatable")
+
+    predict = sub.add_parser("predict", help="a trained model's predictions on media files or a dataset's samples")
+    predict.add_argument("files", nargs="*", type=Path, metavar="FILE",
+                         help="videos (mp4/avi/mkv/...), audio files (wav/opus/mp3/flac/...) or face-frame folders")
+    predict.add_argument("--from", dest="from_record", type=Path, metavar="RECORD",
+                         help="a run record; its kept weights (beside it) and its preprocessing are used")
+    predict.add_argument("--method", help="without --from: the method (with --preset, --set and --weights)")
+    predict.add_argument("--preset", default="paper")
+    predict.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    predict.add_argument("--weights", type=Path, help="without --from: a bench weights file or a released checkpoint")
+    predict.add_argument("--labels", nargs="+", metavar="NAME",
+                         help="without --from, for a released checkpoint: the class names in output order")
+    predict.add_argument("--modalities", nargs="+", help="without --from: the modalities the model reads")
+    predict.add_argument("--data-root", type=Path, help="with --samples: the dataset's folder, in its own layout")
+    predict.add_argument("--dataset", help="with --samples and without --from: the dataset's name")
+    predict.add_argument("--samples", nargs="+", metavar="ID", help="sample ids of the dataset at --data-root")
+    predict.add_argument("--faces", choices=["auto", "mtcnn", "none"], default="auto",
+                         help="find faces in a raw video with MTCNN: auto = where the model was trained on face "
+                              "crops (DFEW's face-frame folders)")
+    predict.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    predict.add_argument("--threshold", type=float, default=0.0,
+                         help="multilabel: a label is predicted when its logit exceeds this (default 0)")
+    predict.add_argument("--cache-dir", type=Path)
+    predict.add_argument("--no-progress", action="store_true")
 
     split_file = sub.add_parser("splits", help="write the folds a protocol draws to a split file, or verify one")
     split_file.add_argument("protocol")

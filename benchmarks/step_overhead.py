@@ -34,14 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 
 from bench.data.cache import Cache
 from bench.data.prepare import (
     ArrayDataset,
     Prepared,
-    labels_array,
     prepare,
     train_loader,
 )
@@ -57,25 +55,27 @@ def _plan(epochs: int, cache: Path) -> Plan:
                                 overrides={"epochs": epochs}, progress=False, cache_root=cache))
 
 
-def _data(plan: Plan) -> tuple[Prepared, np.ndarray, dict[str, list[int]]]:
+def _data(plan: Plan) -> tuple[Prepared, training.CellLabels, dict[str, list[int]]]:
     split = plan.folds[0]
     used = [s for s in plan.samples if s.id in {*split.train, *split.val, *split.test}]
     prepared = prepare(used, plan.method.inputs(plan.cfg, plan.modalities), Cache(plan.request.cache_root),
                        progress=False)
     by_id = {s.id: s for s in plan.samples}
-    labels = labels_array([by_id[i] for i in prepared.ids], plan.task)
+    labels = training.CellLabels.of(by_id, split.train, split.val, plan.task)
     position = {sid: i for i, sid in enumerate(prepared.ids)}
     index = {side: [position[i] for i in getattr(split, side)] for side in ("train", "val", "test")}
     return prepared, labels, index
 
 
-def bench_fit(plan: Plan, prepared: Prepared, labels: np.ndarray, index: dict[str, list[int]],
+def bench_fit(plan: Plan, prepared: Prepared, labels: training.CellLabels, index: dict[str, list[int]],
               checkpoint: Path) -> float:
     """CPU seconds of one :func:`bench.running.training.fit` of the plan's cell, saving its checkpoint after
     every epoch as ``bench run`` does (a fresh one: nothing is resumed)."""
     L.seed_everything(SEED, verbose=False)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
-    test = training.TestSplit(prepared, labels, index["test"], plan.folds[0].name)
+    by_id = {s.id: s for s in plan.samples}
+    test = training.TestSplit(prepared, index["test"], plan.folds[0].name, [by_id[i] for i in plan.folds[0].test],
+                              plan.task)
     checkpoint.unlink(missing_ok=True)
     tic = _clock()
     training.fit(plan, plan.cell_key(plan.folds[0].name, SEED), module, prepared, labels, index, test, None,
@@ -83,12 +83,13 @@ def bench_fit(plan: Plan, prepared: Prepared, labels: np.ndarray, index: dict[st
     return _clock() - tic
 
 
-def loop_fit(plan: Plan, prepared: Prepared, labels: np.ndarray, index: dict[str, list[int]], stacked: bool) -> float:
+def loop_fit(plan: Plan, prepared: Prepared, labels: training.CellLabels, index: dict[str, list[int]],
+             stacked: bool) -> float:
     """CPU seconds of a plain loop over the same training side for the plan's epochs."""
     L.seed_everything(SEED, verbose=False)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
     optimizer = module.configure_optimizers()
-    dataset = ArrayDataset(prepared, labels, index["train"], train=True)
+    dataset = ArrayDataset(prepared, labels.train, index["train"], train=True)
     loader = train_loader(dataset, plan.cfg.batch_size, SEED, 0)
     batch_size = plan.cfg.batch_size
     tic = _clock()

@@ -32,7 +32,8 @@ def _fitted(tmp_path: Path) -> Callable[[int | None], tuple[list[dict], np.ndarr
     used = [s for s in plan.samples if s.id in {*split.train, *split.val, *split.test}]
     prepared = prepare(used, plan.method.inputs(plan.cfg, plan.modalities), Cache(tmp_path))
     assert isinstance(prepared.arrays["video"], LazyArrays)
-    labels = labels_array([{s.id: s for s in used}[i] for i in prepared.ids], plan.task)
+    by_id = {s.id: s for s in used}
+    labels = labels_array([by_id[i] for i in prepared.ids], plan.task)
     position = {sid: i for i, sid in enumerate(prepared.ids)}
     index = {side: [position[i] for i in getattr(split, side)] for side in ("train", "val", "test")}
 
@@ -41,7 +42,7 @@ def _fitted(tmp_path: Path) -> Callable[[int | None], tuple[list[dict], np.ndarr
         fed = dataclasses.replace(prepared, arrays={**prepared.arrays, "video": lazy})
         L.seed_everything(SEED, verbose=False)
         module = plan.method.build(plan.task, plan.cfg, fed.shapes)
-        test = training.TestSplit(fed, labels, index["test"], split.name)
+        test = training.TestSplit(fed, index["test"], split.name, [by_id[i] for i in split.test], plan.task)
         fitted = training.fit(plan, plan.cell_key(split.name, SEED), module, fed, labels, index, test, None, None)
         assert (len(lazy._memo) == 0) == (memo_bytes == 0)  # each path was the one under test
         return fitted.history, test.predict(module)[0]

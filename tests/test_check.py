@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import scored_records
 
 from bench.cli import main
 from bench.errors import DataError
@@ -91,21 +92,21 @@ def test_the_cli_passes_on_the_golden_store(golden_store: Path, capsys: pytest.C
 
 def test_a_perturbed_metric_fails_with_a_readable_message(golden_store: Path, empty_db: reported.Database,
                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """One record's UAR moved by 0.4: the mean moves by 0.1, beyond the golden 3·σ/√n (≈ 0.054)."""
+    """One record's predictions all wrong (as broken code would write it, sealed): its UAR drops to 0 and the
+    mean by a quarter of what it was, beyond the golden 3·σ/√n (≈ 0.054)."""
     perturbed = tmp_path / "store"
     shutil.copytree(golden_store, perturbed)
     measured = [json.loads(p.read_text(encoding="utf-8"))["metrics"]["uar"] for p in records(golden_store)]
-    got = sum(measured) / len(measured) - 0.1  # the golden cells as rerun here, then perturbed
-    path = records(perturbed)[0]
-    rec = json.loads(path.read_text(encoding="utf-8"))
-    rec["metrics"]["uar"] -= 0.4
-    path.write_text(json.dumps(rec), encoding="utf-8")
+    assert scored_records.regress(records(perturbed)[0])["metrics"]["uar"] == 0.0
+    got = sum(measured[1:]) / len(measured)  # the golden cells as rerun here, one of them regressed
     [golden] = check.load_expected(GOLDEN)
     want = golden.cells[0].metrics["uar"]
     tol = check.tolerance(want.std, want.n, golden.k, 0.5e-6)
-    assert 0.1 > tol
+    assert measured[0] / len(measured) > tol
     findings = check.run_check(perturbed, GOLDEN, empty_db)
-    [failure] = [f for f in findings if f.failed]
+    failures = [f for f in findings if f.failed]
+    assert {f.metric for f in failures} == {"uar", "war", "weighted_f1", "macro_f1"}  # all fell with the predictions
+    failure = failures[0]
     assert (failure.metric, failure.status) == ("uar", "regression")
     assert failure.got == pytest.approx(got, abs=1e-9)
     assert failure.tolerance == pytest.approx(tol)
@@ -115,7 +116,8 @@ def test_a_perturbed_metric_fails_with_a_readable_message(golden_store: Path, em
     assert f"> tolerance {tol:.6g}" in message and f"golden σ {want.std:.6g}, n 4" in message
     assert main(["check", "--out", str(perturbed), "--expected", str(GOLDEN)]) == 1
     out = capsys.readouterr().out
-    assert out.splitlines()[1] == message and "1 regression(s), 3 within tolerance" in out
+    assert out.splitlines()[1] == message and "4 regression(s), 0 within tolerance" in out
+    assert "0 corrupt record(s)" in out  # a regressed run is no corrupt record
 
 
 def test_missing_records_fail_and_say_how_to_produce_them(golden_store: Path, empty_db: reported.Database,

@@ -11,7 +11,7 @@ import pytest
 
 from bench.errors import ConfigError
 from bench.records import store
-from bench.reporting import matrix_table, plot_command, rescore
+from bench.reporting import matrix_table, plot_command, rescore, verify
 from bench.running import budget
 
 # four test clips of two classes: predicted 0, 1, 0, 1 against true 0, 1, 1, 1
@@ -51,13 +51,15 @@ def test_rescore_writes_derived_metrics_once_and_marks_them(tmp_path: Path) -> N
     record = store.read(path)
     assert record["metrics"] == {"uar": pytest.approx(5 / 6), "war": pytest.approx(0.75)}
     assert record[rescore.DERIVED_KEY] == ["war"]
+    assert verify.check(path) == (record, None)  # sealed again for its new content
     assert rescore.rescore(tmp_path, ["war"]) == []
 
 
 def test_rescore_of_per_axis_regression_metrics_and_grouped_refusal(tmp_path: Path) -> None:
     outputs = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0]])
     targets = np.array([[0.0, 2.0], [1.0, 0.0], [2.0, 1.0]])
-    path = _record(tmp_path, "avce", "synthetic_va", metrics={"ccc": 0.5}, outputs=outputs, targets=targets,
+    # CCC: valence exact, 1; arousal x = (1, 0, 1), y = (2, 0, 1): 2·(1/3) / (2/9 + 2/3 + (1/3)²) = 2/3
+    path = _record(tmp_path, "avce", "synthetic_va", metrics={"ccc": 5 / 6}, outputs=outputs, targets=targets,
                    confusion=None, names=("valence", "arousal"), primary="ccc")
     rescore.rescore(tmp_path, ["rmse"])
     record = store.read(path)

@@ -14,7 +14,7 @@ from PIL import Image
 from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.errors import DataError
 from bench.records import store
-from bench.reporting import confusion_figures
+from bench.reporting import confusion_figures, verify
 from bench.running import run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -85,7 +85,7 @@ def test_different_matrices_give_different_images() -> None:
 
 
 def test_plot_store_covers_records_and_folders(cell_dir: Path) -> None:
-    written = confusion_figures.plot_store(cell_dir.parents[3])
+    written = confusion_figures.plot_store(verify.scan(cell_dir.parents[3]).found)
     assert sorted(p.name for p in written) == ["confusion.png", "fold1-seed0.confusion.png", "fold1-seed1.confusion.png"]
 
 

@@ -152,7 +152,8 @@ def test_labels_array_errors(task: TaskSpec, label: object, pattern: str) -> Non
 def test_array_dataset_items_match_shapes(samples: list[Sample], tmp_path: Path) -> None:
     prepared = prepare(samples, SPECS, Cache(tmp_path))
     labels = labels_array(samples, TaskSpec("classification", ("a", "b", "c")))
-    dataset = ArrayDataset(prepared, labels, indices=[3, 1])
+    dataset = ArrayDataset(prepared, labels[[3, 1]], indices=[3, 1])
+    assert dataset.labels.tolist() == [0, 1]  # its own rows' labels, no others
     assert len(dataset) == 2
     item = dataset[0]
     assert set(item) == {"video", "audio", "text", "landmarks", "label", "index"}
@@ -179,7 +180,7 @@ def test_array_dataset_without_labels_and_bad_input(samples: list[Sample], tmp_p
     assert set(dataset[1]) == {"text", "index"}
     with pytest.raises(IndexError, match="outside the 2 prepared"):
         ArrayDataset(prepared, None, [2])
-    with pytest.raises(ValueError, match="3 rows for 2"):
+    with pytest.raises(ValueError, match="3 rows for 1 items"):
         ArrayDataset(prepared, np.zeros(3, dtype=np.int64), [0])
 
 
@@ -192,7 +193,7 @@ def test_progress_goes_to_stderr(samples: list[Sample], tmp_path: Path, capsys: 
 def test_batched_fetch_equals_stacked_items(samples: list[Sample], tmp_path: Path) -> None:
     prepared = prepare(samples, SPECS, Cache(tmp_path))
     labels = labels_array(samples, TaskSpec("classification", ("a", "b", "c")))
-    dataset = ArrayDataset(prepared, labels, [3, 0, 2])
+    dataset = ArrayDataset(prepared, labels[[3, 0, 2]], [3, 0, 2])
     batch = dataset.__getitems__([2, 0])
     for key in ("video", "audio", "text", "landmarks", "label"):
         assert torch.equal(batch[key], torch.stack([torch.as_tensor(dataset[p][key]) for p in (2, 0)])), key

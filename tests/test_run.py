@@ -155,8 +155,8 @@ def test_test_split_opens_once(data_root: Path, cache_dir: Path, tmp_path: Path)
     plan = run.make_plan(request(data_root, cache_dir, tmp_path, folds=["1"]))
     prepared = run._prepare(plan)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
-    labels = np.zeros(len(prepared.ids), dtype=np.int64)
-    door = training.TestSplit(prepared, labels, [0, 1], "fold1")
+    samples = {s.id: s for s in plan.samples}
+    door = training.TestSplit(prepared, [0, 1], "fold1", [samples[i] for i in prepared.ids[:2]], plan.task)
     door.predict(module)
     with pytest.raises(RunError, match="already evaluated"):
         door.predict(module)

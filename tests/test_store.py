@@ -80,3 +80,14 @@ def test_atomic_writes_get_the_umask_mode_not_mkstemps_private_one(tmp_path: Pat
     assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "v.mp4").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "private.json").stat().st_mode) == 0o600
+
+
+def test_a_record_set_aside_takes_its_predictions_and_kept_weights_along(tmp_path: Path) -> None:
+    path = store.record_path(tmp_path, "p", "m", "h", "fold1", 0)
+    store.write(path, record(), {"ids": np.array(["a"])})
+    store.weights_path(path).write_bytes(b"weights")
+    aside = store.set_aside(path, "changed")
+    assert aside.name == "fold1-seed0.json.changed" and not path.exists()
+    assert (path.parent / "fold1-seed0.predictions.npz.changed").is_file()
+    assert (path.parent / "fold1-seed0.safetensors.changed").read_bytes() == b"weights"
+    assert not store.weights_path(path).exists()

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scored_records
 
 from bench import protocols
 from bench.cli import main
@@ -87,7 +88,7 @@ def record(fold: int, seed: int, epochs: int, uar: float, war: float, **extra: A
 def write(root: Path, rec: dict[str, Any], tag: str = "") -> None:
     path = store.record_path(root, rec["protocol"]["name"], rec["method"], rec["config_hash"] + tag, rec["fold"],
                              rec["seed"])
-    store.write(path, rec, {"ids": np.array(["x"])})
+    scored_records.write(path, rec)
 
 
 @pytest.fixture()
@@ -230,15 +231,14 @@ def test_a_local_path_placeholder_matches_any_given_file() -> None:
 
 def test_a_metric_a_record_lacks_comes_from_its_predictions(db: reported.Database, tmp_path: Path) -> None:
     out = tmp_path / "derived"
-    rec = record(1, 0, 5, 0.7, 0.0, modalities=["video", "audio"], label_names=["a", "b", "c", "d"],
-                 confusion=np.eye(4, dtype=int).tolist())
+    rec = record(1, 0, 5, 0.75, 0.0, modalities=["video", "audio"], label_names=["a", "b", "c", "d"])
     del rec["metrics"]["war"]
     path = store.record_path(out, "synthetic_5fold", "late_fusion", "ep5", "fold1", 0)
-    # predicted 0, 1, 2, 0 for true 0, 1, 2, 3: WAR 3/4
-    store.write(path, rec, {"ids": np.array(["w", "x", "y", "z"]), "outputs": np.eye(4)[[0, 1, 2, 0]],
-                            "targets": np.array([0, 1, 2, 3])})
+    # predicted 0, 1, 2, 0 for true 0, 1, 2, 3: UAR and WAR 3/4
+    scored_records.write(path, rec, {"ids": np.array(["w", "x", "y", "z"]), "outputs": np.eye(4)[[0, 1, 2, 0]],
+                                     "targets": np.array([0, 1, 2, 3])})
     rows = {row[0]: row for row in markdown_cells(tables.render(db, "demo:1", out, "markdown"))}
-    assert rows["LF 5 ep. (ours)"][1:] == ["70.00 (1) | 70.00 ± 0.00 (n=1, 1/5 folds) | +0.00",
+    assert rows["LF 5 ep. (ours)"][1:] == ["70.00 (1) | 75.00 ± 0.00 (n=1, 1/5 folds) | +5.00",
                                            "71.00 (1) | 75.00 ± 0.00 (n=1, 1/5 folds) | +4.00"]
 
 

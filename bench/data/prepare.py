@@ -280,22 +280,25 @@ class ArrayDataset(torch.utils.data.Dataset):
     An item is ``{modality: tensor (see to_model_input), "label": tensor, "index": int}``;
     ``"label"`` is left out when ``labels`` is None (a label-free pretraining stage) and
     ``"index"`` is the item's position in this dataset, i.e. in ``indices`` (the split).
-    ``labels`` is aligned with ``prepared.ids``. ``train`` selects the random sampling of
-    variable-length modalities; its generator is seeded from :meth:`loader`'s ``seed`` and
-    the number of passes that loader has started (see :func:`item_rng`).
+    ``labels`` holds one row per item, aligned with ``indices``: a dataset carries the labels of
+    its own rows and no others, so a method handed the training side's dataset cannot read a
+    validation or test label through it (the label fence, see :mod:`bench.running.training`).
+    ``train`` selects the random sampling of variable-length modalities; its generator is seeded
+    from :meth:`loader`'s ``seed`` and the number of passes that loader has started (see
+    :func:`item_rng`).
     """
 
     def __init__(self, prepared: Prepared, labels: np.ndarray | None, indices: Sequence[int],
                  train: bool = False) -> None:
         count = len(prepared.ids)
-        if labels is not None and len(labels) != count:
-            raise ValueError(f"labels has {len(labels)} rows for {count} prepared samples")
-        bad = [i for i in indices if not 0 <= int(i) < count]
+        self.indices = [int(i) for i in indices]
+        if labels is not None and len(labels) != len(self.indices):
+            raise ValueError(f"labels has {len(labels)} rows for {len(self.indices)} items")
+        bad = [i for i in self.indices if not 0 <= i < count]
         if bad:
             raise IndexError(f"indices {bad[:5]} are outside the {count} prepared samples")
         self.prepared = prepared
         self.labels = labels
-        self.indices = [int(i) for i in indices]
         self.train = train
         self.seed = 0
         self.pass_index = 0
@@ -338,7 +341,7 @@ class ArrayDataset(torch.utils.data.Dataset):
             for m, a in self.prepared.arrays.items()
         }
         if self.labels is not None:
-            item["label"] = torch.as_tensor(self.labels[row])
+            item["label"] = torch.as_tensor(self.labels[position])
         item["index"] = position
         return item
 
@@ -348,7 +351,7 @@ class ArrayDataset(torch.utils.data.Dataset):
         rows = np.asarray([self.indices[p] for p in positions], dtype=np.int64)
         batch: dict[str, Any] = {m: to_model_input(m, self._gather(m, rows)) for m in self.prepared.arrays}
         if self.labels is not None:
-            batch["label"] = torch.as_tensor(self.labels[rows])
+            batch["label"] = torch.as_tensor(self.labels[np.asarray(positions, dtype=np.int64)])
         batch["index"] = torch.as_tensor(list(positions), dtype=torch.int64)
         return batch
 
@@ -421,7 +424,7 @@ def class_balanced_weights(dataset: ArrayDataset) -> torch.Tensor:
     if dataset.labels is None or dataset.labels.ndim not in (1, 2):
         raise ConfigError("sampler=class_balanced draws by label: it needs a labelled training set "
                           "(single-label, or multilabel 0/1 rows)")
-    rows = dataset.labels[dataset.indices]
+    rows = dataset.labels  # the training rows' labels: the dataset holds no others
     if rows.ndim == 1:
         labels = torch.as_tensor(rows, dtype=torch.long)
         return 1.0 / torch.bincount(labels)[labels].double()

@@ -3,12 +3,14 @@
 Every writer puts its bytes in a temporary file in the destination folder, flushes it to
 disk and renames it over the destination (``os.replace`` is atomic on POSIX within one
 filesystem), so a crash, Ctrl-C or a second SLURM task writing the same path at the same
-time never leaves a half-written file behind.
+time never leaves a half-written file behind. :func:`sha256_file` is the digest of a file
+written or read (weights files, checkpoints).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -99,3 +101,12 @@ def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
     write_bytes(path, buffer.getvalue())
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -47,6 +47,7 @@ from bench.errors import ConfigError, DataError, RunError, unknown
 from bench.files import io, loader
 from bench.launch.grid import Cell, Grid, expand, load
 from bench.records import store
+from bench.reporting import verify
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "slurm" / "profiles"
 # sacct states of a job that is queued or still going (a requeued job passes through several)
@@ -420,12 +421,12 @@ def statuses_of(cells: list[Cell], entries: Mapping[str, Mapping[str, Any]]) -> 
 
 def cell_status(cell: Cell, entry: Mapping[str, Any] | None, slurm_states: Mapping[str, str]) -> CellStatus:
     """One cell's status, from the store, then its job's result pickle, then its scheduler state."""
-    record = store.finished(cell.record_path, cell.id.protocol_hash)
+    record = verify.finished(cell.record_path, cell.id.protocol_hash)
     job = entry["job_id"] if entry else None
     if record is not None:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in record["metrics"].items() if isinstance(v, (int, float)))
         return CellStatus("done", job, shown, str(cell.record_path))
-    corrupt = store.problem(cell.record_path)
+    corrupt = verify.problem(cell.record_path)
     if corrupt is not None:
         return CellStatus("failed", job, store.describe_corrupt(cell.record_path, corrupt) +
                           " (a rerun moves it aside as .corrupt)", str(cell.record_path))

@@ -41,6 +41,7 @@ from bench.errors import BenchError, ConfigError, unknown
 from bench.files import loader
 from bench.records import store
 from bench.records.cells import CellKey
+from bench.reporting import verify
 from bench.running import run
 from bench.running.numerics import PRECISIONS
 
@@ -105,8 +106,8 @@ class Cell(submitit.helpers.Checkpointable):
         return store.key_path(self.out, self.id)
 
     def finished(self) -> bool:
-        """Whether the store already holds this cell's record (under the same protocol version)."""
-        return store.finished(self.record_path, self.id.protocol_hash) is not None
+        """Whether the store already holds this cell's record (under the same protocol version), proving itself."""
+        return verify.finished(self.record_path, self.id.protocol_hash) is not None
 
     def __call__(self) -> dict[str, Any]:
         request = run.RunRequest(method=self.id.method, protocol=self.protocol, folds=[self.id.fold],

@@ -130,6 +130,15 @@ class RunRecord:
     finished: str = ""
     predictions: str | None = None
     """The predictions file's name, beside the record (set by :func:`bench.records.store.write`)."""
+    trained_weights: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """The kept weights beside the record (``file``, ``sha256``, ``bytes``, ``tensors``), or
+    ``{"kept": false, "why": ...}``; empty in older records and in evaluated cells."""
+    evaluated: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """Regime ``evaluate``: the weights tested (``weights``, ``sha256``, ``kind`` bench|released,
+    ``from_record``); empty for a trained cell."""
+    integrity: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """``{predictions_sha256, record_sha256}`` (:mod:`bench.records.integrity`); empty in records written
+    before it existed."""
     schema_version: int = SCHEMA_VERSION
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -140,7 +149,8 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "record") -> RunRecord:
-        """A record read from JSON; another schema version or a missing identity key is a DataError."""
+        """A record read from JSON; another schema version, a missing identity key or an identity or metric
+        value of the wrong type is a DataError."""
         if data.get("schema_version") != SCHEMA_VERSION:
             raise DataError(f"{where}: not a bench run record of schema version {SCHEMA_VERSION}")
         missing = [k for k in _REQUIRED if k not in data]
@@ -148,6 +158,7 @@ class RunRecord:
                     if isinstance(data.get(part), Mapping) for k in keys if k not in data[part]]
         if missing:
             raise DataError(f"{where}: run record without {', '.join(missing)}")
+        _check_types(data, where)
         protocol, selection = data["protocol"], data["selection"]
         values = {name: data[name] for name in _PLAIN if name in data}
         values.update(
@@ -166,7 +177,7 @@ class RunRecord:
         out: dict[str, Any] = {"schema_version": self.schema_version}
         for name in _ORDER:
             value = getattr(self, name)
-            if (name in _OPTIONAL and value is None) or (name in _EMPTY_OMITTED and not value):
+            if (name in _OPTIONAL and value is None) or (name in _EMPTY_LEFT_OUT and not value):
                 continue
             if isinstance(value, (ProtocolRef, Selection)):
                 value = value.to_dict()
@@ -179,10 +190,12 @@ class RunRecord:
 
 _ORDER = ("method", "protocol", "fold", "seed", "preset", "overrides", "budget", "task", "config", "config_hash",
           "modalities", "regime", "regime_source", "numerics", "data", "weights", "selection", "metrics", "primary", "per_class", "confusion", "label_names", "history",
-          "timings", "environment", "code", "command", "started", "finished", "predictions")
+          "timings", "environment", "code", "command", "started", "finished", "predictions", "trained_weights",
+          "evaluated", "integrity")
 _KNOWN = frozenset(_ORDER) | {"schema_version"}
 _OPTIONAL = frozenset({"budget", "task", "regime_source", "predictions"})  # left out of to_dict() when None
-_EMPTY_OMITTED = frozenset({"numerics"})  # left out of to_dict() when empty (records written before them)
+# left out of to_dict() when empty (records written before them)
+_EMPTY_LEFT_OUT = frozenset({"numerics", "trained_weights", "evaluated", "integrity"})
 DEFAULT_NUMERICS = {"precision": "32", "fast": False}
 """What a record without ``numerics`` computed with: float32, deterministic kernels."""
 
@@ -192,13 +205,33 @@ def numerics_of(record: Mapping[str, Any]) -> dict[str, Any]:
     return {**DEFAULT_NUMERICS, **(record.get("numerics") or {})}
 _REQUIRED = ("method", "protocol", "fold", "seed", "preset", "config_hash", "selection", "metrics")
 _PLAIN = tuple(n for n in _ORDER if n not in ("protocol", "selection", "modalities", "label_names"))
+_TEXT = ("method", "fold", "preset", "config_hash")
+
+
+def _check_types(data: Mapping[str, Any], where: str) -> None:
+    """A DataError naming the first identity or metric key whose value has the wrong type."""
+    for name in _TEXT:
+        if not isinstance(data[name], str) or not data[name]:
+            raise DataError(f"{where}: run record's {name} is {data[name]!r}, expected a non-empty string")
+    if isinstance(data["seed"], bool) or not isinstance(data["seed"], int):
+        raise DataError(f"{where}: run record's seed is {data['seed']!r}, expected an integer")
+    for part in ("protocol", "selection"):
+        if not isinstance(data[part], Mapping):
+            raise DataError(f"{where}: run record's {part} is {data[part]!r}, expected a mapping")
+    metrics = data["metrics"]
+    if not isinstance(metrics, Mapping):
+        raise DataError(f"{where}: run record's metrics is {metrics!r}, expected a mapping of name to number")
+    for name, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DataError(f"{where}: run record's metrics.{name} is {value!r}, expected a number")
 
 
 def run_command(method: str, protocol: str, *, folds: Sequence[str | int] = (), seeds: Sequence[int] = (),
                 preset: str | None = None, overrides: Mapping[str, Any] | None = None, regime: str | None = None,
                 pretrain_on: str | None = None, modalities: Sequence[str] = (), data_root: Path | None = None,
                 pretrain_data_root: Path | None = None, allow_incomplete: bool = False,
-                precision: str | None = None, fast: bool = False, out: Path | None = None) -> str:
+                precision: str | None = None, fast: bool = False, out: Path | None = None,
+                weights: Path | None = None) -> str:
     """The ``bench run`` command line that computes the given cells (an empty or None part is left out)."""
     parts = ["bench", "run", "--method", method, "--protocol", protocol]
     for fold in folds:
@@ -213,6 +246,8 @@ def run_command(method: str, protocol: str, *, folds: Sequence[str | int] = (), 
         parts += ["--regime", regime]
     if pretrain_on is not None:
         parts += ["--pretrain-on", pretrain_on]
+    if weights is not None:
+        parts += ["--weights", str(weights)]
     if modalities:
         parts += ["--modalities", *modalities]
     if data_root:

@@ -1,14 +1,17 @@
 """The results store: one JSON record per cell, predictions beside it, queried as a DataFrame.
 
 Layout: ``<root>/runs/<protocol>/<method>/<config-hash>/fold<k>-seed<s>.json`` with
-``fold<k>-seed<s>.predictions.npz`` beside it. The predictions are written first and the
-record last, both atomically, so an existing record always has its predictions and a cell
+``fold<k>-seed<s>.predictions.npz`` and the kept weights ``fold<k>-seed<s>.safetensors`` beside
+it. The predictions (and weights) are written first and the record last, both atomically, so an existing record always has its predictions and a cell
 killed at any moment leaves no record: one file per cell is safe for many SLURM array tasks
 writing to a shared filesystem at once, where a single database file is not.
 
-A record that exists but cannot be used (damaged JSON, another schema, its predictions gone)
-is *corrupt*: every command names it (:func:`describe_corrupt`), and a rerun of its cell first
-moves it aside as ``*.json.corrupt`` rather than overwrite it.
+Every record bench writes carries its ``integrity`` block (:mod:`bench.records.integrity`). A
+record that exists but cannot be used (damaged JSON, another schema, a missing or mistyped key,
+its predictions gone, its content or predictions changed since bench wrote them: :func:`checked`;
+its numbers not those of its predictions: :mod:`bench.reporting.verify`) is *corrupt*: every
+command names it (:func:`describe_corrupt`), and a rerun of its cell first moves it aside as
+``*.json.corrupt`` rather than overwrite it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 
 from bench.errors import DataError
 from bench.files import io
+from bench.records import integrity
 from bench.records.cells import SCHEMA_VERSION, CellKey, RunRecord
 
 if TYPE_CHECKING:
@@ -48,11 +52,21 @@ def predictions_path(record: Path) -> Path:
     return record.with_name(record.name.removesuffix(".json") + ".predictions.npz")
 
 
+def weights_path(record: Path) -> Path:
+    """The kept-weights file of a record: ``fold<k>-seed<s>.safetensors`` beside it (:mod:`bench.running.kept_weights`)."""
+    return Path(record).with_suffix(".safetensors")
+
+
 def write(record_file: Path, record: Mapping[str, Any], predictions: Mapping[str, np.ndarray]) -> None:
-    """Write predictions, then the record (the record's appearance marks the cell finished)."""
+    """Write predictions, then the record, sealed (the record's appearance marks the cell finished)."""
     preds = predictions_path(record_file)
     io.write_npz(preds, predictions)
-    io.write_json(record_file, {**record, "predictions": preds.name})
+    rewrite(record_file, {**record, "predictions": preds.name})
+
+
+def rewrite(record_file: Path, record: Mapping[str, Any]) -> None:
+    """Write a record beside its predictions file, its ``integrity`` block sealed for both (atomically)."""
+    io.write_json(record_file, integrity.seal(record, predictions_path(record_file)))
 
 
 def read(record_file: Path) -> dict[str, Any]:
@@ -82,8 +96,9 @@ def finished(record_file: Path, protocol_hash: str) -> dict[str, Any] | None:
 
 
 def iter_records(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every readable record under ``root``; unreadable ones are skipped (:func:`corrupt_records` names them)."""
-    for path in _record_files(root):
+    """Every readable record under ``root``, unverified; unreadable ones are skipped. The commands read a store
+    through :func:`bench.reporting.verify.scan`, which also names the corrupt ones."""
+    for path in record_files(root):
         try:
             yield path, read(path)
         except DataError:
@@ -99,29 +114,25 @@ def iter_run_records(root: Path) -> Iterator[tuple[Path, RunRecord]]:
             continue
 
 
-def _record_files(root: Path) -> list[Path]:
+def record_files(root: Path) -> list[Path]:
+    """Every record file under ``root``, readable or not, in path order."""
     return sorted((Path(root) / "runs").glob("*/*/*/*.json"))
 
 
-def problem(record_file: Path) -> str | None:
-    """Why an existing record cannot be used (unreadable, not a record, its predictions gone); None if it can.
-
-    None too when there is no record file at all: a missing record is not a corrupt one.
-    """
-    if not Path(record_file).is_file():
-        return None
+def checked(record_file: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(the record, None) when nothing is wrong with the files, else (None, why the record cannot be used):
+    unreadable, not a record, a key missing or mistyped, its predictions gone, or either file changed since
+    bench wrote it (:mod:`bench.records.integrity`). Its numbers are checked by :mod:`bench.reporting.verify`."""
     try:
-        RunRecord.from_dict(read(record_file), str(record_file))
+        record = read(record_file)
+        RunRecord.from_dict(record, str(record_file))
     except DataError as exc:
-        return str(exc).removeprefix(f"{record_file}: ")
+        return None, str(exc).removeprefix(f"{record_file}: ")
     preds = predictions_path(record_file)
-    return None if preds.is_file() else f"its predictions file {preds.name} is missing"
-
-
-def corrupt_records(root: Path) -> list[tuple[Path, str]]:
-    """(record file, why it cannot be used) for every record under ``root`` that cannot be used."""
-    found = ((path, problem(path)) for path in _record_files(root))
-    return [(path, why) for path, why in found if why is not None]
+    if not preds.is_file():
+        return None, f"its predictions file {preds.name} is missing"
+    why = integrity.problem(record, preds)
+    return (None, why) if why is not None else (record, None)
 
 
 def describe_corrupt(record_file: Path, why: str) -> str:
@@ -130,15 +141,15 @@ def describe_corrupt(record_file: Path, why: str) -> str:
 
 
 def set_aside(record_file: Path, why: str = "corrupt") -> Path:
-    """Rename a record (and its predictions, if any) to ``*.<why>``, never overwriting; the new name."""
+    """Rename a record (and its predictions and kept weights, if any) to ``*.<why>``, never overwriting; the new name."""
     target = Path(f"{record_file}.{why}")
     n = 1
     while target.exists():
         n += 1
         target = Path(f"{record_file}.{why}{n}")
-    preds = predictions_path(record_file)
-    if preds.is_file():
-        preds.rename(target.with_name(preds.name + target.name.removeprefix(record_file.name)))
+    for beside in (predictions_path(record_file), weights_path(record_file)):
+        if beside.is_file():
+            beside.rename(target.with_name(beside.name + target.name.removeprefix(record_file.name)))
     Path(record_file).rename(target)
     return target
 

@@ -19,9 +19,12 @@ record (matching as in :mod:`bench.reporting.tables`):
   REPRODUCE.md): listed, but not a regression of the store being checked.
 
 One line per compared number: which cell, expected, got, tolerance; first one line per corrupt
-record of the store (``corrupt record FILE: reason``). Exit status: 1 when a number regressed
-(whatever else is found), else 3 when records are missing or corrupt (nothing to compare is
-not a regression: a fresh clone has no records), else 0.
+record of the store or of ``results/reproduced/`` (``corrupt record FILE: reason``: unreadable,
+a key missing or mistyped, its predictions missing, truncated or swapped, a number that is not
+its predictions', :mod:`bench.reporting.verify`). A corrupt record counts in no mean: a tampered
+number can neither pass nor fail a check. Exit status: 1 when a number regressed (whatever else
+is found), else 3 when records are missing or corrupt (nothing to compare is not a regression:
+a fresh clone has no records), else 0.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import Any
 from bench.errors import BenchError, DataError, PluginError
 from bench.files import loader, yamlfields
 from bench.records import store
-from bench.reporting import reported, reproduced, tables
+from bench.reporting import reported, reproduced, tables, verify
 
 EXIT_REGRESSION = 1
 EXIT_MISSING = 3
@@ -119,8 +122,9 @@ def tolerance(std: float, n: int, k: float, rounding: float) -> float:
 def check_command(args: argparse.Namespace) -> int:
     """``bench check [--out STORE] [--expected DIR|FILE]``: print the report, 1 on any regression."""
     expected = Path(args.expected) if args.expected else reported.results_root() / "expected"
-    findings = run_check(Path(args.out), expected, reported.load_all())
-    corrupt = store.corrupt_records(Path(args.out))
+    local, committed = verify.scan(Path(args.out)), reproduced.scan()
+    findings = run_check(Path(args.out), expected, reported.load_all(), local.found, committed.found)
+    corrupt = local.corrupt + committed.corrupt
     print(report(findings, Path(args.out), corrupt))
     return exit_status(findings, corrupt)
 
@@ -132,14 +136,16 @@ def exit_status(findings: Sequence[Finding], corrupt: Sequence[tuple[Path, str]]
     return EXIT_MISSING if corrupt or any(f.status == "missing" for f in findings) else 0
 
 
-def run_check(store_root: Path, expected: Path, db: reported.Database) -> list[Finding]:
-    """Every finding of both comparisons against the store under ``store_root``."""
-    found = list(store.iter_records(store_root))
+def run_check(store_root: Path, expected: Path, db: reported.Database, local: Sequence[verify.Found] | None = None,
+              committed: Sequence[verify.Found] | None = None) -> list[Finding]:
+    """Every finding of both comparisons against the records that prove themselves of the store under
+    ``store_root`` (``local``) and of ``results/reproduced/`` (``committed``); each scanned here when not given."""
+    found = verify.scan(store_root).found if local is None else list(local)
     records = [rec for _, rec in found]
     findings: list[Finding] = []
     for golden in load_expected(expected):
         findings += check_expected(golden, records, store_root)
-    findings += check_reported(db, [rec for _, rec in reproduced.with_committed(found)])
+    findings += check_reported(db, [rec for _, rec in reproduced.with_committed(found, committed)])
     return findings
 
 

@@ -69,9 +69,10 @@ def record_png_path(record_file: Path) -> Path:
     return record_file.with_name(record_file.name.removesuffix(".json") + ".confusion.png")
 
 
-def plot_record(record_file: Path) -> Path | None:
-    """Write the confusion matrix of one record beside it; None for a non-classification record."""
-    record = store.read(record_file)
+def plot_record(record_file: Path, record: Mapping[str, Any] | None = None) -> Path | None:
+    """Write the confusion matrix of one record (read from ``record_file`` unless given) beside it; None for a
+    non-classification record."""
+    record = store.read(record_file) if record is None else record
     counts, names = _classification(record, record_file)
     if counts is None:
         return None
@@ -82,8 +83,9 @@ def plot_record(record_file: Path) -> Path | None:
     return path
 
 
-def plot_cell(cell_dir: Path) -> Path | None:
-    """Write the confusion matrix summed over every record of one configuration folder.
+def plot_cell(cell_dir: Path, records: Sequence[tuple[Path, Mapping[str, Any]]] | None = None) -> Path | None:
+    """Write the confusion matrix summed over the records of one configuration folder (``records``: those
+    to sum, by default every record there).
 
     None when the folder has no classification records. Records with different class names
     cannot be summed: that is a DataError naming the folder.
@@ -92,8 +94,9 @@ def plot_cell(cell_dir: Path) -> Path | None:
     total: np.ndarray | None = None
     names: tuple[str, ...] = ()
     runs = []
-    for record_file in sorted(cell_dir.glob("*.json")):
-        record = store.read(record_file)
+    if records is None:
+        records = [(path, store.read(path)) for path in sorted(cell_dir.glob("*.json"))]
+    for record_file, record in records:
         counts, labels = _classification(record, record_file)
         if counts is None:
             continue
@@ -113,16 +116,19 @@ def plot_cell(cell_dir: Path) -> Path | None:
     return path
 
 
-def plot_store(root: Path) -> list[Path]:
-    """Every record's figure and every configuration folder's summed figure under a results store."""
+def plot_store(found: Sequence[tuple[Path, Mapping[str, Any]]]) -> list[Path]:
+    """Every record's figure and every configuration folder's summed figure of the records ``found`` (those
+    of a results store that prove themselves: :func:`bench.reporting.verify.scan`)."""
     written = []
-    folders = sorted({path.parent for path, _ in store.iter_records(root)})
-    for folder in folders:
-        for record_file in sorted(folder.glob("*.json")):
-            path = plot_record(record_file)
+    folders: dict[Path, list[tuple[Path, Mapping[str, Any]]]] = {}
+    for record_file, record in sorted(found, key=lambda pair: str(pair[0])):
+        folders.setdefault(record_file.parent, []).append((record_file, record))
+    for folder, records in sorted(folders.items()):
+        for record_file, record in records:
+            path = plot_record(record_file, record)
             if path is not None:
                 written.append(path)
-        aggregate = plot_cell(folder)
+        aggregate = plot_cell(folder, records)
         if aggregate is not None:
             written.append(aggregate)
     return written

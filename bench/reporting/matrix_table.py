@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from bench import metrics
-from bench.reporting import rescore
+from bench.reporting import rescore, scored
 from bench.reporting.heatmap import NOT_RUN, heatmap_png
 from bench.reporting.summary import scale
 from bench.reporting.tables import latex_escape
@@ -154,7 +154,7 @@ def render(grid: Grid, fmt: str) -> str:
 def png(grid: Grid, title: str) -> bytes:
     """The heat-map of ``grid``; "n/a" cells show only that."""
     texts = [[NOT_RUN if text.startswith(NOT_RUN) else text.split(" ± ")[0] for text in row] for row in grid.texts]
-    higher = [metrics.get(rescore.base_metric(c.metric) or c.metric).higher_is_better for c in grid.columns]
+    higher = [metrics.get(scored.base_metric(c.metric) or c.metric).higher_is_better for c in grid.columns]
     ranges = [(0.0, 100.0) if c.task != "regression" else (-1.0, 1.0) if up else None
               for c, up in zip(grid.columns, higher, strict=True)]
     return heatmap_png(grid.methods, [f"{c.protocol}\n{c.metric}" for c in grid.columns], grid.values, texts,

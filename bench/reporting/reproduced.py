@@ -5,7 +5,9 @@ Run records (and their predictions) of real-data runs made by the maintainers, c
 is the results store's (``runs/<protocol>/<method>/<config-hash>/fold<k>-seed<s>.json``, see
 :mod:`bench.records.store`); each record carries a ``reproduced`` block naming the ``machine``, the
 ``device`` and the ``date`` (UTC, ISO 8601) of the run, written by :func:`add`. A record there
-without that block is a DataError naming the file.
+without that block is a DataError naming the file. Committed records are verified like any other
+(:mod:`bench.reporting.verify`): one edited after it was committed, or whose predictions were
+truncated or swapped, is corrupt (:func:`scan` names it) and counts in no table or check.
 
 :func:`with_committed` merges these records with a local store's: a (protocol, method,
 configuration, modalities, fold, seed) cell present in both is taken from the local store, so a
@@ -20,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import DataError
-from bench.files import io
 from bench.records import store
-from bench.reporting import reported
+from bench.reporting import reported, verify
 
 KEY = "reproduced"
 FIELDS = ("machine", "device", "date")
@@ -37,16 +38,21 @@ Found = tuple[Path, dict[str, Any]]
 """A record and the path it was read from (its predictions lie beside it)."""
 
 
-def records(folder: Path | None = None) -> list[Found]:
-    """Every committed record under ``folder`` (default :func:`root`); each must carry its ``reproduced`` block."""
-    found: list[Found] = []
-    for path, record in store.iter_records(root() if folder is None else Path(folder)):
+def scan(folder: Path | None = None) -> verify.Scan:
+    """The committed records under ``folder`` (default :func:`root`), verified; each must carry its ``reproduced``
+    block."""
+    found = verify.scan(root() if folder is None else Path(folder))
+    for path, record in found.found:
         block = record.get(KEY)
         if not isinstance(block, Mapping) or any(not isinstance(block.get(f), str) or not block[f] for f in FIELDS):
             raise DataError(f"{path}: a committed reproduced record needs '{KEY}: {{machine, device, date}}' "
                             "(non-empty strings); add records with bench.reporting.reproduced.add")
-        found.append((path, record))
     return found
+
+
+def records(folder: Path | None = None) -> list[Found]:
+    """The committed records under ``folder`` (default :func:`root`) that prove themselves (:func:`scan`)."""
+    return scan(folder).found
 
 
 def is_committed(record: Mapping[str, Any]) -> bool:
@@ -68,12 +74,12 @@ def with_committed(local: Iterable[Found], committed: Sequence[Found] | None = N
 
 
 def add(record_file: Path, machine: str, device: str, folder: Path | None = None) -> Path:
-    """Copy a finished local record and its predictions into the committed store, stamping machine,
-    device and the run's finishing date; returns the new record's path."""
-    record = store.read(record_file)
+    """Copy a finished local record that proves itself and its predictions into the committed store, stamping
+    machine, device and the run's finishing date (the integrity block sealed again); returns the new record's path."""
+    record, why = verify.check(record_file)
+    if record is None:
+        raise DataError(store.describe_corrupt(record_file, str(why)))
     predictions = store.predictions_path(record_file)
-    if not predictions.is_file():
-        raise DataError(f"{record_file}: its predictions file {predictions.name} is missing")
     if not machine or not device:
         raise DataError("bench.reporting.reproduced.add: machine and device must be named")
     target = store.record_path(root() if folder is None else Path(folder), record["protocol"]["name"],
@@ -81,5 +87,5 @@ def add(record_file: Path, machine: str, device: str, folder: Path | None = None
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(predictions, store.predictions_path(target))
     stamped = {**record, KEY: {"machine": machine, "device": device, "date": str(record["finished"])}}
-    io.write_json(target, stamped)
+    store.rewrite(target, stamped)
     return target

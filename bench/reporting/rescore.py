@@ -13,6 +13,7 @@ samples' groups, which predictions do not keep: those are refused with the reaso
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,34 +21,17 @@ from typing import Any
 import numpy as np
 
 from bench import metrics
-from bench.api import TaskSpec
 from bench.errors import ConfigError, DataError
-from bench.files import io
 from bench.records import store
+from bench.reporting import scored, verify
 
 DERIVED_KEY = "derived_metrics"
 """Record key listing the metric names written by ``bench rescore`` (not computed by the run)."""
 
 
-def task_of(record: Mapping[str, Any], where: Path) -> TaskSpec:
-    """The record's task: its ``task`` key, else read off its confusion (None: regression,
-    one C × C table: classification, one 2 × 2 table per label: multilabel)."""
-    names = tuple(record.get("label_names") or ())
-    if not names:
-        raise DataError(f"{where}: the record has no label_names; its task cannot be rebuilt")
-    kind = record.get("task")
-    if kind is None:
-        confusion = record.get("confusion")
-        depth = np.asarray(confusion).ndim if confusion is not None else 0
-        kind = {0: "regression", 2: "classification", 3: "multilabel"}.get(depth)
-        if kind is None:
-            raise DataError(f"{where}: confusion of depth {depth}; cannot tell the record's task")
-    return TaskSpec(kind=kind, label_names=names)
-
-
 def applies(metric: str, record: Mapping[str, Any], where: Path) -> bool:
     """Whether ``metric`` scores the record's task."""
-    return task_of(record, where).kind in metrics.get(metric).kinds
+    return scored.task_of(record, where).kind in metrics.get(metric).kinds
 
 
 def from_predictions(record_file: Path, record: Mapping[str, Any], names: Sequence[str]) -> dict[str, float]:
@@ -62,7 +46,7 @@ def from_predictions(record_file: Path, record: Mapping[str, Any], names: Sequen
             outputs, targets = arrays["outputs"], arrays["targets"]
     except (OSError, KeyError, ValueError) as exc:
         raise DataError(f"{path}: not readable predictions of {record_file.name} ({exc})") from exc
-    return metrics.compute(names, task_of(record, record_file), outputs, targets)
+    return metrics.compute(names, scored.task_of(record, record_file), outputs, targets)
 
 
 def metric_value(record_file: Path, record: Mapping[str, Any], metric: str) -> float | None:
@@ -73,29 +57,24 @@ def metric_value(record_file: Path, record: Mapping[str, Any], metric: str) -> f
     """
     if metric in record["metrics"]:
         return float(record["metrics"][metric])
-    base = base_metric(metric)
+    base = scored.base_metric(metric)
     if base is None or not applies(base, record, record_file) or metrics.get(base).grouped:
         return None
     return from_predictions(record_file, record, [base]).get(metric)
 
 
-def base_metric(key: str) -> str | None:
-    """The registered metric a (possibly flattened, ``name_label``) key belongs to; None if none."""
-    if key in metrics.METRICS:
-        return key
-    candidates = [name for name in metrics.METRICS if key.startswith(name + "_")]
-    return max(candidates, key=len) if candidates else None
-
-
-def rescore(root: Path, names: Sequence[str]) -> list[tuple[Path, list[str]]]:
+def rescore(root: Path, names: Sequence[str], found: Sequence[verify.Found] | None = None
+            ) -> list[tuple[Path, list[str]]]:
     """Write the metrics ``names`` into every record under ``root`` that lacks them and whose task they score.
 
-    Returns each rewritten record with the keys added. Records are rewritten atomically.
+    Only records that prove themselves are touched (``found``: those of :func:`bench.reporting.verify.scan`,
+    scanned here when not given). Returns each rewritten record with the keys added. Records are
+    rewritten atomically, their ``integrity`` block sealed for the new content.
     """
     for name in names:
         metrics.get(name)  # unknown names fail before any record is touched
     changed = []
-    for record_file, record in store.iter_records(root):
+    for record_file, record in (verify.scan(root).found if found is None else found):
         wanted = [n for n in names if n not in record["metrics"] and applies(n, record, record_file)]
         if not wanted:
             continue
@@ -106,15 +85,20 @@ def rescore(root: Path, names: Sequence[str]) -> list[tuple[Path, list[str]]]:
         updated = dict(record)
         updated["metrics"] = {**record["metrics"], **{k: values[k] for k in added}}
         updated[DERIVED_KEY] = sorted({*record.get(DERIVED_KEY, []), *added})
-        io.write_json(record_file, updated)
+        store.rewrite(record_file, updated)
         changed.append((record_file, added))
     return changed
 
 
 def rescore_command(args: argparse.Namespace) -> int:
     """``bench rescore [--out STORE] --metric ID [--metric ID ...]``."""
-    changed = rescore(Path(args.out), args.metric)
+    for name in args.metric:
+        metrics.get(name)
+    scan = verify.scan(Path(args.out))
+    for path, why in scan.corrupt:
+        print(store.describe_corrupt(path, why), file=sys.stderr)
+    changed = rescore(Path(args.out), args.metric, scan.found)
     for record_file, added in changed:
         print(f"{record_file}: + {', '.join(added)}")
-    print(f"{len(changed)} record(s) rescored from their predictions under {args.out}")
+    print(f"{len(changed)} record(s) rescored from their predictions under {args.out}; {verify.counted(scan.corrupt)}")
     return 0

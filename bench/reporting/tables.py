@@ -16,7 +16,8 @@ A cell names the preset that produced its number; where that is the code side (`
 configuration, a second row "<row> (as written)" shows the paper side's reproduction and its
 own command, so both replays and their Δ against the reported number stand side by side.
 Rows with a record whose checkpoint was selected on test are marked †, rows with a record
-of a leaky protocol ‡; a reproduction drawn (in part) from the committed records of
+of a leaky protocol ‡; cells evaluated from a weights file (``--regime evaluate``) are never
+averaged with trained ones: they follow the trained reproduction as ``evaluated X ± Y (n=...) ◊``; a reproduction drawn (in part) from the committed records of
 ``results/reproduced/`` (:mod:`bench.reporting.reproduced`) is marked §. Cited rows show the reported
 number only. A column whose cells carry
 different metric ids is refused unless the spec declares it under ``mixed_metrics`` (the
@@ -38,20 +39,26 @@ from typing import Any
 
 from bench.errors import BenchError, DataError, PluginError
 from bench.records import cells, store
-from bench.reporting import presets, reported, reproduced, rescore
+from bench.reporting import presets, reported, reproduced, rescore, verify
 from bench.reporting.reported import Cell, Database, TableSpec
 
 ON_TEST_MARK = "†"
 LEAKY_MARK = "‡"
 COMMITTED_MARK = "§"
+EVALUATED_MARK = "◊"
 DEFAULT_OUT = Path("results")
 
 
 def table_command(args: argparse.Namespace) -> int:
     """``bench table PAPER:TABLE [--format markdown|latex|csv] [--out STORE]``."""
-    print(render(reported.load_all(), args.table_id, Path(args.out), args.format))
-    for path, why in store.corrupt_records(Path(args.out)):
+    scan = verify.scan(Path(args.out))
+    committed = reproduced.scan()
+    print(render(reported.load_all(), args.table_id, Path(args.out), args.format, scan.found, committed.found))
+    corrupt = scan.corrupt + committed.corrupt
+    for path, why in corrupt:
         print(store.describe_corrupt(path, why), file=sys.stderr)
+    if corrupt:
+        print(verify.counted(corrupt), file=sys.stderr)
     return 0
 
 
@@ -112,9 +119,11 @@ def resolved_config(query: Query) -> dict[str, Any]:
     return presets.resolve(query.method, query.preset, query.overrides)[1]
 
 
-def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping[str, Any],
+             evaluated: bool = False) -> list[Mapping[str, Any]]:
     """The records that ran ``query`` with exactly ``config`` and the query's numerics (precision, fast
-    kernels: records of other numerics are never averaged in), under the protocol's current hash.
+    kernels: records of other numerics are never averaged in), under the protocol's current hash:
+    trained ones, or (``evaluated``) those that tested a weights file (``--regime evaluate``).
 
     A key the query sets to ``<path>`` (:data:`bench.reporting.reported.LOCAL_PATH`) matches a record
     that was given any file for it (pretrained weights live at a different path on every machine).
@@ -129,7 +138,8 @@ def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping
         and rec["protocol"]["hash"] == protocol.hash and rec["preset"] == query.preset
         and _same_config(rec["config"], config, local) and set(rec["modalities"]) == modalities
         and cells.numerics_of(rec) == dict(query.numerics)
-        and _regime_of(rec) == _own_regime(protocol)
+        and (bool(rec.get("evaluated")) if evaluated else
+             not rec.get("evaluated") and _regime_of(rec) == _own_regime(protocol))
         and (folds is None or rec["fold"] in folds) and (seeds is None or rec["seed"] in seeds)
     ]
 
@@ -217,14 +227,18 @@ class _Notes:
 _LEGEND = {ON_TEST_MARK: f"{ON_TEST_MARK} a reproduction of this row selected its checkpoint on the test split",
            LEAKY_MARK: f"{LEAKY_MARK} a reproduction of this row ran under a leaky protocol",
            COMMITTED_MARK: f"{COMMITTED_MARK} reproduced by records committed in results/reproduced/ "
-                           "(maintainers' real-data runs; machine, device and date in each record)"}
+                           "(maintainers' real-data runs; machine, device and date in each record)",
+           EVALUATED_MARK: f"{EVALUATED_MARK} evaluated: weights tested without training (--regime evaluate, a "
+                           "bench weights file or a released checkpoint); never averaged with the trained cells"}
 
 
-def build(db: Database, table_id: str, out: Path) -> Rendered:
-    """Assemble ``paper:table`` from the database and the results store under ``out``."""
+def build(db: Database, table_id: str, out: Path, local: Sequence[verify.Found] | None = None,
+          committed: Sequence[verify.Found] | None = None) -> Rendered:
+    """Assemble ``paper:table`` from the database and the results store under ``out``: its records that prove
+    themselves (``local``; and ``committed``, those of ``results/reproduced/``: scanned here when not given)."""
     spec, table = db.table(table_id)
     _refuse_mixed_columns(spec, table)
-    found = reproduced.with_committed(store.iter_records(out))
+    found = reproduced.with_committed(verify.scan(out).found if local is None else local, committed)
     records = [rec for _, rec in found]
     paths = {id(rec): path for path, rec in found}
     notes = _Notes()
@@ -258,11 +272,13 @@ def build(db: Database, table_id: str, out: Path) -> Rendered:
             if built is written_row and not built.any:
                 continue
             marks = [m for m in (ON_TEST_MARK, LEAKY_MARK) if m in built.flags]
-            marks_used += [m for m in [*marks, *(built.flags & {COMMITTED_MARK})] if m not in marks_used]
+            marks_used += [m for m in [*marks, *(built.flags & {COMMITTED_MARK, EVALUATED_MARK})]
+                           if m not in marks_used]
             rows.append([label + (" " + "".join(marks) if marks else ""), *built.texts])
             row_notes.append([*(_LEGEND[m] for m in marks), *(notes.line(n) for n in built.used)])
     table_notes = [*spec.notes,
-                   *(_LEGEND[m] for m in (ON_TEST_MARK, LEAKY_MARK, COMMITTED_MARK) if m in marks_used),
+                   *(_LEGEND[m] for m in (ON_TEST_MARK, LEAKY_MARK, COMMITTED_MARK, EVALUATED_MARK)
+                     if m in marks_used),
                    *(f"{column}: {why}" for column, why in spec.mixed_metrics.items()),
                    *([_AS_WRITTEN_NOTE] if any_written else []),
                    *(notes.line(text) for text in notes.items)]
@@ -375,16 +391,21 @@ def _repro_text(cell: Cell, spec: TableSpec, query: Query, config: Mapping[str, 
 
     matched = matching(records, query, config) if config is not None else []
     agg = aggregate(matched, cell.metric, value) if matched else None
+    tested = aggregate(matching(records, query, config, evaluated=True), cell.metric, value) if config else None
+    scale = 100.0 if cell.unit == "percent" else 1.0
+    decimals = spec.decimals_for(cell.column)
+    also = "" if tested is None else \
+        f" · evaluated {tested.mean * scale:.{decimals}f} ± {tested.std * scale:.{decimals}f} (n={tested.n}) " \
+        f"{EVALUATED_MARK}"
+    row.flags |= {EVALUATED_MARK} if tested is not None else set()
     if agg is None:
         missing = _missing_note(query, out, installed=config is not None)
         row.note(missing)
-        return f"— {notes.mark(missing, 'r')} | —"
-    decimals = spec.decimals_for(cell.column)
-    scale = 100.0 if cell.unit == "percent" else 1.0
+        return f"— {notes.mark(missing, 'r')}{also} | —"
     mean, std = agg.mean * scale, agg.std * scale
     committed = any(reproduced.is_committed(rec) for rec in matched)
     origin = f" {COMMITTED_MARK}" if committed else ""
-    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{_coverage(query, agg)}){origin}"
+    repro = f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={agg.n}{_coverage(query, agg)}){origin}{also}"
     delta = "—" if cell.value is None else f"{mean - cell.value:+.{decimals}f}"
     row.flags |= {m for m, on in ((ON_TEST_MARK, agg.on_test), (LEAKY_MARK, agg.leaky), (COMMITTED_MARK, committed))
                   if on}
@@ -462,8 +483,10 @@ def to_csv(table: Rendered) -> str:
 FORMATS = {"markdown": to_markdown, "latex": to_latex, "csv": to_csv}
 
 
-def render(db: Database, table_id: str, out: Path, fmt: str = "markdown") -> str:
-    """``paper:table`` rendered in ``fmt`` (markdown, latex or csv) against the store under ``out``."""
+def render(db: Database, table_id: str, out: Path, fmt: str = "markdown",
+           local: Sequence[verify.Found] | None = None, committed: Sequence[verify.Found] | None = None) -> str:
+    """``paper:table`` rendered in ``fmt`` (markdown, latex or csv) against the store under ``out`` (as
+    :func:`build`)."""
     if fmt not in FORMATS:
         raise BenchError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    return FORMATS[fmt](build(db, table_id, out))
+    return FORMATS[fmt](build(db, table_id, out, local, committed))

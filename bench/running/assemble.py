@@ -105,7 +105,8 @@ def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
                        modalities=plan.modalities if req.modalities else (), data_root=req.data_root,
                        pretrain_data_root=req.pretrain_data_root, allow_incomplete=req.allow_incomplete,
                        precision=None if plan.numerics.precision == "32" else plan.numerics.precision,
-                       fast=plan.numerics.fast, out=req.out)
+                       fast=plan.numerics.fast, out=req.out,
+                       weights=plan.weights.path if plan.weights is not None else None)
 
 
 def peak_memory_mb() -> float:

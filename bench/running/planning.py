@@ -21,7 +21,7 @@ from bench.errors import ConfigError, DataError, ProtocolError
 from bench.files import roots
 from bench.protocols import Protocol, splits
 from bench.records.cells import CellKey
-from bench.running import choices, completeness, provenance, regimes, values
+from bench.running import choices, completeness, kept_weights, provenance, regimes, values
 from bench.running import modalities as modalities_mod
 from bench.running.numerics import Numerics
 
@@ -57,6 +57,10 @@ class RunRequest:
     """``--precision`` (:mod:`bench.running.numerics`)."""
     fast: bool = False
     """``--fast``: TF32 on, deterministic kernels off."""
+    weights: Path | None = None
+    """``--weights FILE`` of ``--regime evaluate``: the weights tested (:mod:`bench.running.kept_weights`)."""
+    keep_weights: bool = True
+    """Write each finished cell's selected weights beside its record (``--no-keep-weights``: not)."""
 
 
 @dataclasses.dataclass
@@ -87,6 +91,13 @@ class Plan:
     numerics: Numerics = Numerics()
     """The cells' precision and kernels (``--precision``, ``--fast``)."""
     """The overrides that make ``cfg``: the budget's keys, then ``--set``."""
+    weights: kept_weights.WeightsFile | None = None
+    """The weights file a ``--regime evaluate`` plan tests (None: the cells train)."""
+
+    @property
+    def evaluates(self) -> bool:
+        """True when the cells test ``weights`` and train nothing."""
+        return self.weights is not None
 
     @property
     def training(self) -> protocols.Regime:
@@ -120,6 +131,8 @@ def make_plan(request: RunRequest) -> Plan:
                                                                           method_cls.name))
     values.check_run(cfg, method_cls.name, protocol, request.seeds, request.out, request.cache_root)
     _check_compatible(protocol, method_cls)
+    if (request.regime == regimes.EVALUATE) != (request.weights is not None):
+        raise ConfigError("--weights FILE goes with --regime evaluate, and --regime evaluate needs --weights FILE")
     chosen = choices.choose(protocol, method, cfg, request.regime, request.pretrain_on, request.modalities)
     _check_patience(protocol, method, cfg, chosen.regime.regime)
     modalities = chosen.modalities.modalities
@@ -134,6 +147,10 @@ def make_plan(request: RunRequest) -> Plan:
     task = adapter.task_spec()
     if task.kind != protocol.task:
         raise ProtocolError(f"{protocol.path}: task {protocol.task!r} but dataset {protocol.dataset!r} is {task.kind!r}")
+    cfg, overrides = choices.apply_budget(method, cfg, request.preset, request.overrides, request.budget)
+    values.check_config(cfg, method_cls.name)  # the budget's epochs too
+    weights = None if request.weights is None else kept_weights.resolve(
+        request.weights, method, kept_weights.identity(method_cls.name, request.preset, cfg, modalities, task))
     samples = adapter.samples()
     folds = _select_folds(splits.make_splits(protocol.split, samples, adapter, protocol.split_where), request.folds)
     _check_sources(protocol, method_cls, modalities, adapter, samples, folds)
@@ -141,9 +158,9 @@ def make_plan(request: RunRequest) -> Plan:
     seeds = tuple(request.seeds) if request.seeds else protocol.seeds
     cfg, overrides = choices.apply_budget(method, cfg, request.preset, request.overrides, request.budget)
     values.check_config(cfg, method_cls.name)  # the budget's epochs too
-    cell_hash = choices.cell_hash(cfg, modalities, chosen.regime, numerics)
+    cell_hash = choices.cell_hash(cfg, modalities, chosen.regime, weights.sha256 if weights else None, numerics)
     plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds,
-                regime=chosen.regime, overrides=overrides, incomplete=incomplete, numerics=numerics,
+                regime=chosen.regime, overrides=overrides, incomplete=incomplete, weights=weights, numerics=numerics,
                 data_fingerprint=provenance.files_fingerprint(
                     [src for s in samples for src in s.sources.values() if isinstance(src, Path)], adapter.root))
     if plan.training.pretrain_on is not None:

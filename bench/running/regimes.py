@@ -5,7 +5,9 @@ trains on it: ``supervised`` (one labelled fit), ``linear_eval`` or ``finetune``
 label-free ``pretrain`` stage), optionally pretraining on another dataset (``pretrain_on``).
 Where it comes from, in order:
 
-1. ``--regime`` (``supervised``, ``linear_eval``, ``finetune``; the last two pretrain first);
+1. ``--regime`` (``supervised``, ``linear_eval``, ``finetune``; the last two pretrain first; or
+   ``evaluate``: no training at all, the weights of ``--weights FILE`` are tested,
+   :mod:`bench.running.kept_weights`);
 2. the protocol's ``regime:`` when it fixes one (the paper protocols do: their cells keep
    their hashes);
 3. the method's own, when the protocol leaves it open (no ``regime:`` key): ``linear_eval``
@@ -26,7 +28,8 @@ from bench.api import Method
 from bench.errors import ConfigError, unknown
 from bench.protocols import PretrainData, Protocol, Regime
 
-CHOICES = ("supervised", "linear_eval", "finetune")
+CHOICES = ("supervised", "linear_eval", "finetune", "evaluate")
+EVALUATE = "evaluate"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,9 +62,9 @@ def parse(kind: str, pretrain_on: str | None = None, options: Mapping[str, Any] 
     """``--regime KIND [--pretrain-on DATASET]`` as a :class:`Regime`."""
     if kind not in CHOICES:
         raise ConfigError("--regime: " + unknown("regime", kind, CHOICES))
-    pretrain = kind != "supervised"
+    pretrain = kind not in ("supervised", EVALUATE)
     if pretrain_on is not None and not pretrain:
-        raise ConfigError(f"--pretrain-on {pretrain_on}: a supervised regime has no pretraining stage")
+        raise ConfigError(f"--pretrain-on {pretrain_on}: a {kind} regime has no pretraining stage")
     source = None if pretrain_on is None else PretrainData(pretrain_on, dict(options or {}))
     return Regime(kind=kind, pretrain=pretrain, pretrain_on=source)
 
@@ -77,7 +80,9 @@ def method_default(method_cls: type[Method]) -> Regime:
 
 
 def missing_stages(regime: Regime, method_cls: type[Method]) -> list[str]:
-    """The stages of ``regime`` the method lacks (empty: it can train this way)."""
+    """The stages of ``regime`` the method lacks (empty: it can train this way; ``evaluate`` trains nothing)."""
+    if regime.kind == EVALUATE:
+        return []
     needed = [regime.kind] + (["pretrain"] if regime.pretrain else [])
     return [r for r in needed if r not in method_cls.regimes]
 

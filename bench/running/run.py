@@ -9,7 +9,10 @@ A finished cell (its record exists under the same protocol hash) is skipped; a c
 interrupted or crashes leaves no record and runs again next time, resuming from the Lightning
 checkpoint of its last finished epoch (``fold<k>-seed<s>.ckpt`` beside the record, deleted once
 the record is written), with exactly the metrics of an uninterrupted run (see
-:mod:`bench.running.training`).
+:mod:`bench.running.training`). Before its record, a finished cell writes the weights its
+selection rule chose (``fold<k>-seed<s>.safetensors``, :mod:`bench.running.kept_weights`) unless
+``keep_weights`` is off. Under ``--regime evaluate`` nothing trains: the weights file is loaded
+into the freshly built model and the test split is opened once, as for any cell.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ import numpy as np
 from bench import metrics
 from bench.api import Split
 from bench.data.cache import Cache, default_cache
-from bench.data.prepare import Prepared, labels_array, prepare
+from bench.data.prepare import Prepared, prepare
 from bench.errors import ConfigError, DataError, RunError
 from bench.records import store
-from bench.running import assemble, celllock, interrupts, training
+from bench.reporting import verify
+from bench.running import assemble, celllock, interrupts, kept_weights, training
 from bench.running.planning import Plan, RunRequest, make_plan
 
 __all__ = ["CellResult", "Plan", "RunRequest", "checkpoint_path", "execute", "make_plan", "run_cell"]
@@ -52,7 +56,8 @@ def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> 
 
     A cell runs holding its lock (:mod:`bench.running.celllock`): another process training it makes
     this one stop with :class:`~bench.running.celllock.CellBusy`; one that finished it meanwhile makes
-    it a skip. A corrupt record of the cell is moved aside (``*.corrupt``) before it runs.
+    it a skip. A corrupt record of the cell (:mod:`bench.reporting.verify`: unreadable, tampered, its numbers
+    not its predictions') is moved aside with its predictions (``*.corrupt``) before it runs.
     """
     results: list[CellResult] = []
     inputs = _Inputs(plan)
@@ -76,7 +81,7 @@ def _reusable(plan: Plan, path: Path, locked: bool) -> dict[str, Any] | None:
     or resized) is never reused: the run refuses, or with ``rerun_changed`` moves the record
     aside as ``*.changed`` (once it holds the cell's lock: ``locked``) and runs the cell again.
     """
-    done = store.finished(path, plan.protocol.hash)
+    done = verify.finished(path, plan.protocol.hash)
     if done is None:
         return None
     was = done.get("data", {}).get("root_fingerprint")
@@ -115,12 +120,13 @@ def _run_locked(plan: Plan, split: Split, seed: int, path: Path, inputs: _Inputs
         done = _reusable(plan, path, locked=True)  # finished by another process meanwhile?
         if done is not None:
             return CellResult(path, done, skipped=True)
-        corrupt = store.problem(path)
+        corrupt = verify.problem(path)
         if corrupt is not None:
             log.warning("%s; moved aside to %s, the cell runs again", store.describe_corrupt(path, corrupt),
                         store.set_aside(path).name)
         prepared, pretrain, prepare_s = inputs.get()
-        record, arrays = run_cell(plan, split, seed, prepared, prepare_s, checkpoint_path(path), pretrain)
+        record, arrays = run_cell(plan, split, seed, prepared, prepare_s, checkpoint_path(path), pretrain,
+                                  store.weights_path(path))
         store.write(path, record, arrays)
         checkpoint_path(path).unlink(missing_ok=True)
         return CellResult(path, store.read(path), skipped=False)
@@ -132,13 +138,15 @@ def checkpoint_path(record: Path) -> Path:
 
 
 def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s: float,
-             checkpoint: Path | None = None,
-             pretrain: Prepared | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Train and evaluate one (fold, seed) cell; returns its record and prediction arrays.
+             checkpoint: Path | None = None, pretrain: Prepared | None = None,
+             weights_file: Path | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train (or, under ``--regime evaluate``, load) and evaluate one (fold, seed) cell; returns its
+    record and prediction arrays.
 
     With ``checkpoint``, the training state is saved there (atomically) at the end of every
     epoch, and a valid checkpoint of this cell found there is resumed from. ``pretrain`` (the
-    inputs of ``regime.pretrain_on``) replaces the training side in the label-free stages.
+    inputs of ``regime.pretrain_on``) replaces the training side in the label-free stages. With
+    ``weights_file`` (and ``keep_weights``), the selected weights are written there.
     """
     if (pretrain is None) != (plan.pretrain_adapter is None):
         raise RunError(f"protocol {plan.protocol.name!r}: the pretraining dataset's inputs must be given "
@@ -147,20 +155,27 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     log.info("%s seed %d: training on %d samples (%d validation), testing on %d", split.name, seed,
              len(split.train), len(split.val), len(split.test))
     position = {sid: i for i, sid in enumerate(prepared.ids)}
-    index = {side: [position[i] for i in getattr(split, side)] for side in ("train", "val", "test")}
+    sides = ("test",) if plan.evaluates else ("train", "val", "test")
+    index = {side: [position[i] for i in getattr(split, side)] if side in sides else [] for side in
+             ("train", "val", "test")}
     by_id = {s.id: s for s in plan.samples}
-    labels = labels_array([by_id[i] for i in prepared.ids], plan.task)
+    trained = {side: getattr(split, side) if side in sides else () for side in ("train", "val")}
+    labels = training.CellLabels.of(by_id, trained["train"], trained["val"], plan.task)  # no test label: see training
     L.seed_everything(seed, workers=True, verbose=False)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
-    test = training.TestSplit(prepared, labels, index["test"], split.name, plan.numerics)
-    with interrupts.fit_interrupt_named(lambda: _interrupted(plan, split, seed, checkpoint)):
-        fitted = training.fit(plan, plan.cell_key(split.name, seed), module, prepared, labels, index, test, pretrain,
-                              checkpoint)
+    test = training.TestSplit(prepared, index["test"], split.name, [by_id[i] for i in split.test], plan.task,
+                              plan.numerics)
+    if plan.weights is not None:
+        fitted = _load_weights(plan, module)
+    else:
+        with interrupts.fit_interrupt_named(lambda: _interrupted(plan, split, seed, checkpoint)):
+            fitted = training.fit(plan, plan.cell_key(split.name, seed), module, prepared, labels, index, test,
+                                  pretrain, checkpoint)
     tic = time.perf_counter()
     outputs, targets = test.predict(module)
     predict_s = time.perf_counter() - tic
-    scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets,
-                             groups=[by_id[i].group_key for i in split.test])
+    groups = [by_id[i].group_key for i in split.test]
+    scores = metrics.compute(plan.protocol.metrics, plan.task, outputs, targets, groups=groups)
     fit_s = fitted.fit_s
     record = assemble.build(plan, split, seed, prepared, pretrain, started, scores, outputs, targets, fitted, module,
                            timings={
@@ -169,8 +184,35 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
                                "train_clips_per_s": round(fitted.clips_seen / fit_s, 1) if fit_s > 0 else None,
                                "peak_memory_mb": assemble.peak_memory_mb(), "resumed": fitted.resumes,
                            }).to_dict()
-    arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets}
+    if plan.weights is not None:
+        record["evaluated"] = plan.weights.entry()
+        record["weights"] = {"released": plan.weights.sha256} if plan.weights.kind == "released" else \
+            {**record["weights"], "evaluated": plan.weights.sha256}
+    elif not plan.request.keep_weights:
+        record["trained_weights"] = {"kept": False, "why": "--no-keep-weights"}
+    elif weights_file is not None:
+        record["trained_weights"] = kept_weights.save(module, weights_file, _weights_meta(plan, split, seed, record))
+    # the groups let per-video metrics be recomputed from the predictions (bench.reporting.verify)
+    arrays = {"ids": np.asarray(split.test), "outputs": outputs, "targets": targets, "groups": np.asarray(groups)}
     return record, arrays
+
+
+def _load_weights(plan: Plan, module: Any) -> training.Fitted:
+    """``--regime evaluate``: the weights file into ``module``; what the record says in place of training."""
+    assert plan.weights is not None
+    kept_weights.load_into(module, plan.method, plan.weights)
+    source = dict((plan.weights.meta or {}).get("selection", {}))
+    selection = {"rule": f"evaluate ({plan.weights.kind} weights)", "metric": source.get("metric"),
+                 "on_test": bool(source.get("on_test", False)), "patience": None}
+    return training.Fitted(source.get("epoch"), [], 0.0, 0, 0, False, selection)
+
+
+def _weights_meta(plan: Plan, split: Split, seed: int, record: dict[str, Any]) -> dict[str, Any]:
+    """The kept-weights header: the cell's identity, and where the weights came from."""
+    return {**kept_weights.identity(plan.method.name, plan.request.preset, plan.cfg, plan.modalities, plan.task),
+            "protocol": plan.protocol.name, "fold": split.name, "seed": seed, "config_hash": plan.config_hash,
+            "selection": record["selection"], "pretrained": record["weights"],
+            "stage": plan.method.stages(plan.cfg, plan.training.kind, plan.training.pretrain)[-1].name}
 
 
 def _interrupted(plan: Plan, split: Split, seed: int, checkpoint: Path | None) -> str:
@@ -186,7 +228,8 @@ def _interrupted(plan: Plan, split: Split, seed: int, checkpoint: Path | None) -
 
 
 def _prepare(plan: Plan) -> Prepared:
-    used = {i for split in plan.folds for side in (split.train, split.val, split.test) for i in side}
+    sides = ("test",) if plan.evaluates else ("train", "val", "test")
+    used = {i for split in plan.folds for side in sides for i in getattr(split, side)}
     samples = [s for s in plan.samples if s.id in used]
     return prepare(samples, _input_specs(plan), _cache(plan), progress=plan.request.progress)
 

@@ -3,8 +3,13 @@
 Every epoch is a function of (seed, stage, epoch) — data order and train-time sampling
 (:func:`bench.data.prepare.train_loader`), global RNGs (:class:`_EpochState`) — and the
 history and selection callbacks checkpoint their state, so a cell resumed from the checkpoint
-of its last finished epoch ends with exactly the metrics of an uninterrupted one. The test
-split is reached only through :class:`TestSplit`.
+of its last finished epoch ends with exactly the metrics of an uninterrupted one.
+
+The label fence: the training stages' datasets carry the training side's labels only
+(:class:`CellLabels`, :class:`~bench.data.prepare.ArrayDataset` holds one label per own row);
+the validation labels go to the selection rule alone; the test labels are built by
+:class:`TestSplit` when its door opens (or, for a protocol that allows ``best_test``, when the
+selection peeks), never before, so nothing a method reads during training depends on them.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from bench import metrics
-from bench.api import module_hook
-from bench.data.prepare import ArrayDataset, Prepared, derived_seed, train_loader
+from bench.api import Sample, TaskSpec, module_hook
+from bench.data.prepare import ArrayDataset, Prepared, derived_seed, labels_array, train_loader
 from bench.errors import ConfigError, ProtocolError, RunError
 from bench.files import io as atomic_io
 from bench.records.cells import CellKey
@@ -41,8 +46,8 @@ log = logging.getLogger(__name__)
 class Fitted:
     """What training left besides the module's weights (those of the selected epoch)."""
 
-    chosen_epoch: int
-    """The selected epoch of the last stage, 0-based."""
+    chosen_epoch: int | None
+    """The selected epoch of the last stage, 0-based (None when nothing was trained here: ``--regime evaluate``)."""
     history: list[dict[str, Any]]
     """One entry per epoch trained: stage, epoch, mean training loss, steps, selection value."""
     fit_s: float
@@ -57,7 +62,26 @@ class Fitted:
     """The selection rule applied (rule, metric, on_test, patience): the protocol's or the method's own."""
 
 
-def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.ndarray,
+@dataclasses.dataclass(frozen=True)
+class CellLabels:
+    """The labels a cell's training may read, each aligned with its side's rows of ``index``.
+
+    ``train`` feeds the method's labelled stages; ``val`` reaches only the selection rule (the
+    protocol's or the method's own). The test side's labels are not here: :class:`TestSplit`
+    alone builds them.
+    """
+
+    train: np.ndarray
+    val: np.ndarray
+
+    @classmethod
+    def of(cls, samples: Mapping[str, Sample], train: Sequence[str], val: Sequence[str], task: TaskSpec
+           ) -> CellLabels:
+        """The training and validation sides' labels (by sample id) as arrays."""
+        return cls(labels_array([samples[i] for i in train], task), labels_array([samples[i] for i in val], task))
+
+
+def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: CellLabels,
         index: Mapping[str, list[int]], test: TestSplit, pretrain: Prepared | None,
         checkpoint: Path | None) -> Fitted:
     """Train ``module`` through the method's stages and load the weights the selection rule chose.
@@ -76,10 +100,10 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
                       test.unlabelled_loader(batch, seed)]
         module_hook(module, "attach_unlabelled")(unlabelled)
     history: list[dict[str, Any]] = []
-    own = _method_selector(plan, prepared, labels, index)
+    own = _method_selector(plan, prepared, labels.val, index)
     if own is not None and stages[-1].patience is not None:
         raise ConfigError(f"{plan.method.name}: a stage patience and the method's own selection exclude each other")
-    selector = own or _Selector(plan, prepared, labels, index, test, history, stages[-1].patience)
+    selector = own or _Selector(plan, prepared, labels.val, index, test, history, stages[-1].patience)
     identity = key.checkpoint_identity()
     resume = _resume_point(checkpoint, identity, stages)
     fit_s, seen = (resume.fit_s if resume else 0.0), 0
@@ -93,7 +117,7 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
         if pretrain is not None and not stage.labels:
             dataset = ArrayDataset(pretrain, None, range(len(pretrain.ids)), train=True)
         else:
-            dataset = ArrayDataset(prepared, labels if stage.labels else None, index["train"], train=True)
+            dataset = ArrayDataset(prepared, labels.train if stage.labels else None, index["train"], train=True)
         epochs = _EpochState(seed, number, stage.name, identity, checkpoint, fit_s, resume.resumes if resume else 0)
         callbacks = [History(stage.name, history)] + ([selector] if last else []) + [epochs]
         tic = time.perf_counter()
@@ -116,22 +140,35 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: np.nd
 
 
 class TestSplit:
-    """The only door to the test split: opened once per cell, and the opening is logged."""
+    """The only door to the test split: opened once per cell, and the opening is logged.
 
-    def __init__(self, prepared: Prepared, labels: np.ndarray, indices: list[int], fold: str,
-                 numerics: numerics_mod.Numerics = numerics_mod.Numerics()) -> None:
-        self._dataset = ArrayDataset(prepared, labels, indices)
-        self._labels = labels[indices]
+    It holds the test inputs (rows ``indices`` of ``prepared``) and the test samples, not their
+    labels: those are built from ``samples`` only when the door opens (:meth:`predict`) or a
+    ``best_test`` selection peeks. They are checked here, so a bad test label stops the cell
+    before training, but the array is not kept.
+    """
+
+    def __init__(self, prepared: Prepared, indices: list[int], fold: str, samples: Sequence[Sample],
+                 task: TaskSpec, numerics: numerics_mod.Numerics = numerics_mod.Numerics()) -> None:
+        if len(samples) != len(indices):
+            raise RunError(f"the test split of {fold}: {len(samples)} samples for {len(indices)} prepared rows")
+        labels_array(samples, task)
+        self._dataset = ArrayDataset(prepared, None, indices)
+        self._samples, self._task = tuple(samples), task
+        self._peeked: np.ndarray | None = None
         self._fold = fold
         self.numerics = numerics
         self.opened = False
+
+    def _labels(self) -> np.ndarray:
+        return labels_array(self._samples, self._task)
 
     def predict(self, module: Any) -> tuple[np.ndarray, np.ndarray]:
         if self.opened:
             raise RunError(f"the test split of {self._fold} was already evaluated for this cell")
         self.opened = True
         log.info("evaluating the test split of %s (%d samples)", self._fold, len(self._dataset))
-        return predict(module, self._dataset, self.numerics), self._labels
+        return predict(module, self._dataset, self.numerics), self._labels()
 
     def unlabelled_loader(self, batch_size: int, seed: int) -> torch.utils.data.DataLoader:
         """The test inputs without their labels, for a transductive method (MPUC's MOSEI config);
@@ -142,7 +179,9 @@ class TestSplit:
 
     def peek_for_selection(self, module: Any) -> tuple[np.ndarray, np.ndarray]:
         """Test predictions during training: only for protocols that allow best_test selection."""
-        return predict(module, self._dataset, self.numerics), self._labels
+        if self._peeked is None:  # built once: a method that evaluates by iteration peeks many times
+            self._peeked = self._labels()
+        return predict(module, self._dataset, self.numerics), self._peeked
 
 
 def predict(module: Any, dataset: ArrayDataset, numerics: numerics_mod.Numerics = numerics_mod.Numerics(),
@@ -274,17 +313,17 @@ class History(L.Callback):
         self.history[:] = [dict(entry) for entry in state_dict["history"]]
 
 
-def _method_selector(plan: Plan, prepared: Prepared, labels: np.ndarray, index: Mapping[str, list[int]]) -> Any:
+def _method_selector(plan: Plan, prepared: Prepared, val_labels: np.ndarray, index: Mapping[str, list[int]]) -> Any:
     """The method's own selection callback (``Method.selector``), or None for the protocol's rule."""
-    val = ArrayDataset(prepared, labels, index["val"]) if index["val"] else None
-    validation = None if val is None else (lambda module: (predict(module, val, plan.numerics), labels[index["val"]]))
+    val = ArrayDataset(prepared, None, index["val"]) if index["val"] else None
+    validation = None if val is None else (lambda module: (predict(module, val, plan.numerics), val_labels))
     return plan.method.selector(plan.cfg, plan.task, validation)
 
 
 class _Selector(L.Callback):
     """Applies the protocol's selection rule over the epochs of the last stage."""
 
-    def __init__(self, plan: Plan, prepared: Prepared, labels: np.ndarray, index: Mapping[str, list[int]],
+    def __init__(self, plan: Plan, prepared: Prepared, val_labels: np.ndarray, index: Mapping[str, list[int]],
                  test: TestSplit, history: list[dict[str, Any]], patience: int | None = None) -> None:
         self.history = history
         self.rule = plan.protocol.selection.rule
@@ -297,8 +336,8 @@ class _Selector(L.Callback):
         if self.rule == "best_val":
             if not index["val"]:
                 raise ProtocolError(f"{plan.protocol.path}: selection best_val but fold has no validation side")
-            self.val = ArrayDataset(prepared, labels, index["val"])
-            self.val_labels = labels[index["val"]]
+            self.val = ArrayDataset(prepared, None, index["val"])
+            self.val_labels = val_labels
         self.numerics = plan.numerics
         self.best: tuple[float, int, dict[str, Any]] | None = None
         self.last_epoch = -1

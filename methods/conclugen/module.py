@@ -83,8 +83,7 @@ class ConCluGenModule(L.LightningModule):
     def on_train_start(self) -> None:
         if self.stage == "pretrain":
             return
-        dataset = self.trainer.train_dataloader.dataset
-        train_labels = dataset.labels[dataset.indices]
+        train_labels = self.trainer.train_dataloader.dataset.labels  # the training rows' labels, no others
         weights = class_weights.official_weights(self.task, train_labels) if self.cfg.class_weighting == "official" \
             else None
         tensor = None if weights is None else torch.tensor(weights, dtype=torch.float32, device=self.device)

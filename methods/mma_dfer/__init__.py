@@ -16,6 +16,7 @@ variant of Table 5.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from bench.api import Method, ResourceHints, Stage, TaskSpec, TransformSpec
@@ -54,3 +55,9 @@ class MMADFER(Method):
         from bench_methods.mma_dfer.module import MMADFERModule
 
         return MMADFERModule(task, cfg, shapes)
+
+    def load_released(self, module: Any, path: Path) -> str:
+        """A released MMA-DFER checkpoint (official ``main.py:304-305`` ``save_checkpoint``) into ``module``."""
+        from bench_methods.mma_dfer.weights import load_released_brief
+
+        return load_released_brief(module.net, path, module.cfg.trust_checkpoints)

@@ -16,6 +16,7 @@ from bench.api import TaskSpec
 from bench.errors import ConfigError
 from bench_methods.mma_dfer.augment import augment_clips
 from bench_methods.mma_dfer.config import MMADFERConfig, stored_size
+from bench_methods.mma_dfer.encoder import BACKBONE_PREFIXES
 from bench_methods.mma_dfer.model import MMADFERNet
 from bench_methods.mma_dfer.resize import Resize, resize_frames
 from bench_methods.mma_dfer.weights import RANDOM_INIT, load_encoder, load_released
@@ -58,6 +59,16 @@ def load_weights(net: MMADFERNet, cfg: MMADFERConfig) -> dict[str, str]:
     return provenance
 
 
+def pretrained_tensors(net: MMADFERNet, provenance: Mapping[str, str]) -> frozenset[str]:
+    """The module's ``state_dict`` keys read from an encoder file and frozen: each encoder's backbone
+    (its ``pos_embed`` is not among them: the prompts' rows keep their seeded random init)."""
+    loaded = [(name, encoder) for name, encoder, source in
+              (("image_encoder", net.image_encoder, "mae_face"), ("audio_model", net.audio_model, "audiomae"))
+              if encoder is not None and provenance.get(source, RANDOM_INIT) != RANDOM_INIT]
+    return frozenset(f"net.{name}.{key}" for name, encoder in loaded for key in encoder.state_dict()
+                     if key.startswith(BACKBONE_PREFIXES))
+
+
 class MMADFERModule(L.LightningModule):
     """Cross-entropy training of the trainable set with AdamW and a cosine schedule (§4.2).
 
@@ -85,6 +96,7 @@ class MMADFERModule(L.LightningModule):
         self.cfg = cfg
         self.net = MMADFERNet(cfg, modalities, task.num_outputs)
         self.weights_provenance = load_weights(self.net, cfg)
+        self.pretrained_tensors = pretrained_tensors(self.net, self.weights_provenance)
         self.loss_fn = nn.CrossEntropyLoss()
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:

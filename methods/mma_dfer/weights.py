@@ -37,7 +37,6 @@ explicit ``trust_checkpoints=true``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import pickle
 import re
 import types
@@ -51,6 +50,7 @@ from timm.layers import resample_abs_pos_embed
 from torch import nn
 
 from bench.errors import DataError
+from bench.files.io import sha256_file
 from bench_methods.mma_dfer.encoder import BACKBONE_PREFIXES, PromptedViT
 
 RANDOM_INIT = "random-init"
@@ -107,15 +107,6 @@ class _StandInUnpickler(pickle.Unpickler):
 
 _TRUSTED_PICKLE = types.SimpleNamespace(  # what torch.load(pickle_module=...) uses of a pickle module
     Unpickler=_StandInUnpickler, load=lambda file, **kw: _StandInUnpickler(file, **kw).load(), __name__="pickle")
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_checkpoint(path: Path, key: str, trust: bool) -> Any:
@@ -226,6 +217,35 @@ def official_to_bench(name: str) -> str | None:
 def load_released(net: nn.Module, path: Path, trust: bool) -> str:
     """Load a released MMA-DFER checkpoint (every weight, encoders included); return its sha256."""
     load_official_state(net, state_dict_of(read_checkpoint(path, "checkpoint", trust), path, "state_dict"), str(path))
+    return sha256_file(path)
+
+
+def first_misfit(net: nn.Module, official: Mapping[str, torch.Tensor]) -> str | None:
+    """The first tensor of an official state_dict, in the file's order, that ``net`` has not (or in
+    another shape), else the first model tensor the file lacks, named as the official code names it."""
+    expected = net.state_dict()
+    given = set()
+    for name, tensor in official.items():
+        ours = official_to_bench(name.removeprefix("module."))
+        if ours is None:
+            continue
+        given.add(ours)
+        if ours not in expected:
+            return f"tensor {name} {list(tensor.shape)} has no place in this model"
+        if tuple(tensor.shape) != tuple(expected[ours].shape):
+            return f"tensor {name} is {list(tensor.shape)}, this model's is {list(expected[ours].shape)}"
+    missing = [name for name in expected if name not in given]
+    return f"this model's tensor {missing[0]} is not in the file" if missing else None
+
+
+def load_released_brief(net: nn.Module, path: Path, trust: bool) -> str:
+    """:func:`load_released` for ``--regime evaluate``: a misfit is one line naming the first mismatching tensor."""
+    official = state_dict_of(read_checkpoint(path, "--weights", trust), path, "state_dict")
+    misfit = first_misfit(net, official)
+    if misfit is not None:
+        raise DataError(f"{path}: not a released MMA-DFER checkpoint of this configuration: {misfit} (released "
+                        f"checkpoints fit --preset code with their img_size)")
+    load_official_state(net, official, str(path))
     return sha256_file(path)
 
 

@@ -51,6 +51,7 @@ class DFEW(DatasetAdapter):
     label_names_source = "DFEW official labels minus one (MMA-DFER main.py L532-540, DFER-CLIP models/Text.py)"
     modalities = ("video", "audio")
     layout = LAYOUT
+    video_face_crops = True  # Clip/clip_224x224/ holds face crops (the default video source)
     expected_counts: ClassVar[dict[str, int]] = {
         "fold1/train": 9356, "fold1/test": 2341, "fold2/train": 9356, "fold2/test": 2341,
         "fold3/train": 9357, "fold3/test": 2340, "fold4/train": 9358, "fold4/test": 2339,
