@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bench.data.cache import Cache
-from bench.data.prepare import LazyArrays, labels_array, prepare
+from bench.data.prepare import LazyArrays, prepare
 from bench.running import training
 from bench.running.planning import RunRequest, make_plan
 
@@ -33,7 +33,7 @@ def _fitted(tmp_path: Path) -> Callable[[int | None], tuple[list[dict], np.ndarr
     prepared = prepare(used, plan.method.inputs(plan.cfg, plan.modalities), Cache(tmp_path))
     assert isinstance(prepared.arrays["video"], LazyArrays)
     by_id = {s.id: s for s in used}
-    labels = labels_array([by_id[i] for i in prepared.ids], plan.task)
+    labels = training.CellLabels.of(by_id, split.train, split.val, plan.task)
     position = {sid: i for i, sid in enumerate(prepared.ids)}
     index = {side: [position[i] for i in getattr(split, side)] for side in ("train", "val", "test")}
 
