@@ -56,6 +56,13 @@ def _finite(text: str) -> float:
     return value
 
 
+def _numerics_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--precision", choices=["32", "bf16-mixed", "16-mixed"], default="32",
+                        help="32 (float32, default), or autocast in bfloat16 / float16; recorded, in the cell hash")
+    parser.add_argument("--fast", action="store_true",
+                        help="TF32 on and deterministic kernels off (GPU speed over bit-exact reruns); recorded")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="Reproduce and compare multimodal emotion recognition methods.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -80,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="do not write the selected weights beside each record (fold<k>-seed<s>.safetensors)")
     run.add_argument("--pretrain-on", metavar="DATASET", help="with --regime: pretrain on this dataset instead")
     run.add_argument("--budget", help="paper (the preset's lengths, default), short, or N epochs for every stage")
+    _numerics_arguments(run)
     run.add_argument("--data-root", type=_path, help="the dataset's folder (default: $BENCH_DATA_<NAME>)")
     run.add_argument("--pretrain-data-root", type=_path,
                      help="the folder of the protocol's regime.pretrain_on dataset (default: $BENCH_DATA_<NAME>)")
@@ -147,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--preset", default="paper")
     matrix.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     matrix.add_argument("--budget", help="paper (default), short, or N epochs for every stage")
+    _numerics_arguments(matrix)
     matrix.add_argument("--regime", choices=["supervised", "linear_eval", "finetune"],
                         help="train every pair this way (default: the protocol's, else the method's own)")
     matrix.add_argument("--fold", action="append", help="fold number or name; repeatable; default: all")

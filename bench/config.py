@@ -109,13 +109,17 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return values
 
 
-def config_hash(cfg: Any, modalities: Sequence[str], regime: Mapping[str, Any] | None = None) -> str:
+def config_hash(cfg: Any, modalities: Sequence[str], regime: Mapping[str, Any] | None = None,
+                numerics: Mapping[str, Any] | None = None) -> str:
     """The configuration part of a cell's key (the store's ``<config-hash>`` folder): 12 hex digits
     of the sha256 of the resolved configuration, the modalities the method reads and, when the
-    cell does not train under its protocol's own regime, that regime (see :mod:`bench.running.choices`)."""
+    cell does not train under its protocol's own regime, that regime (see :mod:`bench.running.choices`);
+    ``numerics`` (precision, fast kernels) only when not the default (:mod:`bench.running.numerics`)."""
     content: dict[str, Any] = {"config": to_dict(cfg), "modalities": list(modalities)}
     if regime is not None:
         content["regime"] = regime
+    if numerics is not None:
+        content["numerics"] = dict(numerics)
     return stable_hash(content)[:12]
 
 

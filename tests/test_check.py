@@ -77,6 +77,7 @@ def records(root: Path) -> list[Path]:
     return [path for path, _ in store.iter_records(root)]
 
 
+@pytest.mark.slow  # its fixture trains the golden cells afresh: about 2 min at load 9 on two cores
 def test_golden_cells_pass(golden_store: Path, empty_db: reported.Database) -> None:
     findings = check.run_check(golden_store, EXPECTED, empty_db)
     assert [(f.metric, f.status) for f in findings] == [
@@ -187,6 +188,7 @@ def test_the_golden_file_covers_the_golden_grid() -> None:
                      for m in grid["methods"] for p in grid["protocols"] for o in grid["overrides"]}
 
 
+@pytest.mark.slow  # trains a golden cell again on top of the fixture's
 def test_a_golden_cell_alone_equals_it_after_the_others(golden_store: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """fold2-seed0 rerun alone, on data regenerated into an empty cache, gives the record it got as

@@ -393,8 +393,8 @@ def test_sigterm_in_a_submitit_job_keeps_submitits_handling(data_root: Path, tmp
     """In a job, SIGTERM belongs to submitit (it logs it and goes on; USR2 checkpoints and requeues):
     the cell trains to its end. Lightning's own SIGTERM flag once ended the job without a result."""
     grid = tmp_path / "g.yaml"
-    grid.write_text(f"methods: [late_fusion]\nprotocols: [synthetic_holdout]\npreset: tiny\n"
-                    f"overrides: [{{epochs: 60}}]\nprofile: debug\n")
+    grid.write_text("methods: [late_fusion]\nprotocols: [synthetic_holdout]\npreset: tiny\n"
+                    "overrides: [{epochs: 60}]\nprofile: debug\n")
     out = tmp_path / "out"
     sent: list[int] = []
 

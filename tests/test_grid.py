@@ -85,6 +85,7 @@ def only_record(out: Path) -> dict[str, Any]:
     ({"folds": [9]}, "--fold 9: this protocol has folds fold1, fold2, fold3, fold4, fold5"),
     ({"seeds": "0"}, "seeds: expected a non-empty list of integers, got '0'"),
     ({"modalities": ["vidoe"]}, "modalities[0]: unknown modality 'vidoe' (did you mean 'video'?)"),
+    ({"precision": 16}, "precision: expected one of 32, bf16-mixed, 16-mixed, got 16"),
 ])
 def test_grid_file_errors_name_the_file_and_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                     keys: dict[str, Any], expected: str) -> None:
@@ -125,6 +126,15 @@ def test_shipped_grids_and_profiles_are_valid(tmp_path: Path) -> None:
     assert [cloudpickle.loads(cloudpickle.dumps(c)) for c in cells] == cells
     for path in sorted((REPO / "grids").glob("*.yaml")):
         assert expand(load(path), tmp_path), path
+
+
+def test_a_grid_s_numerics_reach_its_cells_and_their_hash(tmp_path: Path) -> None:
+    (plain,) = expand(load(write_grid(tmp_path)), tmp_path / "out")
+    (bf16,) = expand(load(write_grid(tmp_path, name="h", precision="bf16-mixed", fast=True)), tmp_path / "out")
+    assert (plain.precision, plain.fast, bf16.precision, bf16.fast) == ("32", False, "bf16-mixed", True)
+    assert bf16.id.config_hash != plain.id.config_hash
+    (explicit,) = expand(load(write_grid(tmp_path, name="i", precision=32, fast=False)), tmp_path / "out")
+    assert explicit.id == plain.id  # the default, written out, is the same cell
 
 
 def test_resources_merge_and_one_array_per_resource_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -315,6 +315,7 @@ def golden_inputs(size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand((1, 16, 3, size, size), generator=g), torch.randn((1, 1, 512, 128), generator=g)
 
 
+@pytest.mark.slow  # two ViT-B/16 pairs per size: 60-90 s each at load 9 on two cores
 @pytest.mark.parametrize("size", [112, 160])
 def test_code_preset_gives_the_official_logits(size: int) -> None:
     """The official model's logits (its commit in the fixture) on the same weights, drawn by name in the

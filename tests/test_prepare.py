@@ -211,7 +211,10 @@ def test_lazy_loading_equals_eager_loading(samples: list[Sample], tmp_path: Path
     lazy = prepare(samples, LAZY_SPECS, cache)
     eager = prepare(samples, LAZY_SPECS, cache, in_memory=True)
     assert isinstance(lazy.arrays["video"], LazyArrays) and isinstance(eager.arrays["video"], list)
-    assert isinstance(lazy.arrays["video"][0], np.memmap)  # read from disk page by page
+    unkept = LazyArrays(lazy.arrays["video"].entries, memo_bytes=0)
+    assert isinstance(unkept[0], np.memmap)  # past the memo's budget: read from disk page by page
+    assert not isinstance(lazy.arrays["video"][0], np.memmap)  # within it: read once, kept in memory
+    assert not lazy.arrays["video"][0].flags.writeable  # a kept array is read-only, as a memory map is
     assert isinstance(lazy.arrays["landmarks"], np.ndarray)  # fixed-size inputs stay stacked
     assert (lazy.shapes, lazy.eval_shapes) == (eager.shapes, eager.eval_shapes)
     assert eager.eval_shapes["video"] == (2, 4, 3, 8, 8)

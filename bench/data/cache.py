@@ -62,6 +62,22 @@ class MappedArray:
             return np.zeros(self.shape, dtype=self.dtype)
         return np.memmap(self.path, dtype=np.dtype(self.dtype), mode="r", offset=self.offset, shape=self.shape)
 
+    @property
+    def nbytes(self) -> int:
+        """The array's size in bytes."""
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+    def read(self) -> np.ndarray:
+        """The array read into memory whole (read-only, like :meth:`open`'s), keeping no file open."""
+        count = int(np.prod(self.shape, dtype=np.int64))
+        with open(self.path, "rb") as handle:
+            array = np.fromfile(handle, dtype=np.dtype(self.dtype), count=count, offset=self.offset)
+        if array.size != count:
+            raise OSError(f"{self.path}: {array.size} of {count} values at offset {self.offset}")
+        array = array.reshape(self.shape)
+        array.flags.writeable = False
+        return array
+
 
 def _locate_member(path: Path, member: str) -> MappedArray:
     """The data offset, dtype and shape of the uncompressed ``.npy`` member of a zip file."""

@@ -7,9 +7,10 @@
 Two storage paths, chosen by the transform (``Transform.variable_length``):
 
 * fixed-size outputs are stacked in memory, ``[N, ...]`` (small: log-mels, token ids);
-* variable-length outputs (a clip's every decoded frame) stay in the cache and are
-  memory-mapped per sample (:class:`LazyArrays`), so a dataset larger than memory (DFEW) is
-  fed from disk; ``in_memory=True`` loads them into RAM instead (same items).
+* variable-length outputs (a clip's every decoded frame) stay in the cache and are read per
+  sample (:class:`LazyArrays`: the first GiB read is kept in memory, the rest memory-mapped at
+  each read), so a dataset larger than memory (DFEW) is fed from disk; ``in_memory=True`` loads
+  them all into RAM at once instead (same items).
 
 :class:`ArrayDataset` turns them into the batch items methods receive (see :mod:`bench.api`).
 For variable-length modalities it calls the transform's ``sample`` at batch time: in train
@@ -46,17 +47,49 @@ from bench.data.transforms import Output, Transform
 from bench.errors import ConfigError, DataError
 
 
-class LazyArrays(Sequence[np.ndarray]):
-    """Per-sample arrays of any lengths, each memory-mapped from its cache entry when indexed."""
+MEMO_BYTES = 1 << 30
+"""How many bytes of variable-length arrays :class:`LazyArrays` keeps in memory once read (per process)."""
 
-    def __init__(self, entries: Sequence[MappedArray]) -> None:
+
+class LazyArrays(Sequence[np.ndarray]):
+    """Per-sample arrays of any lengths, each read from its cache entry when indexed.
+
+    The first ``memo_bytes`` bytes of entries read are kept in memory (plain arrays, no open
+    file), so the later epochs of a small dataset read no file at all; an entry beyond that is
+    memory-mapped at every read, so a dataset larger than memory (DFEW) is still fed from disk.
+    Either way an item's values are the stored ones: which entries are kept changes no result.
+    """
+
+    def __init__(self, entries: Sequence[MappedArray], memo_bytes: int = MEMO_BYTES) -> None:
         self.entries = list(entries)
+        self.memo_bytes = memo_bytes
+        self._memo: dict[int, np.ndarray] = {}
+        self._memo_used = 0
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def __getitem__(self, row: int) -> np.ndarray:  # type: ignore[override]
-        return self.entries[row].open()
+        kept = self._memo.get(row)
+        if kept is not None:
+            return kept
+        entry = self.entries[row]
+        size = entry.nbytes
+        if self._memo_used + size > self.memo_bytes:
+            return entry.open()
+        array = entry.read()
+        self._memo[row] = array
+        self._memo_used += size
+        return array
+
+    def take(self, rows: Sequence[int]) -> list[np.ndarray]:
+        """The arrays of ``rows`` in that order, read in row order (cache order) once each."""
+        read = {int(r): self[int(r)] for r in sorted(set(int(r) for r in rows))}
+        return [read[int(r)] for r in rows]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a DataLoader worker receives the entries, not the arrays this process kept
+        return {**self.__dict__, "_memo": {}, "_memo_used": 0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,16 +313,18 @@ class ArrayDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def _sampled(self, modality: str, row: int) -> np.ndarray:
-        """One variable-length modality's item for ``row`` under this dataset's mode."""
+    def _sampled(self, modality: str, stored: np.ndarray, row: int) -> np.ndarray:
+        """One variable-length modality's item from ``stored``, the array of ``row``, under this dataset's mode."""
         rng = item_rng(self.seed, self.pass_index, row) if self.train else None
-        return self.prepared.samplers[modality].sample(self.prepared.arrays[modality][row], self.train, rng)
+        return self.prepared.samplers[modality].sample(stored, self.train, rng)
 
     def _gather(self, modality: str, rows: np.ndarray) -> np.ndarray:
         """The items of ``rows`` of one modality, stacked."""
+        arrays = self.prepared.arrays[modality]
         if modality not in self.prepared.samplers:
-            return self.prepared.arrays[modality][rows]
-        items = [self._sampled(modality, int(r)) for r in rows]
+            return arrays[rows]
+        stored = arrays.take(rows) if isinstance(arrays, LazyArrays) else [arrays[int(r)] for r in rows]
+        items = [self._sampled(modality, array, int(r)) for array, r in zip(stored, rows, strict=True)]
         shapes = {item.shape for item in items}
         if len(shapes) > 1:
             raise DataError(
@@ -301,7 +336,7 @@ class ArrayDataset(torch.utils.data.Dataset):
     def __getitem__(self, position: int) -> dict[str, Any]:
         row = self.indices[position]
         item: dict[str, Any] = {
-            m: to_model_input(m, self._sampled(m, row) if m in self.prepared.samplers else a[row])
+            m: to_model_input(m, self._sampled(m, a[row], row) if m in self.prepared.samplers else a[row])
             for m, a in self.prepared.arrays.items()
         }
         if self.labels is not None:

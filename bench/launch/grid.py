@@ -15,6 +15,8 @@ error names the file, the line and the key::
       - {epochs: 3, lr: 0.01}
     modalities: [audio, video]    # default: each protocol's
     profile: default              # the SLURM profile when --profile is not given
+    precision: bf16-mixed         # 32 (default), bf16-mixed or 16-mixed: bench run --precision
+    fast: true                    # default false: bench run --fast
 
 :func:`expand` resolves every (method, protocol, configuration) through
 :func:`bench.running.planning.make_plan`, so unknown configuration keys, bad values and folds are refused
@@ -41,6 +43,7 @@ from bench.records import store
 from bench.records.cells import CellKey
 from bench.reporting import verify
 from bench.running import run
+from bench.running.numerics import PRECISIONS
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -59,6 +62,10 @@ class Grid:
     overrides: tuple[Mapping[str, Any], ...]
     modalities: tuple[str, ...] | None
     profile: str | None
+    precision: str = "32"
+    """``--precision`` of every cell (:mod:`bench.running.numerics`)."""
+    fast: bool = False
+    """``--fast`` of every cell."""
     document: loader.Document | None = dataclasses.field(default=None, compare=False, repr=False)
     """The parsed file, for the lines of later messages (None for a grid built in code)."""
 
@@ -84,6 +91,10 @@ class Cell(submitit.helpers.Checkpointable):
     """``--regime`` of the cell (None: the protocol's own); ``bench matrix`` sets it."""
     budget: str | None = None
     """``--budget`` of the cell, recorded as such (its epoch keys are already in ``overrides``)."""
+    precision: str = "32"
+    """``--precision`` of the cell (:mod:`bench.running.numerics`)."""
+    fast: bool = False
+    """``--fast`` of the cell."""
 
     @property
     def key(self) -> str:
@@ -102,7 +113,7 @@ class Cell(submitit.helpers.Checkpointable):
         request = run.RunRequest(method=self.id.method, protocol=self.protocol, folds=[self.id.fold],
                                  seeds=[self.id.seed], preset=self.id.preset, overrides=dict(self.overrides),
                                  modalities=self.modalities, out=self.out, progress=False, regime=self.regime,
-                                 budget=self.budget)
+                                 budget=self.budget, precision=self.precision, fast=self.fast)
         (result,) = run.execute(run.make_plan(request))
         return {"record": str(result.path), "skipped": result.skipped, "metrics": result.record["metrics"]}
 
@@ -121,7 +132,7 @@ def load(path: Path) -> Grid:
         path=path, name=path.stem if model.name is None else model.name, methods=model.methods,
         protocols=tuple(_protocol(doc, i, p) for i, p in enumerate(model.protocols)),
         folds=model.folds, seeds=model.seeds, preset=model.preset, overrides=model.overrides,
-        modalities=model.modalities, profile=model.profile, document=doc,
+        modalities=model.modalities, profile=model.profile, precision=model.precision, fast=model.fast, document=doc,
     )
 
 
@@ -137,13 +148,15 @@ def expand(grid: Grid, out: Path) -> list[Cell]:
                 try:
                     plan = run.make_plan(run.RunRequest(
                         method=method, protocol=protocol, folds=grid.folds, seeds=grid.seeds, preset=grid.preset,
-                        overrides=overrides, modalities=grid.modalities, out=out, progress=False))
+                        overrides=overrides, modalities=grid.modalities, out=out, progress=False,
+                        precision=grid.precision, fast=grid.fast))
                 except BenchError as exc:
                     raise type(exc)(f"{where}: {exc}") from exc
                 for split in plan.folds:
                     for seed in plan.seeds:
                         cell = Cell(id=plan.cell_key(split.name, seed), protocol=protocol, overrides=dict(overrides),
-                                    modalities=grid.modalities, out=out, hints=type(plan.method).resources)
+                                    modalities=grid.modalities, out=out, hints=type(plan.method).resources,
+                                    precision=grid.precision, fast=grid.fast)
                         if cell.key in cells and origin[cell.key] != number:
                             raise ConfigError(f"{where}: gives the same configuration (hash {plan.config_hash}) as "
                                               f"overrides[{origin[cell.key]}]; remove one of them")
@@ -163,6 +176,12 @@ def _protocol(doc: loader.Document, index: int, name: str) -> str:
     if name not in known:
         raise ConfigError(f"{where}: " + unknown("protocol", name, known))
     return name
+
+
+def _precision(value: Any) -> str:
+    if isinstance(value, bool) or str(value) not in PRECISIONS:
+        raise loader.fail(f"expected one of {', '.join(PRECISIONS)}, got {value!r}")
+    return str(value)
 
 
 def _folds(value: Any) -> tuple[str, ...] | None:
@@ -206,6 +225,8 @@ class _GridFile(loader.Model):
     overrides: Annotated[tuple[dict[str, Any], ...], PlainValidator(_overrides)] = ({},)
     modalities: tuple[str, ...] | None = None
     profile: loader.Text | None = None
+    precision: Annotated[str, PlainValidator(_precision)] = PRECISIONS[0]
+    fast: bool = False
 
     @field_validator("name", mode="plain")
     @classmethod

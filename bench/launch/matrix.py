@@ -48,10 +48,15 @@ class Request:
     folds: tuple[str, ...] | None = None
     seeds: tuple[int, ...] | None = None
     out: Path = Path("results")
+    precision: str = "32"
+    fast: bool = False
 
     def name(self) -> str:
-        """The matrix's bookkeeping name: ``matrix-`` and a hash of the request (without ``out``)."""
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "out"}
+        """The matrix's bookkeeping name: ``matrix-`` and a hash of the request (without ``out``; the
+        numerics only when not the default, so earlier matrices keep their names)."""
+        default = Request(self.methods, self.protocols)
+        fields = {k: v for k, v in dataclasses.asdict(self).items()
+                  if k != "out" and not (k in ("precision", "fast") and v == getattr(default, k))}
         return "matrix-" + config.stable_hash(fields)[:10]
 
 
@@ -96,7 +101,7 @@ def expand(request: Request, found: list[compat.Pair]) -> tuple[list[Cell], dict
             plan = run.make_plan(run.RunRequest(
                 method=pair.method, protocol=pair.protocol, folds=request.folds, seeds=request.seeds,
                 preset=request.preset, overrides=request.overrides, budget=request.budget, regime=regime,
-                modalities=asked, out=request.out, progress=False))
+                modalities=asked, out=request.out, progress=False, precision=request.precision, fast=request.fast))
         except BenchError as exc:
             failed[(pair.method, pair.protocol)] = str(exc).splitlines()[0]
             continue
@@ -104,7 +109,8 @@ def expand(request: Request, found: list[compat.Pair]) -> tuple[list[Cell], dict
             for seed in plan.seeds:
                 cells.append(Cell(id=plan.cell_key(split.name, seed), protocol=pair.protocol,
                                   overrides=dict(plan.overrides), modalities=asked, out=request.out,
-                                  hints=type(plan.method).resources, regime=regime, budget=request.budget))
+                                  hints=type(plan.method).resources, regime=regime, budget=request.budget,
+                                  precision=request.precision, fast=request.fast))
     return cells, failed
 
 
@@ -175,7 +181,7 @@ def checked_request(args: argparse.Namespace) -> Request:
         folds = tuple(dict.fromkeys(args.fold))  # as given (the matrix's name hashes them); plans use each once
     return Request(methods=methods, protocols=names, preset=args.preset, overrides=config.parse_overrides(args.set),
                    budget=args.budget, regime=args.regime, folds=folds, seeds=values.unique_seeds(args.seed),
-                   out=Path(args.out))
+                   out=Path(args.out), precision=args.precision, fast=args.fast)
 
 
 def _presets(method: str) -> list[str]:

@@ -112,6 +112,9 @@ class RunRecord:
     regime: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     regime_source: str | None = None
     """Where the regime came from (protocol, method, --regime); None in older records."""
+    numerics: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """``{"precision": "32"|"bf16-mixed"|"16-mixed", "fast": bool}``; empty in older records (float32,
+    deterministic: see :func:`numerics_of`)."""
     data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     weights: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     primary: str | None = None
@@ -186,12 +189,20 @@ class RunRecord:
 
 
 _ORDER = ("method", "protocol", "fold", "seed", "preset", "overrides", "budget", "task", "config", "config_hash",
-          "modalities", "regime", "regime_source", "data", "weights", "selection", "metrics", "primary", "per_class", "confusion", "label_names", "history",
+          "modalities", "regime", "regime_source", "numerics", "data", "weights", "selection", "metrics", "primary", "per_class", "confusion", "label_names", "history",
           "timings", "environment", "code", "command", "started", "finished", "predictions", "trained_weights",
           "evaluated", "integrity")
 _KNOWN = frozenset(_ORDER) | {"schema_version"}
 _OPTIONAL = frozenset({"budget", "task", "regime_source", "predictions"})  # left out of to_dict() when None
-_EMPTY_LEFT_OUT = frozenset({"trained_weights", "evaluated", "integrity"})  # left out of to_dict() when empty
+# left out of to_dict() when empty (records written before them)
+_EMPTY_LEFT_OUT = frozenset({"numerics", "trained_weights", "evaluated", "integrity"})
+DEFAULT_NUMERICS = {"precision": "32", "fast": False}
+"""What a record without ``numerics`` computed with: float32, deterministic kernels."""
+
+
+def numerics_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's numerics, the default for records written before the field existed."""
+    return {**DEFAULT_NUMERICS, **(record.get("numerics") or {})}
 _REQUIRED = ("method", "protocol", "fold", "seed", "preset", "config_hash", "selection", "metrics")
 _PLAIN = tuple(n for n in _ORDER if n not in ("protocol", "selection", "modalities", "label_names"))
 _TEXT = ("method", "fold", "preset", "config_hash")
@@ -219,7 +230,8 @@ def run_command(method: str, protocol: str, *, folds: Sequence[str | int] = (), 
                 preset: str | None = None, overrides: Mapping[str, Any] | None = None, regime: str | None = None,
                 pretrain_on: str | None = None, modalities: Sequence[str] = (), data_root: Path | None = None,
                 pretrain_data_root: Path | None = None, allow_incomplete: bool = False,
-                out: Path | None = None, weights: Path | None = None) -> str:
+                precision: str | None = None, fast: bool = False, out: Path | None = None,
+                weights: Path | None = None) -> str:
     """The ``bench run`` command line that computes the given cells (an empty or None part is left out)."""
     parts = ["bench", "run", "--method", method, "--protocol", protocol]
     for fold in folds:
@@ -244,6 +256,10 @@ def run_command(method: str, protocol: str, *, folds: Sequence[str | int] = (), 
         parts += ["--pretrain-data-root", str(pretrain_data_root)]
     if allow_incomplete:
         parts.append("--allow-incomplete")
+    if precision is not None:
+        parts += ["--precision", precision]
+    if fast:
+        parts.append("--fast")
     if out is not None:
         parts += ["--out", str(out)]
     return shlex.join(parts)

@@ -19,15 +19,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from bench.errors import DataError
 from bench.files import io
 from bench.records import integrity
 from bench.records.cells import SCHEMA_VERSION, CellKey, RunRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def cell_dir(root: Path, protocol: str, method: str, config_hash: str) -> Path:
@@ -154,6 +156,8 @@ def set_aside(record_file: Path, why: str = "corrupt") -> Path:
 
 def frame(root: Path) -> pd.DataFrame:
     """All records as one row each: identity columns plus one ``metric.<name>`` column per metric."""
+    import pandas as pd  # here, not above: reading records (bench table, check, plot) needs no pandas
+
     rows = []
     for path, rec in iter_run_records(root):
         row = {

@@ -39,7 +39,7 @@ from typing import Any
 
 from bench.errors import BenchError, DataError, PluginError
 from bench.records import cells, store
-from bench.reporting import reported, reproduced, rescore, verify
+from bench.reporting import presets, reported, reproduced, rescore, verify
 from bench.reporting.reported import Cell, Database, TableSpec
 
 ON_TEST_MARK = "†"
@@ -76,6 +76,8 @@ class Query:
     modalities: tuple[str, ...] = ()
     folds: tuple[int, ...] | None = None
     seeds: tuple[int, ...] | None = None
+    numerics: Mapping[str, Any] = dataclasses.field(default_factory=lambda: dict(cells.DEFAULT_NUMERICS))
+    """Only records computed with these numerics match (records of other numerics are never averaged in)."""
 
     @classmethod
     def for_cell(cls, cell: Cell, rep: reported.Reproduce, protocol: str) -> Query:
@@ -108,22 +110,19 @@ def _protocol(name: str) -> Any:
 
 
 def resolved_config(query: Query) -> dict[str, Any]:
-    """The configuration a query's method, preset and overrides resolve to (as records store it).
+    """The configuration a query's method, preset and overrides resolve to (as records store it): as
+    ``results/resolved_presets.json`` holds it (no plugin imported), else through the method's plugin.
 
     Raises :class:`PluginError` when the method is not installed and :class:`ConfigError` for
     an override the method does not have.
     """
-    from bench import config as config_mod
-    from bench import registry
-
-    method_cls = registry.methods.get(query.method)
-    cfg = config_mod.resolve(method_cls.Config, method_cls.presets, query.preset, query.overrides, method_cls.name)
-    return config_mod.to_dict(cfg)
+    return presets.resolve(query.method, query.preset, query.overrides)[1]
 
 
 def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping[str, Any],
              evaluated: bool = False) -> list[Mapping[str, Any]]:
-    """The records that ran ``query`` with exactly ``config``, under the protocol's current hash:
+    """The records that ran ``query`` with exactly ``config`` and the query's numerics (precision, fast
+    kernels: records of other numerics are never averaged in), under the protocol's current hash:
     trained ones, or (``evaluated``) those that tested a weights file (``--regime evaluate``).
 
     A key the query sets to ``<path>`` (:data:`bench.reporting.reported.LOCAL_PATH`) matches a record
@@ -138,6 +137,7 @@ def matching(records: Iterable[Mapping[str, Any]], query: Query, config: Mapping
         if rec["method"] == query.method and rec["protocol"]["name"] == query.protocol
         and rec["protocol"]["hash"] == protocol.hash and rec["preset"] == query.preset
         and _same_config(rec["config"], config, local) and set(rec["modalities"]) == modalities
+        and cells.numerics_of(rec) == dict(query.numerics)
         and (bool(rec.get("evaluated")) if evaluated else
              not rec.get("evaluated") and _regime_of(rec) == _own_regime(protocol))
         and (folds is None or rec["fold"] in folds) and (seeds is None or rec["seed"] in seeds)
@@ -375,11 +375,7 @@ def _queries(cell: Cell) -> tuple[Query, dict[str, Any] | None, tuple[Query, dic
 
 
 def _preset_name(query: Query) -> str:
-    from bench import config as config_mod
-    from bench import registry
-
-    method_cls = registry.methods.get(query.method)
-    return config_mod.preset_name(method_cls.presets, query.preset, method_cls.name)
+    return presets.resolve(query.method, query.preset, query.overrides)[0]
 
 
 def _repro_text(cell: Cell, spec: TableSpec, query: Query, config: Mapping[str, Any] | None,

@@ -46,6 +46,7 @@ def build(plan: Plan, split: Split, seed: int, prepared: Prepared, pretrain: Pre
         modalities=tuple(plan.modalities),
         regime=regimes.as_dict(plan.training),
         regime_source=plan.regime.source if plan.regime else "protocol",
+        numerics=plan.numerics.to_dict(),
         data={
             "dataset": protocol.dataset, "root": str(plan.adapter.root),
             "root_fingerprint": plan.data_fingerprint,
@@ -103,7 +104,9 @@ def reproduce_command(plan: Plan, split: Split, seed: int) -> str:
                        pretrain_on=pretrain_on.dataset if pretrain_on is not None else None,
                        modalities=plan.modalities if req.modalities else (), data_root=req.data_root,
                        pretrain_data_root=req.pretrain_data_root, allow_incomplete=req.allow_incomplete,
-                       out=req.out, weights=plan.weights.path if plan.weights is not None else None)
+                       precision=None if plan.numerics.precision == "32" else plan.numerics.precision,
+                       fast=plan.numerics.fast, out=req.out,
+                       weights=plan.weights.path if plan.weights is not None else None)
 
 
 def peak_memory_mb() -> float:

@@ -6,7 +6,7 @@ line). :func:`apply_budget` turns ``--budget`` into configuration keys (:mod:`be
 :func:`cell_hash` is the configuration hash that names a cell's
 folder: the configuration and the modalities, plus the regime when it is not the protocol's
 own (so every cell run before the regime left the protocol keeps its hash), and for ``--regime
-evaluate`` the sha256 of the weights file tested.
+evaluate`` the sha256 of the weights file tested; the numerics when they are not the default.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from bench.protocols import Protocol
 from bench.running import budget as budget_mod
 from bench.running import modalities as modalities_mod
 from bench.running import regimes
+from bench.running.numerics import Numerics
 
 log = logging.getLogger("bench.running.run")
 
@@ -75,9 +76,10 @@ def apply_budget(method: Method, cfg: Any, preset: str, overrides: Mapping[str, 
     return config_mod.resolve(method_cls.Config, method_cls.presets, preset, merged, method_cls.name), merged
 
 
-def cell_hash(cfg: Any, modalities: Sequence[str], regime: regimes.Chosen, weights_sha256: str | None = None) -> str:
+def cell_hash(cfg: Any, modalities: Sequence[str], regime: regimes.Chosen, weights_sha256: str | None = None,
+              numerics: Numerics = Numerics()) -> str:
     """The cell's configuration hash (see the module docstring); an evaluated cell's also names its weights file."""
     hashed = regime.hashed()
     if weights_sha256 is not None and hashed is not None:
         hashed = {**hashed, "weights": weights_sha256}
-    return config_mod.config_hash(cfg, modalities, hashed)
+    return config_mod.config_hash(cfg, modalities, hashed, numerics.hashed())

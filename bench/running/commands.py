@@ -34,6 +34,7 @@ def run_command(args: argparse.Namespace) -> None:
         out=args.out, progress=not args.no_progress, cache_root=args.cache_dir,
         allow_incomplete=args.allow_incomplete, rerun_changed=args.rerun_changed,
         regime=args.regime, pretrain_on=args.pretrain_on, budget=args.budget,
+        precision=args.precision, fast=args.fast,
         weights=args.weights, keep_weights=not args.no_keep_weights,
     )
     plan = run.make_plan(request)

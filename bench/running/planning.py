@@ -23,6 +23,7 @@ from bench.protocols import Protocol, splits
 from bench.records.cells import CellKey
 from bench.running import choices, completeness, kept_weights, provenance, regimes, values
 from bench.running import modalities as modalities_mod
+from bench.running.numerics import Numerics
 
 log = logging.getLogger("bench.running.run")
 
@@ -52,6 +53,10 @@ class RunRequest:
     pretrain_on: str | None = None
     budget: str | None = None
     """``--budget``: paper (None), short or a number of epochs (:mod:`bench.running.budget`)."""
+    precision: str = "32"
+    """``--precision`` (:mod:`bench.running.numerics`)."""
+    fast: bool = False
+    """``--fast``: TF32 on, deterministic kernels off."""
     weights: Path | None = None
     """``--weights FILE`` of ``--regime evaluate``: the weights tested (:mod:`bench.running.kept_weights`)."""
     keep_weights: bool = True
@@ -83,6 +88,8 @@ class Plan:
     regime: regimes.Chosen | None = None
     """How the cells train (:mod:`bench.running.regimes`); set by :func:`make_plan`."""
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    numerics: Numerics = Numerics()
+    """The cells' precision and kernels (``--precision``, ``--fast``)."""
     """The overrides that make ``cfg``: the budget's keys, then ``--set``."""
     weights: kept_weights.WeightsFile | None = None
     """The weights file a ``--regime evaluate`` plan tests (None: the cells train)."""
@@ -116,6 +123,7 @@ def resolve_config(method: str, preset: str, overrides: Mapping[str, Any]) -> tu
 
 def make_plan(request: RunRequest) -> Plan:
     """Resolve method, configuration, protocol, dataset and folds; fail early on any mismatch."""
+    numerics = Numerics(request.precision, request.fast)
     protocol = protocols.load(request.protocol)
     method_cls, cfg = resolve_config(request.method, request.preset, request.overrides)
     method = method_cls()
@@ -152,9 +160,9 @@ def make_plan(request: RunRequest) -> Plan:
     folds = _select_folds(splits.make_splits(protocol.split, samples, adapter, protocol.split_where), wanted_folds)
     _check_sources(protocol, method_cls, modalities, adapter, samples, folds)
     incomplete = completeness.check(protocol, adapter, samples, folds, request.allow_incomplete)
-    cell_hash = choices.cell_hash(cfg, modalities, chosen.regime, weights.sha256 if weights else None)
+    cell_hash = choices.cell_hash(cfg, modalities, chosen.regime, weights.sha256 if weights else None, numerics)
     plan = Plan(request, protocol, method, cfg, cell_hash, modalities, adapter, task, samples, folds, seeds,
-                regime=chosen.regime, overrides=overrides, incomplete=incomplete, weights=weights,
+                regime=chosen.regime, overrides=overrides, incomplete=incomplete, weights=weights, numerics=numerics,
                 data_fingerprint=provenance.files_fingerprint(
                     [src for s in samples for src in s.sources.values() if isinstance(src, Path)], adapter.root))
     if plan.training.pretrain_on is not None:

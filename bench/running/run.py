@@ -169,7 +169,8 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     labels = training.CellLabels.of(by_id, trained["train"], trained["val"], plan.task)  # no test label: see training
     L.seed_everything(seed, workers=True, verbose=False)
     module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
-    test = training.TestSplit(prepared, index["test"], split.name, [by_id[i] for i in split.test], plan.task)
+    test = training.TestSplit(prepared, index["test"], split.name, [by_id[i] for i in split.test], plan.task,
+                              plan.numerics)
     if plan.weights is not None:
         fitted = _load_weights(plan, module)
     else:

@@ -37,6 +37,7 @@ from bench.errors import ConfigError, ProtocolError, RunError
 from bench.files import io as atomic_io
 from bench.records.cells import CellKey
 from bench.running import interrupts
+from bench.running import numerics as numerics_mod
 from bench.running.planning import Plan
 
 log = logging.getLogger(__name__)
@@ -122,10 +123,10 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: CellL
         callbacks = [History(stage.name, history)] + ([selector] if last else []) + \
             [epochs, interrupts.KeepSigterm()]
         tic = time.perf_counter()
-        with quiet_lightning():
+        with quiet_lightning(), numerics_mod.applied(plan.numerics):
             trainer = L.Trainer(
                 max_epochs=stage.epochs, accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
-                enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
+                enable_model_summary=False, num_sanity_val_steps=0, **plan.numerics.trainer_options(),
                 enable_progress_bar=_bars(plan.request.progress), callbacks=callbacks, plugins=_trainer_plugins(),
             )
             trainer.fit(module, train_dataloaders=train_loader(dataset, stage.batch_size, seed, number,
@@ -150,7 +151,7 @@ class TestSplit:
     """
 
     def __init__(self, prepared: Prepared, indices: list[int], fold: str, samples: Sequence[Sample],
-                 task: TaskSpec) -> None:
+                 task: TaskSpec, numerics: numerics_mod.Numerics = numerics_mod.Numerics()) -> None:
         if len(samples) != len(indices):
             raise RunError(f"the test split of {fold}: {len(samples)} samples for {len(indices)} prepared rows")
         labels_array(samples, task)
@@ -158,6 +159,7 @@ class TestSplit:
         self._samples, self._task = tuple(samples), task
         self._peeked: np.ndarray | None = None
         self._fold = fold
+        self.numerics = numerics
         self.opened = False
 
     def _labels(self) -> np.ndarray:
@@ -168,7 +170,7 @@ class TestSplit:
             raise RunError(f"the test split of {self._fold} was already evaluated for this cell")
         self.opened = True
         log.info("evaluating the test split of %s (%d samples)", self._fold, len(self._dataset))
-        return predict(module, self._dataset), self._labels()
+        return predict(module, self._dataset, self.numerics), self._labels()
 
     def unlabelled_loader(self, batch_size: int, seed: int) -> torch.utils.data.DataLoader:
         """The test inputs without their labels, for a transductive method (MPUC's MOSEI config);
@@ -181,16 +183,18 @@ class TestSplit:
         """Test predictions during training: only for protocols that allow best_test selection."""
         if self._peeked is None:  # built once: a method that evaluates by iteration peeks many times
             self._peeked = self._labels()
-        return predict(module, self._dataset), self._peeked
+        return predict(module, self._dataset, self.numerics), self._peeked
 
 
-def predict(module: Any, dataset: ArrayDataset, batch_size: int = 64) -> np.ndarray:
-    """Run ``module.predict_step`` over a dataset in order, in eval mode, without gradients."""
+def predict(module: Any, dataset: ArrayDataset, numerics: numerics_mod.Numerics = numerics_mod.Numerics(),
+            batch_size: int = 64) -> np.ndarray:
+    """Run ``module.predict_step`` over a dataset in order, in eval mode, without gradients, under the
+    autocast of ``numerics`` (outputs as float32)."""
     was_training = module.training
     module.eval()
     rows = []
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
-    with torch.no_grad():
+    with torch.no_grad(), numerics.autocast(device.type):
         for i, batch in enumerate(dataset.loader(batch_size, shuffle=False, seed=0)):
             batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
             rows.append(module.predict_step(batch, i).detach().float().cpu().numpy())
@@ -319,7 +323,7 @@ class History(L.Callback):
 def _method_selector(plan: Plan, prepared: Prepared, val_labels: np.ndarray, index: Mapping[str, list[int]]) -> Any:
     """The method's own selection callback (``Method.selector``), or None for the protocol's rule."""
     val = ArrayDataset(prepared, None, index["val"]) if index["val"] else None
-    validation = None if val is None else (lambda module: (predict(module, val), val_labels))
+    validation = None if val is None else (lambda module: (predict(module, val, plan.numerics), val_labels))
     return plan.method.selector(plan.cfg, plan.task, validation)
 
 
@@ -341,6 +345,7 @@ class _Selector(L.Callback):
                 raise ProtocolError(f"{plan.protocol.path}: selection best_val but fold has no validation side")
             self.val = ArrayDataset(prepared, None, index["val"])
             self.val_labels = val_labels
+        self.numerics = plan.numerics
         self.best: tuple[float, int, dict[str, Any]] | None = None
         self.last_epoch = -1
         self._by_iteration: list[float] = []
@@ -370,7 +375,7 @@ class _Selector(L.Callback):
     def _evaluate(self, trainer: Any, module: Any) -> float:
         """The rule's metric now; the weights are kept when it improves on the best so far."""
         if self.rule == "best_val":
-            outputs, targets = predict(module, self.val), self.val_labels
+            outputs, targets = predict(module, self.val, self.numerics), self.val_labels
         else:
             outputs, targets = self.test.peek_for_selection(module)
         value = metrics.compute([self.metric], self.task, outputs, targets)[self.metric]

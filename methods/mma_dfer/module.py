@@ -100,7 +100,10 @@ class MMADFERModule(L.LightningModule):
         self.loss_fn = nn.CrossEntropyLoss()
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16)
+        # bf16=false must not switch off an autocast the Trainer entered (bench run --precision bf16-mixed)
+        if not self.cfg.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def forward(self, video: torch.Tensor | None, audio: torch.Tensor | None) -> torch.Tensor:
         with self._autocast():

@@ -22,6 +22,12 @@ The methods of this package:
 Inputs are bench transforms: ``audio_logmel_mpuc``, ``landmarks_openface_mpuc``,
 ``face_frames`` and ``text_glove`` (the latter needs a local GloVe file, ``glove_path``).
 REPRODUCE.md (MPUC) lists the data each table needs, the commands and measured runs.
+
+Numerics: the ``code*`` presets replay the official code in float32, bench's default
+``--precision 32``: its ``--amp`` flag defaults to False (``main.py`` L170, passed on as
+``use_amp`` at L144) and the README's launch line does not set it. Its ``--amp True`` path, float16
+``torch.cuda.amp.autocast`` around the encoder, the classifiers and the losses with one
+``GradScaler`` (``train.py``), is ``bench run --precision 16-mixed``.
 """
 
 from __future__ import annotations
