@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -103,6 +104,12 @@ class Split:
     train: tuple[str, ...]
     test: tuple[str, ...]
     val: tuple[str, ...] = ()
+
+
+def ids_fingerprint(ids: Iterable[str]) -> str:
+    """The sha256 hex digest of the ids, sorted and joined by newlines: one side of a split as run
+    records store it (independent of order; no ids hash the empty string)."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -55,14 +55,13 @@ the dataset's subject ``"01"`` (or ``"1"``). Subjects are ordered naturally (``"
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from bench.api import DatasetAdapter, Sample, Split
+from bench.api import DatasetAdapter, Sample, Split, ids_fingerprint
 from bench.errors import DataError, LeakageError, ProtocolError, unknown
 from bench.protocols.splitspec import (
     SUBJECT_MODES,
@@ -378,6 +377,6 @@ def split_fingerprint(split: Split) -> dict[str, str]:
     two runs can be shown to have used the same folds.
     """
     return {
-        side: hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+        side: ids_fingerprint(ids)
         for side, ids in (("train", split.train), ("val", split.val), ("test", split.test))
     }

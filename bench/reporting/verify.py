@@ -23,7 +23,6 @@ store imports neither torch nor a method plugin.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from bench import metrics
+from bench.api import ids_fingerprint
 from bench.errors import BenchError
 from bench.records import store
 from bench.reporting import scored
@@ -119,9 +119,7 @@ def _test_ids(record: Mapping[str, Any], ids: np.ndarray, name: str) -> str | No
     want = split.get("test") if isinstance(split, Mapping) else None
     if not isinstance(want, str):
         return None
-    # the fingerprint of bench.protocols.splits.split_fingerprint, computed here: importing the protocols
-    # package (pydantic) would cost bench plot and rescore about a second
-    if hashlib.sha256("\n".join(sorted(str(i) for i in ids)).encode()).hexdigest() != want:
+    if ids_fingerprint(str(i) for i in ids) != want:
         return f"tampered: its predictions file {name} holds other test ids than its data.split.test fingerprint " \
                "(another cell's predictions?)"
     return None
