@@ -421,12 +421,11 @@ def statuses_of(cells: list[Cell], entries: Mapping[str, Mapping[str, Any]]) -> 
 
 def cell_status(cell: Cell, entry: Mapping[str, Any] | None, slurm_states: Mapping[str, str]) -> CellStatus:
     """One cell's status, from the store, then its job's result pickle, then its scheduler state."""
-    record = verify.finished(cell.record_path, cell.id.protocol_hash)
+    record, corrupt = verify.examined(cell.record_path, cell.id.protocol_hash)
     job = entry["job_id"] if entry else None
     if record is not None:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in record["metrics"].items() if isinstance(v, (int, float)))
         return CellStatus("done", job, shown, str(cell.record_path))
-    corrupt = verify.problem(cell.record_path)
     if corrupt is not None:
         return CellStatus("failed", job, store.describe_corrupt(cell.record_path, corrupt) +
                           " (a rerun moves it aside as .corrupt)", str(cell.record_path))

@@ -72,17 +72,21 @@ def check(record_file: Path) -> tuple[dict[str, Any] | None, str | None]:
     return (None, why) if why is not None else (record, None)
 
 
-def problem(record_file: Path) -> str | None:
-    """Why an existing record is corrupt; None when it proves itself or there is no record file."""
-    return check(record_file)[1] if Path(record_file).is_file() else None
+def examined(record_file: Path, protocol_hash: str) -> tuple[dict[str, Any] | None, str | None]:
+    """A cell's record file, verified once: (the record, None) when the cell is finished under
+    ``protocol_hash`` and its record proves itself; (None, why) when a record is there but corrupt;
+    (None, None) when there is none, or a sound one of another protocol version (the cell must run)."""
+    if not Path(record_file).is_file():
+        return None, None
+    record, why = check(record_file)
+    if record is None:
+        return None, why
+    return (record, None) if record["protocol"]["hash"] == protocol_hash else (None, None)
 
 
 def finished(record_file: Path, protocol_hash: str) -> dict[str, Any] | None:
-    """The record of a finished cell that proves itself, or None when the cell must (re)run
-    (:func:`bench.records.store.finished`, then :func:`check`)."""
-    if store.finished(record_file, protocol_hash) is None:
-        return None
-    return check(record_file)[0]
+    """The record of a finished cell that proves itself, or None when the cell must (re)run."""
+    return examined(record_file, protocol_hash)[0]
 
 
 def against_predictions(record_file: Path, record: Mapping[str, Any]) -> str | None:

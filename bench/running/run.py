@@ -65,7 +65,7 @@ def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> 
         for seed in plan.seeds:
             key = plan.cell_key(split.name, seed)
             path = store.key_path(plan.request.out, key)
-            done = _reusable(plan, path, locked=False)
+            done, _ = _reusable(plan, path, locked=False)
             result = CellResult(path, done, skipped=True) if done is not None else \
                 _run_locked(plan, split, seed, path, inputs)
             results.append(result)
@@ -74,19 +74,20 @@ def execute(plan: Plan, on_cell: Callable[[CellResult], None] | None = None) -> 
     return results
 
 
-def _reusable(plan: Plan, path: Path, locked: bool) -> dict[str, Any] | None:
-    """The record of a finished cell made from the data the plan reads now, or None when the cell must run.
+def _reusable(plan: Plan, path: Path, locked: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """The record of a finished cell made from the data the plan reads now, or None when the cell must run;
+    with it, why a record that is there is corrupt (:func:`bench.reporting.verify.examined`).
 
     A record made from other data (its ``data.root_fingerprint`` differs: files added, removed
     or resized) is never reused: the run refuses, or with ``rerun_changed`` moves the record
     aside as ``*.changed`` (once it holds the cell's lock: ``locked``) and runs the cell again.
     """
-    done = verify.finished(path, plan.protocol.hash)
+    done, corrupt = verify.examined(path, plan.protocol.hash)
     if done is None:
-        return None
+        return None, corrupt
     was = done.get("data", {}).get("root_fingerprint")
     if was == plan.data_fingerprint:
-        return done
+        return done, None
     if not plan.request.rerun_changed:
         raise DataError(f"{path}: this finished cell was made from other data than the {plan.protocol.dataset} data at "
                         f"{plan.adapter.root} now (data fingerprint {was}, now {plan.data_fingerprint}); rerun it "
@@ -95,7 +96,7 @@ def _reusable(plan: Plan, path: Path, locked: bool) -> dict[str, Any] | None:
     if locked:
         log.warning("%s was made from other data (fingerprint %s, now %s): moved aside to %s, the cell runs again",
                     path, was, plan.data_fingerprint, store.set_aside(path, "changed").name)
-    return None
+    return None, None
 
 
 class _Inputs:
@@ -117,10 +118,9 @@ class _Inputs:
 
 def _run_locked(plan: Plan, split: Split, seed: int, path: Path, inputs: _Inputs) -> CellResult:
     with celllock.hold(path, f"{plan.method.name} × {plan.protocol.name} {split.name} seed {seed}"):
-        done = _reusable(plan, path, locked=True)  # finished by another process meanwhile?
+        done, corrupt = _reusable(plan, path, locked=True)  # finished by another process meanwhile?
         if done is not None:
             return CellResult(path, done, skipped=True)
-        corrupt = verify.problem(path)
         if corrupt is not None:
             log.warning("%s; moved aside to %s, the cell runs again", store.describe_corrupt(path, corrupt),
                         store.set_aside(path).name)
