@@ -42,7 +42,6 @@ from bench.files import loader
 from bench.records import store
 from bench.records.cells import CellKey
 from bench.reporting import verify
-from bench.running import run
 from bench.running.numerics import PRECISIONS
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -110,6 +109,8 @@ class Cell(submitit.helpers.Checkpointable):
         return verify.finished(self.record_path, self.id.protocol_hash) is not None
 
     def __call__(self) -> dict[str, Any]:
+        from bench.running import run  # torch and Lightning: imported by the cell that runs, not by bench status
+
         request = run.RunRequest(method=self.id.method, protocol=self.protocol, folds=[self.id.fold],
                                  seeds=[self.id.seed], preset=self.id.preset, overrides=dict(self.overrides),
                                  modalities=self.modalities, out=self.out, progress=False, regime=self.regime,
@@ -138,6 +139,8 @@ def load(path: Path) -> Grid:
 
 def expand(grid: Grid, out: Path) -> list[Cell]:
     """Every cell of the grid, in file order; the first invalid combination is a BenchError naming it."""
+    from bench.running import run  # torch and Lightning: only expanding needs them, not bench status
+
     cells: dict[str, Cell] = {}
     origin: dict[str, int] = {}
     for protocol in grid.protocols:
