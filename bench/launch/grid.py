@@ -21,7 +21,8 @@ error names the file, the line and the key::
 :func:`expand` resolves every (method, protocol, configuration) through
 :func:`bench.running.planning.make_plan`, so unknown configuration keys, bad values and folds are refused
 before anything is submitted, and yields one :class:`Cell` per (fold, seed): a picklable
-callable that runs exactly that ``bench run`` cell wherever submitit sends it.
+callable that runs exactly that ``bench run`` cell wherever submitit sends it. ``bench status``
+rebuilds the cells from the list ``bench grid`` stored (:mod:`bench.launch.cell_list`) instead.
 """
 
 from __future__ import annotations
