@@ -141,8 +141,9 @@ def test_the_stored_cell_list_rebuilds_the_expanded_cells_until_a_protocol_chang
     protocol = tmp_path / "mine" / "synthetic_5fold.yaml"  # named by path: its file can be edited under the list
     protocol.parent.mkdir()
     protocol.write_text((REPO / "protocols" / "synthetic_5fold.yaml").read_text())
-    grid = load(write_grid(tmp_path, protocols=["mine/synthetic_5fold.yaml"], folds=[1, 2], seeds=[0, 1], modalities=None,
-                           overrides=[{"epochs": 1}, {"epochs": 2, "lr": 0.01}], precision="bf16-mixed", fast=True))
+    grid = load(write_grid(tmp_path, protocols=["mine/synthetic_5fold.yaml"], folds=[1, 2], seeds=[0, 1],
+                           modalities=None, overrides=[{"epochs": 1}, {"epochs": 2, "lr": 0.01}],
+                           precision="bf16-mixed", fast=True))
     out, folder = tmp_path / "out", tmp_path / "out" / "grids" / grid.name
     cells = expand(grid, out)
     matrix_cell = dataclasses.replace(cells[0], regime="supervised", budget="short")  # fields bench matrix sets

@@ -110,7 +110,8 @@ class Cell(submitit.helpers.Checkpointable):
         return verify.finished(self.record_path, self.id.protocol_hash) is not None
 
     def __call__(self) -> dict[str, Any]:
-        from bench.running import run  # torch and Lightning: imported by the cell that runs, not by bench status
+        # imported here, by the cell that runs: bench.running.run imports torch and Lightning; bench status must not
+        from bench.running import run
 
         request = run.RunRequest(method=self.id.method, protocol=self.protocol, folds=[self.id.fold],
                                  seeds=[self.id.seed], preset=self.id.preset, overrides=dict(self.overrides),
@@ -140,7 +141,8 @@ def load(path: Path) -> Grid:
 
 def expand(grid: Grid, out: Path) -> list[Cell]:
     """Every cell of the grid, in file order; the first invalid combination is a BenchError naming it."""
-    from bench.running import run  # torch and Lightning: only expanding needs them, not bench status
+    # imported here: bench.running.run imports torch and Lightning, which bench status must not (bench.launch.cell_list)
+    from bench.running import run
 
     cells: dict[str, Cell] = {}
     origin: dict[str, int] = {}
