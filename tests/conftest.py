@@ -12,6 +12,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The resume tests stop cells after chosen epochs of tiny models (well under a second each): they need the
+# checkpoint of every epoch, not one per 30 s (tests/test_checkpoint_interval.py covers the interval itself).
+os.environ["BENCH_CHECKPOINT_EVERY_S"] = "0"
 
 
 @pytest.fixture(autouse=True)

@@ -128,7 +128,7 @@ def to_model_input(modality: str, array: np.ndarray) -> torch.Tensor:
     # Read-only arrays (memory-mapped cache entries) are copied: torch tensors must be writable.
     tensor = torch.from_numpy(np.require(array, requirements=["C", "W"]))
     if modality == "video" and tensor.dtype == torch.uint8:
-        return tensor.movedim(-1, -3).float().div(255.0)
+        return tensor.movedim(-1, -3).float().div_(255.0)
     if not torch.is_floating_point(tensor):
         return tensor.long()
     return tensor.float()

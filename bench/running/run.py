@@ -34,7 +34,7 @@ from bench.data.prepare import Prepared, prepare
 from bench.errors import ConfigError, DataError, RunError
 from bench.records import store
 from bench.reporting import verify
-from bench.running import assemble, celllock, interrupts, kept_weights, training
+from bench.running import assemble, celllock, interrupts, kept_weights, training, values
 from bench.running.planning import Plan, RunRequest, make_plan
 
 __all__ = ["CellResult", "Plan", "RunRequest", "checkpoint_path", "execute", "make_plan", "run_cell"]
@@ -149,8 +149,8 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     """Train (or, under ``--regime evaluate``, load) and evaluate one (fold, seed) cell; returns its
     record and prediction arrays.
 
-    With ``checkpoint``, the training state is saved there (atomically) at the end of every
-    epoch, and a valid checkpoint of this cell found there is resumed from. ``pretrain`` (the
+    With ``checkpoint``, the training state is saved there (atomically) at the end of an epoch
+    (at most every ``$BENCH_CHECKPOINT_EVERY_S`` seconds), and a valid checkpoint of this cell found there is resumed from. ``pretrain`` (the
     inputs of ``regime.pretrain_on``) replaces the training side in the label-free stages. With
     ``weights_file`` (and ``keep_weights``), the selected weights are written there.
     """
@@ -230,7 +230,9 @@ def _interrupted(plan: Plan, split: Split, seed: int, checkpoint: Path | None, t
     where = f"{plan.method.name} × {plan.protocol.name} {split.name} seed {seed}"
     command = assemble.reproduce_command(plan, split, seed)
     if state is None:
-        return f"{how}: {where} stopped before its first epoch ended; no checkpoint, no record; rerun with: {command}"
+        return (f"{how}: {where} stopped before its first checkpoint (saved at most every "
+                f"{values.checkpoint_every_s():g} s of training, ${values.CHECKPOINT_EVERY_VARIABLE}); no record; "
+                f"rerun with: {command}")
     return (f"{how}: {where} stopped after {state['epoch'] + 1} finished epoch(s) of stage "
             f"{state['stage_name']}; its checkpoint {checkpoint} is kept; resume with: {command}")
 

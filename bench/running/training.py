@@ -1,4 +1,4 @@
-"""Training one cell's module: the Lightning loop over its stages, resumable after any epoch.
+"""Training one cell's module: the Lightning loop over its stages, resumable after any saved epoch.
 
 Every epoch is a function of (seed, stage, epoch) — data order and train-time sampling
 (:func:`bench.data.prepare.train_loader`), global RNGs (:class:`_EpochState`) — and the
@@ -38,6 +38,7 @@ from bench.files import io as atomic_io
 from bench.records.cells import CellKey
 from bench.running import interrupts
 from bench.running import numerics as numerics_mod
+from bench.running import values
 from bench.running.planning import Plan
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,9 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: CellL
 
     ``index`` maps train/val/test to rows of ``prepared``; ``pretrain`` (the inputs of
     ``regime.pretrain_on``) replaces the training side in the label-free stages. With
-    ``checkpoint``, the training state is saved there at the end of every epoch, and a valid
-    checkpoint of this cell found there is resumed from.
+    ``checkpoint``, the training state is saved there at the end of an epoch (at most every
+    ``$BENCH_CHECKPOINT_EVERY_S`` seconds, see :class:`_EpochState`), and a valid checkpoint of this
+    cell found there is resumed from.
     """
     fold, seed = key.fold, key.seed
     stages = plan.method.stages(plan.cfg, plan.training.kind, plan.training.pretrain)
@@ -106,6 +108,7 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: CellL
         raise ConfigError(f"{plan.method.name}: a stage patience and the method's own selection exclude each other")
     selector = own or _Selector(plan, prepared, labels.val, index, test, history, stages[-1].patience)
     identity = key.checkpoint_identity()
+    every_s = values.checkpoint_every_s()
     resume = _resume_point(checkpoint, identity, stages)
     fit_s, seen = (resume.fit_s if resume else 0.0), 0
     for number, stage in enumerate(stages):
@@ -119,7 +122,8 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: CellL
             dataset = ArrayDataset(pretrain, None, range(len(pretrain.ids)), train=True)
         else:
             dataset = ArrayDataset(prepared, labels.train if stage.labels else None, index["train"], train=True)
-        epochs = _EpochState(seed, number, stage.name, identity, checkpoint, fit_s, resume.resumes if resume else 0)
+        epochs = _EpochState(seed, number, stage.name, identity, checkpoint, fit_s, resume.resumes if resume else 0,
+                             every_s)
         callbacks = [History(stage.name, history)] + ([selector] if last else []) + \
             [epochs, interrupts.KeepSigterm()]
         tic = time.perf_counter()
@@ -239,24 +243,29 @@ class _EpochState(L.Callback):
     At the start of an epoch the global RNGs (dropout, augmentation inside the module) are
     reseeded from (seed, stage, epoch). At its end, after the history and selection callbacks
     (listed before this one), the whole training state — weights, optimizer, loops and every
-    callback's ``state_dict`` — is saved to ``path``. Its own state names the cell and the
-    stage; :func:`_resume_point` reads it before the fit (it is not loaded back by Lightning).
+    callback's ``state_dict`` — is saved to ``path`` once ``every_s`` seconds have passed since
+    the stage started or since the last save (``$BENCH_CHECKPOINT_EVERY_S``,
+    :func:`bench.running.values.checkpoint_every_s`): epochs longer than that are each saved, while
+    a cell of many short epochs does not spend its time writing checkpoints. A stopped cell loses at
+    most that long of training besides its unfinished epoch. Its own state names the cell and the stage;
+    :func:`_resume_point` reads it before the fit (it is not loaded back by Lightning).
     """
 
     def __init__(self, seed: int, stage: int, stage_name: str, identity: Mapping[str, Any], path: Path | None,
-                 fit_s_before: float, resumes: int) -> None:
+                 fit_s_before: float, resumes: int, every_s: float) -> None:
         self.seed, self.stage, self.stage_name, self.identity, self.path = seed, stage, stage_name, identity, path
-        self.fit_s_before, self.resumes = fit_s_before, resumes
+        self.fit_s_before, self.resumes, self.every_s = fit_s_before, resumes, every_s
         self.epoch = -1
-        self._tic = time.perf_counter()
+        self._tic = self._saved = time.perf_counter()
 
     def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
         L.seed_everything(derived_seed(self.seed, self.stage, trainer.current_epoch, "global"), verbose=False)
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
         self.epoch = trainer.current_epoch
-        if self.path is not None:
+        if self.path is not None and time.perf_counter() - self._saved >= self.every_s:
             trainer.save_checkpoint(self.path)
+            self._saved = time.perf_counter()
 
     def state_dict(self) -> dict[str, Any]:
         return {"cell": dict(self.identity), "stage": self.stage, "stage_name": self.stage_name, "epoch": self.epoch,

@@ -30,6 +30,10 @@ from bench.errors import ConfigError
 SEED_MIN, SEED_MAX = 0, 2**32 - 1
 """The seeds ``lightning.seed_everything`` accepts (a numpy uint32)."""
 
+CHECKPOINT_EVERY_VARIABLE = "BENCH_CHECKPOINT_EVERY_S"
+CHECKPOINT_EVERY_DEFAULT_S = 30.0
+"""The fewest seconds of training between two epoch checkpoints of a cell, unless the variable says otherwise."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Range:
@@ -197,10 +201,28 @@ def unique_seeds(seeds: Sequence[int] | None) -> tuple[int, ...] | None:
     return tuple(dict.fromkeys(seeds)) if seeds else None
 
 
+def checkpoint_every_s() -> float:
+    """How many seconds of training at least separate two checkpoints of a cell: ``$BENCH_CHECKPOINT_EVERY_S``
+    (a number >= 0; 0 saves after every epoch), else :data:`CHECKPOINT_EVERY_DEFAULT_S`."""
+    text = os.environ.get(CHECKPOINT_EVERY_VARIABLE)
+    if text is None or not text.strip():
+        return CHECKPOINT_EVERY_DEFAULT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{CHECKPOINT_EVERY_VARIABLE}={text!r}: expected a number of seconds >= 0 "
+                          "(0: a checkpoint after every epoch)")
+    return value
+
+
 def check_run(cfg: Any, owner: str, protocol: Any, seeds: Iterable[int] | None, out: Path,
               cache_root: Path | None) -> None:
-    """Every check of a run that needs no data: the config, the seeds asked for and the protocol's, the folders."""
+    """Every check of a run that needs no data: the config, the seeds asked for and the protocol's, the folders,
+    the checkpoint interval."""
     check_config(cfg, owner)
+    checkpoint_every_s()
     check_seeds(seeds or (), "--seed")
     check_seeds(protocol.seeds, f"{protocol.path}: seeds:")
     check_output_dir(out, "--out")
