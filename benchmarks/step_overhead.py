@@ -5,7 +5,8 @@ Same model (late_fusion, paper preset), same prepared synthetic data (fold 1 of
 
 - ``bench``: :func:`bench.running.training.fit`, the code path ``bench run`` trains a cell with
   (Lightning Trainer, the epoch sampler, history/selection/epoch-state callbacks, the
-  checkpoint written after every epoch);
+  checkpoint written after an epoch at most every ``$BENCH_CHECKPOINT_EVERY_S`` seconds, 30 by
+  default: none in fits this short; ``--checkpoint-every 0`` writes one after every epoch);
 - ``loop, same loader``: ``for batch in loader: loss.backward(); opt.step()`` over the very
   loader ``bench`` builds (:func:`bench.data.prepare.train_loader`), so the difference is
   Lightning and bench's callbacks;
@@ -43,7 +44,7 @@ from bench.data.prepare import (
     prepare,
     train_loader,
 )
-from bench.running import training
+from bench.running import training, values
 from bench.running.planning import Plan, RunRequest, make_plan
 
 SEED = 0
@@ -117,7 +118,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6, help="E (the long fit; the short one is 1 epoch)")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
+                        help="set $BENCH_CHECKPOINT_EVERY_S for the bench variant (default: as the environment has it)")
     args = parser.parse_args()
+    if args.checkpoint_every is not None:
+        os.environ[values.CHECKPOINT_EVERY_VARIABLE] = str(args.checkpoint_every)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as cache_dir:
         plans = {e: _plan(e, Path(cache_dir)) for e in (args.epochs, 1)}
@@ -137,7 +142,8 @@ def main() -> None:
     bench = next(iter(variants))
     print(f"late_fusion (paper preset), {len(data[2]['train'])} training clips, batch {plans[1].cfg.batch_size}, "
           f"{steps} steps/epoch, {args.epochs} vs 1 epochs, {args.repeats} interleaved repeats, "
-          f"{torch.get_num_threads()} intra-op thread(s), {os.cpu_count()} CPUs")
+          f"{torch.get_num_threads()} intra-op thread(s), {os.cpu_count()} CPUs, "
+          f"checkpoints at most every {values.checkpoint_every_s():g} s")
     print(f"load average (1, 5, 15 min): before {', '.join(f'{x:.1f}' for x in load_before)}; "
           f"after {', '.join(f'{x:.1f}' for x in load_after)}")
     print(f"  {'variant':24s} {'CPU ms/step median [min, max]':>28s}   {'bench/this median [min, max]':>30s}")

@@ -85,6 +85,7 @@ def test_golden_cells_pass(golden_store: Path, empty_db: reported.Database) -> N
     assert len(records(golden_store)) == 4
 
 
+@pytest.mark.slow  # the same fixture as test_golden_cells_pass
 def test_the_cli_passes_on_the_golden_store(golden_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--out", str(golden_store), "--expected", str(GOLDEN)]) == 0
     assert "0 regression(s)" in capsys.readouterr().out

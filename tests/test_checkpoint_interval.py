@@ -3,6 +3,7 @@ saves (30 by default, 0 after every epoch), a bad value refused in one line befo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -45,27 +46,33 @@ def test_a_bad_interval_is_one_line_before_any_data_is_read(text: str, monkeypat
     assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
 
 
-def _train_with_checkpoint(tmp_path: Path) -> Path:
-    """A 3-epoch late_fusion (tiny) training of fold 1 of synthetic_5fold, checkpointing to the returned path."""
+@pytest.fixture(scope="module")
+def train(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], None]:
+    """A 3-epoch late_fusion (tiny) training of fold 1 of synthetic_5fold, checkpointing to the path given."""
+    cache = tmp_path_factory.mktemp("cache")
     plan = make_plan(RunRequest("late_fusion", "synthetic_5fold", folds=["1"], seeds=[0], preset="tiny",
-                                overrides={"epochs": EPOCHS}, progress=False, cache_root=tmp_path))
+                                overrides={"epochs": EPOCHS}, progress=False, cache_root=cache))
     split = plan.folds[0]
     used = [s for s in plan.samples if s.id in {*split.train, *split.val, *split.test}]
-    prepared = prepare(used, plan.method.inputs(plan.cfg, plan.modalities), Cache(tmp_path), progress=False)
+    prepared = prepare(used, plan.method.inputs(plan.cfg, plan.modalities), Cache(cache), progress=False)
     by_id = {s.id: s for s in used}
     position = {sid: i for i, sid in enumerate(prepared.ids)}
     index = {side: [position[i] for i in getattr(split, side)] for side in ("train", "val", "test")}
-    L.seed_everything(0, verbose=False)
-    module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
-    test = training.TestSplit(prepared, index["test"], split.name, [by_id[i] for i in split.test], plan.task)
-    checkpoint = tmp_path / "cell.ckpt"
-    training.fit(plan, plan.cell_key(split.name, 0), module, prepared,
-                 training.CellLabels.of(by_id, split.train, split.val, plan.task), index, test, None, checkpoint)
-    return checkpoint
+
+    def fit(checkpoint: Path) -> None:
+        L.seed_everything(0, verbose=False)
+        module = plan.method.build(plan.task, plan.cfg, prepared.shapes)
+        test = training.TestSplit(prepared, index["test"], split.name, [by_id[i] for i in split.test], plan.task)
+        training.fit(plan, plan.cell_key(split.name, 0), module, prepared,
+                     training.CellLabels.of(by_id, split.train, split.val, plan.task), index, test, None, checkpoint)
+
+    return fit
 
 
-def test_zero_saves_after_every_epoch_and_a_long_interval_saves_none(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("seconds", "saved_after"), [("0", list(range(EPOCHS))), ("3600", [])])
+def test_zero_saves_after_every_epoch_and_a_long_interval_saves_none(
+        seconds: str, saved_after: list[int], train: Callable[[Path], None], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     saved: list[int] = []
     save = L.Trainer.save_checkpoint
 
@@ -74,13 +81,9 @@ def test_zero_saves_after_every_epoch_and_a_long_interval_saves_none(tmp_path: P
         save(trainer, *args, **kwargs)
 
     monkeypatch.setattr(L.Trainer, "save_checkpoint", counted)
-    monkeypatch.setenv(values.CHECKPOINT_EVERY_VARIABLE, "0")
-    checkpoint = _train_with_checkpoint(tmp_path / "every")
-    assert saved == list(range(EPOCHS))
-    state = training.checkpoint_state(checkpoint)
-    assert state is not None and state["epoch"] == EPOCHS - 1
-
-    saved.clear()
-    monkeypatch.setenv(values.CHECKPOINT_EVERY_VARIABLE, "3600")  # the cell trains for a second or two
-    checkpoint = _train_with_checkpoint(tmp_path / "hourly")
-    assert saved == [] and not checkpoint.exists()
+    monkeypatch.setenv(values.CHECKPOINT_EVERY_VARIABLE, seconds)  # 3600: the cell trains for a second or two
+    train(tmp_path / "cell.ckpt")
+    assert saved == saved_after
+    state = training.checkpoint_state(tmp_path / "cell.ckpt")
+    assert (state is None) == (not saved_after)
+    assert state is None or state["epoch"] == EPOCHS - 1
