@@ -31,7 +31,7 @@ from bench_methods.late_fusion import LateFusion
 from bench import cli
 from bench.api import ResourceHints
 from bench.data.synthetic_generator import SyntheticSpec, generate
-from bench.launch import executors
+from bench.launch import cell_list, executors
 from bench.launch.grid import expand, load
 from bench.records import store
 from bench.running import run, training
@@ -137,6 +137,25 @@ def test_a_grid_s_numerics_reach_its_cells_and_their_hash(tmp_path: Path) -> Non
     assert explicit.id == plain.id  # the default, written out, is the same cell
 
 
+def test_the_stored_cell_list_rebuilds_the_expanded_cells_until_a_protocol_changes(tmp_path: Path) -> None:
+    protocol = tmp_path / "mine" / "synthetic_5fold.yaml"  # named by path: its file can be edited under the list
+    protocol.parent.mkdir()
+    protocol.write_text((REPO / "protocols" / "synthetic_5fold.yaml").read_text())
+    grid = load(write_grid(tmp_path, protocols=["mine/synthetic_5fold.yaml"], folds=[1, 2], seeds=[0, 1],
+                           modalities=None, overrides=[{"epochs": 1}, {"epochs": 2, "lr": 0.01}],
+                           precision="bf16-mixed", fast=True))
+    out, folder = tmp_path / "out", tmp_path / "out" / "grids" / grid.name
+    cells = expand(grid, out)
+    matrix_cell = dataclasses.replace(cells[0], regime="supervised", budget="short")  # fields bench matrix sets
+    cell_list.write(folder, grid, [*cells, matrix_cell])
+    assert len(cells) == 8 and cell_list.stored(folder, grid, out) == ([*cells, matrix_cell], None)
+    moved = tmp_path / "elsewhere"  # the store a list is read from is the one its cells use
+    assert [c.out for c in cell_list.stored(folder, grid, moved)[0] or []] == [moved] * 9
+    protocol.write_text(protocol.read_text().replace("seeds: [0]", "seeds: [0, 1]"))  # a hashed key
+    assert cell_list.stored(folder, grid, out) == (
+        None, f"protocol {protocol.resolve()} changed since {folder / 'cells.json'} was written")
+
+
 def test_resources_merge_and_one_array_per_resource_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cells = expand(load(write_grid(tmp_path, seeds=[0, 1, 2])), tmp_path / "out")
     default, debug = executors.load_profile("default"), executors.load_profile("debug")
@@ -215,10 +234,13 @@ def test_a_bad_value_is_refused_before_anything_runs(tmp_path: Path, capsys: pyt
 def test_unreachable_slurm_is_a_clear_error_and_loses_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     grid, out = write_grid(tmp_path, seeds=[0, 1]), tmp_path / "out"
+    code, _, _ = bench(capsys, "grid", str(grid), "--launcher", "slurm", "--dry-run", "--out", str(out))
+    assert code == 0 and not out.exists()  # a dry run writes no bookkeeping, not even the cell list
     monkeypatch.setenv("PATH", str(tmp_path / "no-slurm-here"))
     code, _, err = bench(capsys, "grid", str(grid), "--launcher", "slurm", "--out", str(out))
     assert code == 1 and "`sbatch` is not on PATH" in err and "Nothing was submitted; 2 cell(s) remain" in err
     assert not (out / "grids" / "g" / "jobs.json").exists()
+    assert len(json.loads((out / "grids" / "g" / "cells.json").read_text())["cells"]) == 2  # status reads them
     monkeypatch.undo()
     code, text, _ = bench(capsys, "grid", str(grid), "--launcher", "slurm", "--dry-run", "--out", str(out))
     assert code == 0 and "2 to run" in text

@@ -16,7 +16,8 @@ reported with its log. A preempted or timed-out job requeues itself (:class:`ben
 is checkpointable) and resumes from the cell's last epoch checkpoint.
 
 Bookkeeping lives in ``<out>/grids/<grid name>/``: ``jobs.json`` (written atomically) maps each
-submitted cell to its job and log files; ``submitit/<submission>/`` holds submitit's pickles and
+submitted cell to its job and log files; ``cells.json`` lists the grid's cells for ``bench status``
+(:mod:`bench.launch.cell_list`); ``submitit/<submission>/`` holds submitit's pickles and
 logs, a fresh folder per submission (SLURM job ids restart at 1 when a cluster's state is wiped,
 and a reused folder would hand back an older job's result).
 """
@@ -45,6 +46,7 @@ from tabulate import tabulate
 
 from bench.errors import ConfigError, DataError, RunError, unknown
 from bench.files import io, loader
+from bench.launch import cell_list
 from bench.launch.grid import Cell, Grid, expand, load
 from bench.records import store
 from bench.reporting import verify
@@ -110,6 +112,7 @@ def grid_command(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(dry_run(todo, profile, args.launcher, args.out))
         return 0
+    cell_list.write(grid_dir(args.out, grid), grid, cells)
     if not todo:
         return 0
     if args.launcher == "slurm":
@@ -131,7 +134,7 @@ def grid_command(args: argparse.Namespace) -> int:
 def status_command(args: argparse.Namespace) -> int:
     """``bench status GRID.yaml``: done / running / failed / missing per cell; exit 1 if any failed."""
     grid = load(args.grid_file)
-    cells = expand(grid, args.out)
+    cells = cell_list.cells_of(grid, args.out, grid_dir(args.out, grid))
     statuses = statuses_of(cells, read_index(args.out, grid))
     print(status_report(grid, cells, statuses))
     return 1 if any(s.state == "failed" for s in statuses.values()) else 0

@@ -21,7 +21,8 @@ error names the file, the line and the key::
 :func:`expand` resolves every (method, protocol, configuration) through
 :func:`bench.running.planning.make_plan`, so unknown configuration keys, bad values and folds are refused
 before anything is submitted, and yields one :class:`Cell` per (fold, seed): a picklable
-callable that runs exactly that ``bench run`` cell wherever submitit sends it.
+callable that runs exactly that ``bench run`` cell wherever submitit sends it. ``bench status``
+rebuilds the cells from the list ``bench grid`` stored (:mod:`bench.launch.cell_list`) instead.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from bench.files import loader
 from bench.records import store
 from bench.records.cells import CellKey
 from bench.reporting import verify
-from bench.running import run
 from bench.running.numerics import PRECISIONS
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -110,6 +110,9 @@ class Cell(submitit.helpers.Checkpointable):
         return verify.finished(self.record_path, self.id.protocol_hash) is not None
 
     def __call__(self) -> dict[str, Any]:
+        # imported here, by the cell that runs: bench.running.run imports torch and Lightning; bench status must not
+        from bench.running import run
+
         request = run.RunRequest(method=self.id.method, protocol=self.protocol, folds=[self.id.fold],
                                  seeds=[self.id.seed], preset=self.id.preset, overrides=dict(self.overrides),
                                  modalities=self.modalities, out=self.out, progress=False, regime=self.regime,
@@ -138,6 +141,9 @@ def load(path: Path) -> Grid:
 
 def expand(grid: Grid, out: Path) -> list[Cell]:
     """Every cell of the grid, in file order; the first invalid combination is a BenchError naming it."""
+    # imported here: bench.running.run imports torch and Lightning, which bench status must not (bench.launch.cell_list)
+    from bench.running import run
+
     cells: dict[str, Cell] = {}
     origin: dict[str, int] = {}
     for protocol in grid.protocols:
