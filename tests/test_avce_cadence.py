@@ -36,6 +36,7 @@ def test_the_module_marks_the_iterations_due_and_a_skipped_remainder_is_not_one(
     assert [s for s, d in enumerate(due) if d] == [0, 3, 6, 7, 10]
 
 
+@pytest.mark.slow  # two AVCE trainings: about 12 s on an idle machine
 def test_best_test_selects_among_the_cadences_evaluations_and_is_marked_on_test(tmp_path: Path) -> None:
     text = (Path(protocols.load("synthetic_va").path).read_text()
             .replace("name: synthetic_va", "name: synthetic_va_best_test")

@@ -91,6 +91,7 @@ def test_the_cli_passes_on_the_golden_store(golden_store: Path, capsys: pytest.C
     assert "0 regression(s)" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # the same fixture as test_golden_cells_pass
 def test_a_perturbed_metric_fails_with_a_readable_message(golden_store: Path, empty_db: reported.Database,
                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """One record's predictions all wrong (as broken code would write it, sealed): its UAR drops to 0 and the
@@ -121,6 +122,7 @@ def test_a_perturbed_metric_fails_with_a_readable_message(golden_store: Path, em
     assert "0 corrupt record(s)" in out  # a regressed run is no corrupt record
 
 
+@pytest.mark.slow  # the same fixture as test_golden_cells_pass
 def test_missing_records_fail_and_say_how_to_produce_them(golden_store: Path, empty_db: reported.Database,
                                                           tmp_path: Path) -> None:
     partial = tmp_path / "store"
@@ -138,6 +140,7 @@ def test_tolerance_is_k_standard_errors_but_never_below_rounding() -> None:
     assert check.tolerance(0.001, 1, 3.0, 0.005) == 0.005
 
 
+@pytest.mark.slow  # the same fixture as test_golden_cells_pass
 def test_reported_numbers_are_compared_within_spread_and_rounding(golden_store: Path, tmp_path: Path) -> None:
     """Golden UAR is 74.4792 % ± 3.5580 (n=4): tolerance max(3·3.5580/2, 0.005) = 5.337 points."""
     repro = "reproduce: {method: late_fusion, preset: tiny, set: {epochs: 6}}"
@@ -156,6 +159,7 @@ def test_reported_numbers_are_compared_within_spread_and_rounding(golden_store: 
     assert str(far).startswith("FAIL demo:1: ('Far', 'UAR') uar: expected 80, got 74.4792, |Δ| 5.52083 > tolerance 5.33695")
 
 
+@pytest.mark.slow  # the same fixture as test_golden_cells_pass
 def test_one_record_is_unverifiable_not_a_pass(golden_store: Path, tmp_path: Path) -> None:
     single = tmp_path / "store"
     shutil.copytree(golden_store, single)

@@ -88,6 +88,7 @@ def ran_grid(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     return grid, folder / "out", env
 
 
+@pytest.mark.slow  # its ran_grid fixture runs a grid in a subprocess: about 9 s
 def test_status_of_a_run_grid_imports_no_torch_no_plugin_and_reads_no_data(
         ran_grid: tuple[Path, Path, dict[str, str]]) -> None:
     grid, out, env = ran_grid
@@ -110,6 +111,7 @@ def _copy(ran_grid: tuple[Path, Path, dict[str, str]], to: Path, grid: dict[str,
     return path, to / "out"
 
 
+@pytest.mark.slow  # its ran_grid fixture runs a grid in a subprocess: about 9 s
 def test_an_edited_grid_is_expanded_again_and_reported_right(ran_grid: tuple[Path, Path, dict[str, str]],
                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
@@ -127,6 +129,7 @@ def test_an_edited_grid_is_expanded_again_and_reported_right(ran_grid: tuple[Pat
     ('{"cells": [', "cells.json: unreadable (Expecting value"),
     ('{"grid": "g.yaml", "grid_sha256": "0", "cells": [{"id": {}}]}', "cells.json: cells[0].id: expected a mapping of"),
 ])
+@pytest.mark.slow  # its ran_grid fixture runs a grid in a subprocess: about 9 s
 def test_a_damaged_cell_list_is_named_and_the_grid_expanded(ran_grid: tuple[Path, Path, dict[str, str]],
                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture[str], text: str,

@@ -65,6 +65,7 @@ def test_tiny_model_learns_the_synthetic_data(data_root: Path, tmp_path: Path,
     assert losses[-1] < losses[0]
 
 
+@pytest.mark.slow  # its data_root fixture writes a DFEW-layout tree: about 10 s
 def test_the_old_preset_name_plans_and_records_as_code(data_root: Path, tmp_path: Path) -> None:
     request = run.RunRequest(method="mma_dfer", protocol="synthetic_dfew_5fold", folds=("1",), preset="official",
                              data_root=data_root, out=tmp_path, progress=False)
@@ -88,6 +89,7 @@ def test_crops_come_from_the_source_frames_under_the_code_preset() -> None:
     assert torch.equal(to_model_size(from_cache, 16), from_cache)
 
 
+@pytest.mark.slow  # its data_root fixture writes a DFEW-layout tree: about 10 s
 def test_drop_last_drops_the_last_smaller_batch(data_root: Path, tmp_path: Path,
                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
     """The code's training loader (``main.py:173-178``): fold 1 trains on 192 clips, 19 full batches of 10."""
@@ -97,6 +99,7 @@ def test_drop_last_drops_the_last_smaller_batch(data_root: Path, tmp_path: Path,
     assert steps == {False: 20, True: 19}
 
 
+@pytest.mark.slow  # its data_root fixture writes a DFEW-layout tree: about 10 s
 def test_one_modality_builds_the_unimodal_probe(data_root: Path, tmp_path: Path,
                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
     rec = run_tiny(data_root, tmp_path, tmp_path_factory, modalities=["audio"], folds=("1",),

@@ -66,6 +66,7 @@ def _request(protocol: Path, tmp_path: Path, vox_root: Path | None, **kw: object
                       cache_root=tmp_path / "cache", **kw)
 
 
+@pytest.mark.slow  # a two-stage training: about 8 s
 def test_the_pretraining_stage_reads_the_other_dataset_without_labels(tmp_path: Path, vox_root: Path) -> None:
     plan = make_plan(_request(_write(tmp_path, PROTOCOL), tmp_path, vox_root))
     assert plan.pretrain_adapter is not None and len(plan.pretrain_samples) == VOX_CLIPS

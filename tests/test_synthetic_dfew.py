@@ -71,6 +71,7 @@ def test_sources_are_the_frame_folders_and_stripped_wav_names(
         assert error < 4.0  # quality-95 JPEG of a 48 × 48 noisy face: a few grey levels on average
 
 
+@pytest.mark.slow  # decodes the whole built-in tree: about 11 s
 def test_the_real_check_passes_on_the_built_in_tree(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     report = SyntheticDFEW(SyntheticDFEW.default_root()).check()

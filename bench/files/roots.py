@@ -48,6 +48,12 @@ def open_adapter(dataset: str, given: Path | None, options: Mapping[str, Any] | 
     ``flag`` is the command-line option the message tells the user to pass the root with.
     """
     adapter_cls = registry.datasets.get(dataset)
+    valid = adapter_options(adapter_cls)  # before the root: a default root may be generated (synthetic)
+    for key in options or {}:
+        if key not in valid:
+            listed = ", ".join(f"{k} (default {v!r})" for k, v in valid.items()) or "none"
+            raise ProtocolError(f"dataset {dataset!r} has no option {key!r}{did_you_mean(key, valid)}; "
+                                f"its options: {listed}")
     root = resolve(dataset, adapter_cls, given)
     who = f"{needed_by} needs" if needed_by else "needs"
     if root is None:
@@ -56,12 +62,6 @@ def open_adapter(dataset: str, given: Path | None, options: Mapping[str, Any] | 
     if not Path(root).is_dir():
         what = "is a file, not a folder" if Path(root).exists() else "does not exist"
         raise DataError(f"data root {root} {what}; {dataset} expects:\n{adapter_cls.layout}")
-    valid = adapter_options(adapter_cls)
-    for key in options or {}:
-        if key not in valid:
-            listed = ", ".join(f"{k} (default {v!r})" for k, v in valid.items()) or "none"
-            raise ProtocolError(f"dataset {dataset!r} has no option {key!r}{did_you_mean(key, valid)}; "
-                                f"its options: {listed}")
     try:
         return adapter_cls(Path(root), **dict(options or {}))
     except (TypeError, ValueError) as exc:
