@@ -16,9 +16,10 @@ Same model (late_fusion, paper preset), same prepared synthetic data (fold 1 of
 Each variant trains E epochs and 1 epoch; its steady-state time per step is
 ``(T(E) - T(1)) / ((E - 1) · steps per epoch)``, which leaves out every one-off cost (Trainer
 construction, first-epoch warm-up); T is the CPU time of this process (one intra-op thread), which
-other jobs on a shared machine disturb less than wall time. Repeats are interleaved (every variant once per repeat),
-and the ratio bench / loop is taken per repeat and reported as median [min, max] over the
-repeats, with the load average before and after. Run:
+other jobs on a shared machine disturb less than wall time. Repeats are interleaved (every variant once per
+repeat, the first of one repeat last in the next, so none always runs first), and the ratio bench / loop is
+taken per repeat and reported as median [min, max] over the repeats, with the load average before and after.
+E is 16 by default: with 6 (30 steps per estimate) single repeats spread about ±15 % on an idle machine. Run:
 ``OMP_NUM_THREADS=1 python benchmarks/step_overhead.py --repeats 7``; results in REPRODUCE.md.
 """
 
@@ -116,7 +117,7 @@ def loop_fit(plan: Plan, prepared: Prepared, labels: training.CellLabels, index:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=6, help="E (the long fit; the short one is 1 epoch)")
+    parser.add_argument("--epochs", type=int, default=16, help="E (the long fit; the short one is 1 epoch)")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
                         help="set $BENCH_CHECKPOINT_EVERY_S for the bench variant (default: as the environment has it)")
@@ -134,9 +135,10 @@ def main() -> None:
             "loop, stacked tensors": lambda plan: loop_fit(plan, *data, stacked=True),
         }
         per_step: dict[str, list[float]] = {name: [] for name in variants}
-        for _ in range(args.repeats):  # interleaved, so drift in the machine's load hits every variant alike
-            for name, fn in variants.items():
-                long, short = fn(plans[args.epochs]), fn(plans[1])
+        names = list(variants)
+        for repeat in range(args.repeats):  # interleaved, so drift in the machine's load hits every variant alike
+            for name in names[repeat % len(names):] + names[:repeat % len(names)]:
+                long, short = variants[name](plans[args.epochs]), variants[name](plans[1])
                 per_step[name].append((long - short) / ((args.epochs - 1) * steps))
     load_after = os.getloadavg()
     bench = next(iter(variants))
