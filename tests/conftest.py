@@ -1,12 +1,14 @@
 """Test-wide settings: nothing may reach a model hub, and caches stay inside the test's temp folder.
 
-Modules of tiny models take ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+Modules of tiny models take ``pytestmark = pytest.mark.usefixtures("one_thread")``; ``data_root`` is a
+small synthetic dataset per module (a module that needs another size defines its own).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +35,13 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic classification dataset of 5 subjects × 4 clips, written afresh for the module."""
+    from bench.data.synthetic_generator import SyntheticSpec, generate
+
+    root = tmp_path_factory.mktemp("synthetic") / "data"
+    generate(root, SyntheticSpec(variant="classification", num_subjects=5, clips_per_subject=4))
+    return root

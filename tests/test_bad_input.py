@@ -17,17 +17,9 @@ from pathlib import Path
 import pytest
 
 from bench import cli
-from bench.data.synthetic_generator import SyntheticSpec, generate
 
 Case = tuple[str, Callable[[Path, Path], list[str]], int, str]
 """(id, argv builder from (tmp folder, synthetic data root), exit code, regex the one error line must match)."""
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic") / "data"
-    generate(root, SyntheticSpec(variant="classification", num_subjects=5, clips_per_subject=4))
-    return root
 
 
 def run_args(*extra: str, method: str = "late_fusion", protocol: str = "synthetic_holdout",

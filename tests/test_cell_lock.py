@@ -17,18 +17,10 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.records import store
 from bench.running import celllock, run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic") / "data"
-    generate(root, SyntheticSpec(variant="classification", num_subjects=5, clips_per_subject=4))
-    return root
 
 
 def argv(data_root: Path, out: Path) -> list[str]:

@@ -36,18 +36,10 @@ from pathlib import Path
 import pytest
 
 from bench import cli
-from bench.data.synthetic_generator import SyntheticSpec, generate
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 RUN = ["run", "--method", "late_fusion", "--preset", "tiny", "--no-progress"]
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic") / "data"
-    generate(root, SyntheticSpec(variant="classification", num_subjects=5, clips_per_subject=4))
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -21,15 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from bench.data.synthetic_generator import SyntheticSpec, generate
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic") / "data"
-    generate(root, SyntheticSpec(variant="classification", num_subjects=5, clips_per_subject=4))
-    return root
-
 
 def command(data_root: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "bench.cli", "run", "--method", "late_fusion", "--protocol", "synthetic_5fold",

@@ -19,18 +19,10 @@ from safetensors import safe_open
 
 from bench import cli
 from bench.data.synthetic import SyntheticClassification
-from bench.data.synthetic_generator import SyntheticSpec, generate
 from bench.records import store
 from bench.reporting import tables
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic") / "data"
-    generate(root, SyntheticSpec(variant="classification", num_subjects=5, clips_per_subject=4))
-    return root
 
 
 def run_argv(data_root: Path, out: Path, *extra: str) -> list[str]:
