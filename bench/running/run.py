@@ -150,8 +150,9 @@ def run_cell(plan: Plan, split: Split, seed: int, prepared: Prepared, prepare_s:
     record and prediction arrays.
 
     With ``checkpoint``, the training state is saved there (atomically) at the end of an epoch
-    (at most every ``$BENCH_CHECKPOINT_EVERY_S`` seconds), and a valid checkpoint of this cell found there is resumed from. ``pretrain`` (the
-    inputs of ``regime.pretrain_on``) replaces the training side in the label-free stages. With
+    (at most every ``$BENCH_CHECKPOINT_EVERY_S`` seconds), and a valid checkpoint of this cell found
+    there is resumed from. ``pretrain`` (the inputs of ``regime.pretrain_on``) replaces the training
+    side in the label-free stages. With
     ``weights_file`` (and ``keep_weights``), the selected weights are written there.
     """
     if (pretrain is None) != (plan.pretrain_adapter is None):

@@ -108,7 +108,7 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: CellL
         raise ConfigError(f"{plan.method.name}: a stage patience and the method's own selection exclude each other")
     selector = own or _Selector(plan, prepared, labels.val, index, test, history, stages[-1].patience)
     identity = key.checkpoint_identity()
-    every_s = values.checkpoint_every_s()
+    every_s, saved_at = values.checkpoint_every_s(), time.perf_counter()
     resume = _resume_point(checkpoint, identity, stages)
     fit_s, seen = (resume.fit_s if resume else 0.0), 0
     for number, stage in enumerate(stages):
@@ -123,7 +123,7 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: CellL
         else:
             dataset = ArrayDataset(prepared, labels.train if stage.labels else None, index["train"], train=True)
         epochs = _EpochState(seed, number, stage.name, identity, checkpoint, fit_s, resume.resumes if resume else 0,
-                             every_s)
+                             every_s, saved_at)
         callbacks = [History(stage.name, history)] + ([selector] if last else []) + \
             [epochs, interrupts.KeepSigterm()]
         tic = time.perf_counter()
@@ -137,6 +137,7 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: CellL
                                                                stage.drop_last, stage.sampler),
                         ckpt_path=resume.path if resume is not None and number == resume.stage else None)
         fit_s += time.perf_counter() - tic
+        saved_at = epochs.saved_at
         if trainer.interrupted:
             raise RunError(f"training of {plan.method.name} on {fold} seed {seed} was interrupted")
         seen += stage_size * stage.epochs
@@ -244,7 +245,7 @@ class _EpochState(L.Callback):
     reseeded from (seed, stage, epoch). At its end, after the history and selection callbacks
     (listed before this one), the whole training state — weights, optimizer, loops and every
     callback's ``state_dict`` — is saved to ``path`` once ``every_s`` seconds have passed since
-    the stage started or since the last save (``$BENCH_CHECKPOINT_EVERY_S``,
+    ``saved_at`` (the fit's start or its last save, over all stages; ``$BENCH_CHECKPOINT_EVERY_S``,
     :func:`bench.running.values.checkpoint_every_s`): epochs longer than that are each saved, while
     a cell of many short epochs does not spend its time writing checkpoints. A stopped cell loses at
     most that long of training besides its unfinished epoch. Its own state names the cell and the stage;
@@ -252,20 +253,21 @@ class _EpochState(L.Callback):
     """
 
     def __init__(self, seed: int, stage: int, stage_name: str, identity: Mapping[str, Any], path: Path | None,
-                 fit_s_before: float, resumes: int, every_s: float) -> None:
+                 fit_s_before: float, resumes: int, every_s: float, saved_at: float) -> None:
         self.seed, self.stage, self.stage_name, self.identity, self.path = seed, stage, stage_name, identity, path
         self.fit_s_before, self.resumes, self.every_s = fit_s_before, resumes, every_s
         self.epoch = -1
-        self._tic = self._saved = time.perf_counter()
+        self.saved_at = saved_at
+        self._tic = time.perf_counter()
 
     def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
         L.seed_everything(derived_seed(self.seed, self.stage, trainer.current_epoch, "global"), verbose=False)
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
         self.epoch = trainer.current_epoch
-        if self.path is not None and time.perf_counter() - self._saved >= self.every_s:
+        if self.path is not None and time.perf_counter() - self.saved_at >= self.every_s:
             trainer.save_checkpoint(self.path)
-            self._saved = time.perf_counter()
+            self.saved_at = time.perf_counter()
 
     def state_dict(self) -> dict[str, Any]:
         return {"cell": dict(self.identity), "stage": self.stage, "stage_name": self.stage_name, "epoch": self.epoch,
