@@ -32,13 +32,18 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from bench import metrics
 from bench.api import Sample, TaskSpec, module_hook
-from bench.data.prepare import ArrayDataset, Prepared, derived_seed, labels_array, train_loader
+from bench.data.prepare import (
+    ArrayDataset,
+    Prepared,
+    derived_seed,
+    labels_array,
+    train_loader,
+)
 from bench.errors import ConfigError, ProtocolError, RunError
 from bench.files import io as atomic_io
 from bench.records.cells import CellKey
-from bench.running import interrupts
+from bench.running import allocator, interrupts, values
 from bench.running import numerics as numerics_mod
-from bench.running import values
 from bench.running.planning import Plan
 
 log = logging.getLogger(__name__)
@@ -92,8 +97,10 @@ def fit(plan: Plan, key: CellKey, module: Any, prepared: Prepared, labels: CellL
     ``regime.pretrain_on``) replaces the training side in the label-free stages. With
     ``checkpoint``, the training state is saved there at the end of an epoch (at most every
     ``$BENCH_CHECKPOINT_EVERY_S`` seconds, see :class:`_EpochState`), and a valid checkpoint of this
-    cell found there is resumed from.
+    cell found there is resumed from. The C allocator keeps freed memory for the steps to come
+    (:func:`bench.running.allocator.keep_freed_memory`).
     """
+    allocator.keep_freed_memory()
     fold, seed = key.fold, key.seed
     stages = plan.method.stages(plan.cfg, plan.training.kind, plan.training.pretrain)
     transductive = bool(module_hook(module, "wants_unlabelled"))
@@ -194,7 +201,8 @@ class TestSplit:
 def predict(module: Any, dataset: ArrayDataset, numerics: numerics_mod.Numerics = numerics_mod.Numerics(),
             batch_size: int = 64) -> np.ndarray:
     """Run ``module.predict_step`` over a dataset in order, in eval mode, without gradients, under the
-    autocast of ``numerics`` (outputs as float32)."""
+    autocast of ``numerics`` (outputs as float32); freed memory is kept for reuse as in :func:`fit`."""
+    allocator.keep_freed_memory()
     was_training = module.training
     module.eval()
     rows = []
