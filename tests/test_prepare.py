@@ -190,10 +190,18 @@ def test_progress_goes_to_stderr(samples: list[Sample], tmp_path: Path, capsys: 
     assert "prepare text: 2/2" in captured.err and captured.out == ""
 
 
-def test_batched_fetch_equals_stacked_items(samples: list[Sample], tmp_path: Path) -> None:
-    prepared = prepare(samples, SPECS, Cache(tmp_path))
+@pytest.mark.parametrize("train", [False, True])  # train: the batch's generators are built together (BatchRngs)
+def test_batched_fetch_equals_stacked_items(samples: list[Sample], tmp_path: Path, train: bool) -> None:
+    # 2 segments of 6 frames: a train item draws one of 3 frames per segment from its item_rng
+    specs = {**SPECS, "video": TransformSpec("video_frames", {"num_frames": 2, "size": 8})}
+    prepared = prepare(samples, specs, Cache(tmp_path))
     labels = labels_array(samples, TaskSpec("classification", ("a", "b", "c")))
-    dataset = ArrayDataset(prepared, labels[[3, 0, 2]], [3, 0, 2])
+    dataset = ArrayDataset(prepared, labels[[3, 0, 2]], [3, 0, 2], train=train)
+    drawn = set()
+    for pass_index in range(6):
+        dataset.start_pass(seed=5, pass_index=pass_index)
+        drawn.add(dataset.__getitems__([2, 0])["video"].numpy().tobytes())
+    assert (len(drawn) > 1) == train  # train items are drawn anew each pass (81 outcomes: some passes agree)
     batch = dataset.__getitems__([2, 0])
     for key in ("video", "audio", "text", "landmarks", "label"):
         assert torch.equal(batch[key], torch.stack([torch.as_tensor(dataset[p][key]) for p in (2, 0)])), key

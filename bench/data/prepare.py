@@ -42,6 +42,7 @@ from bench.api import Sample, TaskSpec, TransformSpec
 from bench.config import stable_hash
 from bench.data.cache import Cache, MappedArray, source_identity
 from bench.data.catalog import get_transform
+from bench.data.item_rngs import BatchRngs, item_rng
 from bench.data.progress import Progress
 from bench.data.transforms import Output, Transform
 from bench.errors import ConfigError, DataError
@@ -142,11 +143,6 @@ def _build(transform: Transform, source: Path | str) -> Callable[[], tuple[np.nd
         return out.array, {"fallbacks": list(out.fallbacks)}
 
     return build
-
-
-def item_rng(seed: int, pass_index: int, row: int) -> np.random.Generator:
-    """The generator of one train-mode item: the same for every modality of the sample."""
-    return np.random.default_rng([seed, pass_index, row])
 
 
 def prepare(
@@ -301,6 +297,7 @@ class ArrayDataset(torch.utils.data.Dataset):
         self.train = train
         self.seed = 0
         self.pass_index = 0
+        self._batch_rngs = BatchRngs()
 
     def start_pass(self, seed: int, pass_index: int) -> None:
         """Set what a pass over the data draws its train-time samplings from (see :func:`item_rng`).
@@ -324,7 +321,12 @@ class ArrayDataset(torch.utils.data.Dataset):
         if modality not in self.prepared.samplers:
             return arrays[rows]
         stored = arrays.take(rows) if isinstance(arrays, LazyArrays) else [arrays[int(r)] for r in rows]
-        items = [self._sampled(modality, array, int(r)) for array, r in zip(stored, rows, strict=True)]
+        sampler = self.prepared.samplers[modality]
+        if self.train:  # item_rng of each row, built for the batch at once
+            rngs = self._batch_rngs(self.seed, self.pass_index, rows.tolist())
+            items = [sampler.sample(array, True, rng) for array, rng in zip(stored, rngs, strict=True)]
+        else:
+            items = [sampler.sample(array, False, None) for array in stored]
         shapes = {item.shape for item in items}
         if len(shapes) > 1:
             raise DataError(
