@@ -29,13 +29,13 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from bench_methods.mpuc import MPUCSupervised
 
 from bench import config, registry
 from bench.data.cache import Cache
-from bench.data.catalog import get_transform
 from bench.data.item_rngs import item_rng
 from bench.data.prepare import ArrayDataset, labels_array, prepare, to_model_input
+from bench.data.catalog import get_transform
+from bench_methods.mpuc import MPUCSupervised
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"
 

@@ -145,7 +145,6 @@ def paired_fit(plan: Plan, prepared: Prepared, labels: training.CellLabels, inde
     return {BENCH: pairing.bench_s(), **{name: times[:epochs] for name, times in pairing.loop_s.items()}}
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=16, help="E, the epochs of each repeat's fit")

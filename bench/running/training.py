@@ -32,18 +32,13 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from bench import metrics
 from bench.api import Sample, TaskSpec, module_hook
-from bench.data.prepare import (
-    ArrayDataset,
-    Prepared,
-    derived_seed,
-    labels_array,
-    train_loader,
-)
+from bench.data.prepare import ArrayDataset, Prepared, derived_seed, labels_array, train_loader
 from bench.errors import ConfigError, ProtocolError, RunError
 from bench.files import io as atomic_io
 from bench.records.cells import CellKey
-from bench.running import allocator, interrupts, values
+from bench.running import allocator, interrupts
 from bench.running import numerics as numerics_mod
+from bench.running import values
 from bench.running.planning import Plan
 
 log = logging.getLogger(__name__)
