@@ -322,11 +322,9 @@ class ArrayDataset(torch.utils.data.Dataset):
             return arrays[rows]
         stored = arrays.take(rows) if isinstance(arrays, LazyArrays) else [arrays[int(r)] for r in rows]
         sampler = self.prepared.samplers[modality]
-        if self.train:  # item_rng of each row, built for the batch at once
-            rngs = self._batch_rngs(self.seed, self.pass_index, rows.tolist())
-            items = [sampler.sample(array, True, rng) for array, rng in zip(stored, rngs, strict=True)]
-        else:
-            items = [sampler.sample(array, False, None) for array in stored]
+        # in train mode, item_rng of each row (as _sampled), built for the batch at once
+        rngs = self._batch_rngs(self.seed, self.pass_index, rows.tolist()) if self.train else [None] * len(rows)
+        items = [sampler.sample(array, self.train, rng) for array, rng in zip(stored, rngs, strict=True)]
         shapes = {item.shape for item in items}
         if len(shapes) > 1:
             raise DataError(
